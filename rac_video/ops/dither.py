@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 
 from . import _checks, _native
+
+__all__ = ["hashed_dither", "hashed_dither_reference", "mix32"]
 from ._dispatch import Op
 
 _M32 = 0xFFFFFFFF

@@ -1,0 +1,1 @@
+"""Benchmarks (``rac-video bench NAME``): each module has ``main(argv) -> int``; tools/ wraps them."""

@@ -1,0 +1,1 @@
+"""Subcommands of ``rac-video`` (one module each; see rac_video/cli.py)."""
