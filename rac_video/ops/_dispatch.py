@@ -62,6 +62,8 @@ def _triton_reason(device: torch.device) -> str:
         return f"triton not importable ({exc})"
     if device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
         return "tensors are on the CPU and TRITON_INTERPRET=1 is not set (Triton has no CPU driver)"
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return "torch sees no CUDA device"
     if device.type == "cuda" and os.environ.get("TRITON_INTERPRET") == "1":
         return "TRITON_INTERPRET=1 is set, which runs Triton on the CPU only"
     return ""
