@@ -1,0 +1,106 @@
+"""Backend selection, forcing and the reasons reported when a backend is skipped."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from rac_video import ops
+from rac_video.ops import _native
+
+OP = ops.hashed_dither
+
+
+def test_auto_prefers_cpu_backend_for_cpu_tensors():
+    OP((2, 3, 4), 1)
+    expected = "cpu" if not OP.reasons("cpu")["cpu"] else "torch"
+    assert OP.last_backend == expected
+
+
+def test_force_by_argument_context_and_env(monkeypatch):
+    OP((2, 3, 4), 1, backend="torch")
+    assert OP.last_backend == "torch"
+    with ops.use_backend("torch"):
+        OP((2, 3, 4), 1)
+        assert OP.last_backend == "torch"
+        with ops.use_backend(hashed_dither="cpu"):  # per-op beats the global context
+            OP((2, 3, 4), 1)
+            assert OP.last_backend == "cpu"
+    monkeypatch.setenv("RAC_VIDEO_BACKEND", "torch")
+    OP((2, 3, 4), 1)
+    assert OP.last_backend == "torch"
+    monkeypatch.setenv("RAC_VIDEO_BACKEND_HASHED_DITHER", "cpu")
+    OP((2, 3, 4), 1)
+    assert OP.last_backend == "cpu"
+    OP((2, 3, 4), 1, backend="torch")  # the argument beats the environment
+    assert OP.last_backend == "torch"
+
+
+def test_forcing_unavailable_backend_lists_every_reason():
+    with pytest.raises(ops.BackendUnavailable) as e:
+        OP((2, 3, 4), 1, backend="cuda", device="cpu")
+    msg = str(e.value)
+    for b in ops.BACKENDS:
+        assert f"{b}:" in msg
+    assert "not cuda" in msg
+
+
+def test_unknown_backend_is_rejected():
+    with pytest.raises(ValueError):
+        OP((2, 3, 4), 1, backend="metal")
+    with pytest.raises(ValueError):
+        with ops.use_backend("metal"):
+            pass
+
+
+def test_triton_on_cpu_needs_the_interpreter(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    assert "TRITON_INTERPRET" in ops.backend_reason("triton", "cpu")
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    assert ops.backend_reason("triton", "cpu") == ""
+
+
+def test_fallback_is_logged(caplog, monkeypatch):
+    op = ops.Op("test_only_fallback", lambda x: x + 1)
+    op.register("cuda")(lambda x: x)
+    caplog.set_level("INFO", logger="rac_video.ops")
+    op(torch.zeros(3), backend=None)
+    assert op.last_backend == "torch"  # no cpu impl, cuda needs cuda tensors
+    assert any("test_only_fallback" in r.getMessage() and "cpu" in r.getMessage() for r in caplog.records)
+    ops._dispatch._OPS.pop("test_only_fallback")
+
+
+def test_native_cpu_module_loaded():
+    mod, why = _native.cpu_module()
+    assert mod is not None, why
+    assert "dither" in mod.families and mod.num_threads() >= 1
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None or os.environ.get("RAC_VIDEO_CUDA") == "0",
+                    reason="no nvcc on this machine (CUDA backend not expected)")
+def test_cuda_module_compiled_with_nvcc():
+    """Where nvcc exists the install must have compiled the CUDA kernels (they run only with a GPU)."""
+    mod, why = _native.load("_C_cuda")
+    assert mod is not None, why
+    assert "dither" in mod.families
+    count, msg = mod.device_count()
+    if count <= 0:
+        assert msg  # a reason, never a crash
+        assert "sees no GPU" in OP.reasons("cuda")["cuda"]
+
+
+def test_info_command_reports_backends():
+    env = dict(os.environ, TRITON_INTERPRET="1")
+    out = subprocess.run([sys.executable, "-m", "rac_video.info", "--json"], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    info = json.loads(out)
+    cpu = info["ops"]["hashed_dither"]["cpu"]["backends"]
+    assert cpu["torch"] == "available" and cpu["cpu"] == "available" and cpu["triton"] == "available"
+    assert info["ops"]["hashed_dither"]["cpu"]["chosen"] == "cpu"
+    assert info["ops"]["hashed_dither"]["cuda"]["backends"]["cuda"] != "available" or torch.cuda.is_available()
+    text = subprocess.run([sys.executable, "-m", "rac_video.cli", "info"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "hashed_dither" in text and "rac_video._C" in text
