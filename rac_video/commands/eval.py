@@ -1,0 +1,60 @@
+HELP = "evaluate codecs at matched bitrates: rac-video eval CONFIG.toml (or --input FRAMES [--masks DIR | --gaze TRACE])"
+
+
+def add_arguments(p):
+    p.add_argument("config", nargs="?", help="eval config (TOML/JSON, see tools/eval_configs/); "
+                   "without it: --input with default methods and rates")
+    p.add_argument("--input", help="frames folder or video file to evaluate (when no CONFIG)")
+    p.add_argument("--fps", type=float, default=None, help="frame rate of --input image folders (default 25)")
+    p.add_argument("--masks", help="with --input: folder of per-frame masks as the importance")
+    p.add_argument("--gaze", help="with --input: gaze trace (e.g. GazeCom .coord) as the importance")
+    p.add_argument("--out", default=None, help="output folder (default results/eval/<config name>)")
+    p.add_argument("--frames", type=int, default=None, help="at most this many frames per sequence")
+    p.add_argument("--stride", type=int, default=None, help="keep every n-th frame (with --input)")
+    p.add_argument("--methods", default=None, help="comma-separated methods (default: from the config)")
+    p.add_argument("--bpp", default=None, help="comma-separated bpp targets when our codec is absent")
+    p.add_argument("--qualities", default=None, help="comma-separated qualities of our codec")
+    p.add_argument("--fvvdp", dest="fvvdp", action="store_true", default=None, help="FovVideoVDP (needs pyfvvdp)")
+    p.add_argument("--no-fvvdp", dest="fvvdp", action="store_false")
+    p.add_argument("--plots", action="store_true", help="rate-quality plots (needs matplotlib)")
+    p.add_argument("--sidebyside", action="store_true", help="side-by-side videos at the middle rate")
+    p.add_argument("--markdown", action="store_true", help="print the result and BD-rate tables as markdown")
+
+
+def _config_from_args(args):
+    import os
+
+    if not args.input:
+        raise ValueError("give a CONFIG or --input FRAMES")
+    imp = {"type": "uniform"}
+    if args.masks:
+        imp = {"type": "masks", "dir": args.masks}
+    elif args.gaze:
+        imp = {"type": "gaze", "trace": args.gaze}
+    seq = {"name": os.path.basename(os.path.normpath(args.input)), "frames": os.path.abspath(args.input),
+           "importance": imp, "count": args.frames or 24, "stride": args.stride or 1}
+    if args.fps:
+        seq["fps"] = args.fps
+    return {"name": seq["name"], "methods": ["ours", "ours-uniform", "x264-roi", "x264", "x265-roi", "x265", "jpeg"],
+            "sequence": [seq]}
+
+
+def run(args):
+    import os
+
+    from ..eval import run as R
+
+    cfg = R.load_config(args.config) if args.config else _config_from_args(args)
+    if args.bpp:
+        cfg.setdefault("rates", {})["bpp"] = [float(v) for v in args.bpp.split(",")]
+    if args.qualities:
+        cfg.setdefault("rates", {})["qualities"] = [int(v) for v in args.qualities.split(",")]
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    out = args.out or os.path.join("results", "eval", cfg.get("name") or "run")
+    res = R.run_config(cfg, out_dir=out, max_frames=args.frames, methods=methods, use_fvvdp=args.fvvdp,
+                       plots=args.plots, sidebyside=args.sidebyside)
+    if args.markdown:
+        print(R.summary_table(res))
+        print()
+        print(R.bd_markdown(res))
+    return 0

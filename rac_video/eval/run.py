@@ -1,0 +1,353 @@
+"""Config-driven evaluation runs: every method on every sequence at matched bitrates, metrics, BD-rates,
+JSON/CSV outputs (and optional plots and side-by-side videos).
+
+Config (TOML or JSON; see tools/eval_configs/*.toml)::
+
+    name = "basketballpass_gaze"
+    methods = ["ours", "ours-uniform", "x264-roi", "x264", "x265-roi", "svtav1", "jpeg"]
+    reference = "ours"          # BD-rates: every method vs this one (falls back to fallback_reference)
+    fallback_reference = "x264-roi"
+    roi_threshold = 0.5         # importance >= threshold is "inside" for ROI metrics
+    tolerance = 0.02            # bitrate matching tolerance
+    fvvdp = true                # FovVideoVDP when pyfvvdp is installed
+    [rates]
+    qualities = [8, 16, 24, 32] # our codec's qualities: their sizes are the targets of every baseline
+    bpp = [0.05, 0.1, 0.2, 0.4] # targets when our codec is absent (or not in methods)
+    [baseline]
+    preset = "medium"
+    roi_strength = 12
+    [[sequence]]
+    name = "BasketballPass"
+    frames = "/path/to/frames"   # folder of images or a video file
+    fps = 50
+    count = 24
+    stride = 2
+    importance = { type = "gaze", trace = "/path/to/AAF_beach.coord" }
+
+Targets: when ``ours`` runs, each of its qualities gives a total size and every baseline is matched to
+it (``rac_video.eval.matching``, within ``tolerance``); otherwise each ``bpp`` value gives the target.
+``ours-uniform`` runs at the same qualities (its own sizes).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from . import baselines as B
+from . import metrics as M
+from .bdrate import BDRateError, bd_quality, bd_rate
+from .matching import match_baseline
+from .sources import load_sequence, ppd_of
+
+BD_METRICS = ("ms_ssim", "ms_ssim_roi", "ms_ssim_fov", "psnr", "psnr_roi", "psnr_fov", "fvvdp_jod")
+BDQ_METRICS = ("psnr", "psnr_roi", "psnr_fov", "fvvdp_jod")  # BD-quality (dB / JOD at equal rate)
+CSV_KEYS = ("sequence", "method", "target", "param", "bytes", "bpp", "rel_error", "matched", "psnr", "psnr_roi",
+            "psnr_bg", "psnr_fov", "ms_ssim", "ms_ssim_roi", "ms_ssim_bg", "ms_ssim_fov", "flicker_bg_rmse",
+            "flicker_bg_ratio", "fvvdp_jod", "encode_s")
+
+
+class EvalConfigError(ValueError):
+    """An eval config that cannot be run as written."""
+
+
+def load_config(path) -> dict:
+    with open(path, "rb") as f:
+        raw = f.read()
+    if str(path).endswith(".json"):
+        cfg = json.loads(raw)
+    else:
+        import tomllib
+
+        cfg = tomllib.loads(raw.decode())
+    cfg.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+    base = os.path.dirname(os.path.abspath(path))
+    cfg["_config_path"] = os.path.abspath(path)
+    for s in cfg.get("sequence", []):
+        for key in ("frames",):
+            s[key] = _resolve(s[key], base)
+        imp = s.get("importance", {})
+        for key in ("dir", "trace"):
+            if key in imp:
+                imp[key] = _resolve(imp[key], base)
+    return cfg
+
+
+def data_root() -> str:
+    """The shared data folder: $RAC_VIDEO_DATA, else <repository>/../shared/data."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return os.path.normpath(os.environ.get("RAC_VIDEO_DATA", os.path.join(repo, "..", "shared", "data")))
+
+
+def _resolve(p, base):
+    p = p.replace("{data}", data_root())
+    p = os.path.expandvars(os.path.expanduser(p))
+    return p if os.path.isabs(p) else os.path.normpath(os.path.join(base, p))
+
+
+def _git_rev():
+    try:
+        here = os.path.dirname(os.path.abspath(__file__))
+        return subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment() -> dict:
+    import av
+    import torch
+
+    env = {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count(),
+           "torch": torch.__version__, "pyav": av.__version__, "numpy": np.__version__, "git": _git_rev()}
+    try:
+        from importlib.metadata import version
+
+        env["pyfvvdp"] = version("pyfvvdp")
+    except Exception:  # noqa: BLE001 - optional extra
+        env["pyfvvdp"] = None
+    return env
+
+
+def _make_method(name, cfg, fps):
+    bcfg = cfg.get("baseline", {})
+    if name in ("ours", "ours-uniform"):
+        from .ours import OursMethod
+
+        ocfg = cfg.get("ours", {})
+        return OursMethod(uniform=name == "ours-uniform", fps=fps, **ocfg)
+    kw = {}
+    if name != "jpeg":
+        kw = {"fps": fps, "preset": bcfg.get("preset"), "threads": int(bcfg.get("threads", 1))}
+        if name.endswith("-roi"):
+            kw["roi_strength"] = float(bcfg.get("roi_strength", 12.0))
+        if name.startswith("svtav1") and "svtav1_preset" in bcfg:
+            kw["preset"] = str(bcfg["svtav1_preset"])
+        elif name.startswith("svtav1"):
+            kw["preset"] = None
+    return B.make_baseline(name, **kw)
+
+
+def _measure(seq, rec, nbytes, cfg, use_fvvdp):
+    ppd = ppd_of(seq.display, seq.frames.shape[2])
+    res = M.sequence_metrics(seq.frames, rec, total_bytes=nbytes, importance=seq.importance,
+                             fixations=seq.fixations, display=seq.display,
+                             threshold=float(cfg.get("roi_threshold", 0.5)))
+    res["summary"]["ppd"] = ppd
+    res["summary"]["fvvdp_jod"] = None
+    if use_fvvdp:
+        try:
+            fv = M.fovvideovdp(seq.frames, rec, seq.fps, fixations=seq.fixations, display=seq.display)
+            res["summary"]["fvvdp_jod"] = fv["jod"]
+            res["fvvdp"] = fv
+        except ImportError:
+            pass
+    return res
+
+
+def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=None, plots=False,
+               sidebyside=False, log=print) -> dict:
+    """Run an eval config; write results.json, summary.csv, bdrate.csv (+ plots / videos) to out_dir."""
+    t_run = time.time()
+    methods = list(methods or cfg.get("methods") or ["x264-roi", "x264", "jpeg"])
+    if not cfg.get("sequence"):
+        raise EvalConfigError("config has no [[sequence]] entries")
+    rates = cfg.get("rates", {})
+    tol = float(cfg.get("tolerance", 0.02))
+    if use_fvvdp is None:
+        use_fvvdp = bool(cfg.get("fvvdp", True))
+    os.makedirs(out_dir, exist_ok=True)
+    results = {"name": cfg.get("name"), "config": {k: v for k, v in cfg.items() if not k.startswith("_")},
+               "config_path": cfg.get("_config_path"), "environment": environment(), "methods": {},
+               "skipped": {}, "entries": [], "bdrate": []}
+    for scfg in cfg["sequence"]:
+        seq = load_sequence(scfg, max_frames=max_frames)
+        T, H, W, _ = seq.frames.shape
+        log(f"[eval] {seq.name}: {T} frames {W}x{H} at {seq.fps:g} fps, importance {seq.info['importance'].get('type')}")
+        made = {}
+        for name in methods:
+            try:
+                made[name] = _make_method(name, cfg, seq.fps)
+                results["methods"][name] = made[name].describe()
+            except (B.BaselineError, ImportError) as e:
+                results["skipped"][name] = str(e)
+                log(f"[eval]   skip {name}: {e}")
+        # targets
+        ours_runs = {}
+        targets = []
+        if "ours" in made:
+            for q in rates.get("qualities", [8, 16, 24, 32]):
+                t0 = time.time()
+                enc = made["ours"].encode(seq.frames, seq.importance, q)
+                ours_runs[q] = (enc, time.time() - t0)
+                targets.append(("q%d" % q, enc.nbytes))
+        else:
+            for b in rates.get("bpp", [0.05, 0.1, 0.2, 0.4]):
+                targets.append(("bpp%g" % b, int(round(b * T * H * W / 8))))
+        for name, method in made.items():
+            for ti, (tname, target) in enumerate(targets):
+                t0 = time.time()
+                if name == "ours":
+                    enc, enc_s = ours_runs[int(tname[1:])]
+                    match = {"target_bytes": target, "bytes": enc.nbytes, "param": enc.param, "rel_error": 0.0,
+                             "matched": True, "evals": [[enc.param, enc.nbytes]]}
+                elif name == "ours-uniform":
+                    enc = method.encode(seq.frames, None, int(tname[1:]) if tname.startswith("q") else None)
+                    enc_s = time.time() - t0
+                    match = {"target_bytes": target, "bytes": enc.nbytes, "param": enc.param,
+                             "rel_error": enc.nbytes / target - 1, "matched": False, "evals": [[enc.param, enc.nbytes]]}
+                else:
+                    m = match_baseline(method, seq.frames, seq.importance, target, tol=tol)
+                    enc, match = m.encoded, m.record()
+                    enc_s = time.time() - t0
+                rec = enc.decode()
+                res = _measure(seq, rec, enc.nbytes, cfg, use_fvvdp)
+                entry = {"sequence": seq.name, "method": name, "target": tname, **match, "encode_s": enc_s,
+                         "metrics": res["summary"], "per_frame": res["frames"], "fvvdp": res.get("fvvdp"),
+                         "info": enc.info}
+                results["entries"].append(entry)
+                s = res["summary"]
+                log(f"[eval]   {name:16s} {tname:8s} bpp {s['bpp']:.4f} ({match['rel_error']:+.3f}) "
+                    f"PSNR {s['psnr']:.2f} roi {_f(s['psnr_roi'])} fov {_f(s['psnr_fov'])} "
+                    f"MS-SSIM {_f(s['ms_ssim'], 4)} roi {_f(s['ms_ssim_roi'], 4)} fov {_f(s['ms_ssim_fov'], 4)}"
+                    + (f" JOD {s['fvvdp_jod']:.2f}" if s.get("fvvdp_jod") is not None else ""))
+                if sidebyside and ti == len(targets) // 2:
+                    _sidebyside(out_dir, seq, name, rec, made, log)
+        results.setdefault("sequences", {})[seq.name] = {"frames": T, "width": W, "height": H, "fps": seq.fps,
+                                                           "frame_indices": seq.frame_indices, **seq.info}
+        ref = cfg.get("reference", "ours")
+        if ref not in made:
+            ref = cfg.get("fallback_reference", "x264-roi")
+        results["bdrate"].extend(bd_table(results["entries"], seq.name, ref))
+    results["elapsed_s"] = time.time() - t_run
+    write_outputs(results, out_dir)
+    if plots:
+        from .plots import plot_results
+
+        for p in plot_results(results, out_dir):
+            log(f"[eval] plot {p}")
+    log(f"[eval] wrote {out_dir} in {results['elapsed_s']:.1f} s")
+    return results
+
+
+_SBS_CACHE = {}
+
+
+def _sidebyside(out_dir, seq, name, rec, made, log):
+    from .sidebyside import write_sidebyside
+
+    if name in ("ours",):
+        _SBS_CACHE[(seq.name, "ours")] = rec
+        return
+    ours = _SBS_CACHE.get((seq.name, "ours"))
+    path = os.path.join(out_dir, f"sbs_{seq.name}_{name}.mp4")
+    write_sidebyside(path, seq.frames, rec, ours, seq.importance, fps=seq.fps, labels=("source", name, "ours"))
+    log(f"[eval] side-by-side {path}")
+
+
+def _f(v, nd=2):
+    return "  -  " if v is None else f"{v:.{nd}f}"
+
+
+def bd_table(entries, sequence, reference) -> list:
+    """BD-rate of ``reference`` vs every other method of a sequence on BD_METRICS (percent; negative:
+    the reference needs fewer bits than that method for the same quality) and BD-quality on BDQ_METRICS
+    (``bdq_<metric>``: dB or JOD; positive: the reference is better at the same rate)."""
+    by = {}
+    for e in entries:
+        if e["sequence"] == sequence:
+            by.setdefault(e["method"], []).append(e)
+    rows = []
+    if reference not in by:
+        return rows
+    for other, es in by.items():
+        if other == reference:
+            continue
+        row = {"sequence": sequence, "reference": reference, "anchor": other}
+        for k in BD_METRICS:
+            ra = [e["metrics"]["bpp"] for e in es]
+            qa = [e["metrics"].get(k) for e in es]
+            rb = [e["metrics"]["bpp"] for e in by[reference]]
+            qb = [e["metrics"].get(k) for e in by[reference]]
+            if any(v is None for v in qa + qb):
+                row[k] = None
+                continue
+            try:
+                row[k] = bd_rate(ra, qa, rb, qb)
+            except BDRateError as err:
+                row[k] = None
+                row.setdefault("notes", {})[k] = str(err)
+            if k in BDQ_METRICS:
+                try:
+                    row["bdq_" + k] = bd_quality(ra, qa, rb, qb)
+                except BDRateError as err:
+                    row["bdq_" + k] = None
+                    row.setdefault("notes", {})["bdq_" + k] = str(err)
+        rows.append(row)
+    return rows
+
+
+def write_outputs(results, out_dir):
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=1, default=_json_default)
+    with open(os.path.join(out_dir, "summary.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(CSV_KEYS)
+        for e in results["entries"]:
+            row = {**e["metrics"], **{k: e.get(k) for k in ("sequence", "method", "target", "param", "rel_error",
+                                                            "matched", "encode_s")}}
+            w.writerow([_cell(row.get(k)) for k in CSV_KEYS])
+    with open(os.path.join(out_dir, "bdrate.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        keys = BD_METRICS + tuple("bdq_" + k for k in BDQ_METRICS)
+        w.writerow(("sequence", "reference", "anchor") + keys)
+        for r in results["bdrate"]:
+            w.writerow([r["sequence"], r["reference"], r["anchor"]] + [_cell(r.get(k)) for k in keys])
+
+
+def _cell(v):
+    if isinstance(v, float):
+        return "" if not math.isfinite(v) else f"{v:.6g}"
+    return "" if v is None else v
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def summary_table(results, metric_keys=("bpp", "psnr", "psnr_roi", "psnr_fov", "ms_ssim", "ms_ssim_roi",
+                                        "ms_ssim_fov", "flicker_bg_rmse", "fvvdp_jod")) -> str:
+    """Markdown table of every entry (one row per sequence/method/target)."""
+    head = "| sequence | method | target | " + " | ".join(metric_keys) + " | matched |"
+    lines = [head, "|" + "---|" * (len(metric_keys) + 4)]
+    for e in results["entries"]:
+        vals = []
+        for k in metric_keys:
+            v = e["metrics"].get(k)
+            vals.append("-" if v is None else (f"{v:.4f}" if k in ("bpp",) or "ssim" in k else f"{v:.2f}"))
+        lines.append(f"| {e['sequence']} | {e['method']} | {e['target']} | " + " | ".join(vals)
+                     + f" | {'yes' if e.get('matched') else 'no'} ({e.get('rel_error', 0):+.1%}) |")
+    return "\n".join(lines)
+
+
+def bd_markdown(results) -> str:
+    """BD-rate (%) and BD-quality tables: reference vs each other method ('-': curves do not overlap)."""
+    keys = BD_METRICS + tuple("bdq_" + k for k in BDQ_METRICS)
+    heads = [f"BD-rate {k}" for k in BD_METRICS] + [f"BD-{k[4:]}" for k in keys[len(BD_METRICS):]]
+    lines = ["| sequence | reference vs anchor | " + " | ".join(heads) + " |", "|" + "---|" * (len(keys) + 2)]
+    for r in results["bdrate"]:
+        vals = ["-" if r.get(k) is None else (f"{r[k]:+.1f} %" if not k.startswith("bdq_") else f"{r[k]:+.2f}")
+                for k in keys]
+        lines.append(f"| {r['sequence']} | {r['reference']} vs {r['anchor']} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
