@@ -295,8 +295,13 @@ def bd_table(entries, sequence, reference) -> list:
 
 
 def write_outputs(results, out_dir):
+    """results.json (everything, per-frame metrics included), summary.json (the same without per-frame
+    lists: small enough to commit), summary.csv (one row per sequence/method/rate), bdrate.csv."""
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=1, default=_json_default)
+    small = {**results, "entries": [{k: v for k, v in e.items() if k != "per_frame"} for e in results["entries"]]}
+    with open(os.path.join(out_dir, "summary.json"), "w") as f:
+        json.dump(small, f, indent=1, default=_json_default)
     with open(os.path.join(out_dir, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(CSV_KEYS)
