@@ -82,6 +82,18 @@ def test_svtav1_intra_if_available():
         B.make_baseline("svtav1-roi")
 
 
+def test_jpeg_fractional_quality_mixes_two_qualities():
+    qs = B.JpegBaseline.qualities(20.25, 8)
+    assert sorted(set(qs)) == [20, 21] and qs.count(21) == 2
+    assert B.JpegBaseline.qualities(30, 5) == [30] * 5 and B.JpegBaseline.qualities(95, 2) == [95, 95]
+    frames = _clip()
+    b = B.make_baseline("jpeg")
+    s = [b.encode(frames, None, p).nbytes for p in (20, 20.5, 21)]
+    assert s[0] < s[1] < s[2]
+    with pytest.raises(B.BaselineError):
+        b.encode(frames, None, 0.5)
+
+
 def test_bad_inputs():
     with pytest.raises(B.BaselineError):
         B.make_baseline("x266")

@@ -108,3 +108,36 @@ def test_sidebyside_and_plots(tmp_path):
     res = R.run_config(_config(fdir, mdir, methods=["x264", "jpeg"]), out_dir=str(tmp_path / "o"), log=lambda *a: None)
     paths = plot_results(res, str(tmp_path / "o"))
     assert paths and all(os.path.getsize(x) > 1000 for x in paths)
+
+
+def _write_coord(path, n=400):
+    # 250 Hz GazeCom-style trace on a 1280x720 screen: fixation at (320, 180) from the top-left
+    # (stored bottom-up: y = 720 - 1 - 180), then a jump to (960, 540), one invalid stretch
+    lines = ["gaze 1280 720", "geometry distance 0.45 width 0.4 height 0.225"]
+    for i in range(n):
+        t_us = 1000 + 4000 * i
+        x, y = (320.0, 180.0) if i < n // 2 else (960.0, 540.0)
+        ok = not (150 <= i < 170)
+        lines.append(f"{t_us} {x if ok else 0} {719 - y if ok else 0} {1 if ok else 0}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_gaze_sequence(tmp_path):
+    fdir, _ = _write_clip(tmp_path)
+    coord = tmp_path / "S_movie.coord"
+    _write_coord(coord)
+    # 5 frames at 5 fps = 1 s; the trace switches at 0.8 s
+    seq = load_sequence({"frames": str(fdir), "fps": 5, "importance": {"type": "gaze", "trace": str(coord)}})
+    fx = seq.fixations
+    assert fx.shape == (5, 2)
+    np.testing.assert_allclose(fx[0], [320 * W / 1280, 180 * H / 720], atol=1.0)
+    np.testing.assert_allclose(fx[4], [960 * W / 1280, 540 * H / 720], atol=1.0)
+    imp = seq.importance
+    assert imp.shape == (5, H, W) and imp.max() <= 1 and imp.min() >= 0
+    y0, x0 = int(fx[0, 1]), int(fx[0, 0])
+    assert imp[0, y0, x0] > 0.9 and imp[0, H - 5, W - 5] < imp[0, y0, x0]
+    assert seq.info["gaze_valid_frames"] == 5
+    bad = tmp_path / "bad.coord"
+    bad.write_text("hello\n1 2 3\n")
+    with pytest.raises(ValueError):
+        load_sequence({"frames": str(fdir), "importance": {"type": "gaze", "trace": str(bad)}})

@@ -231,11 +231,13 @@ class VideoBaseline:
 
 # ---------------------------------------------------------------------------------------------- JPEG
 class JpegBaseline:
-    """Every frame a JPEG (Pillow, 4:2:0, optimized); parameter = quality 1..95."""
+    """Every frame a JPEG (Pillow, 4:2:0, optimized). The parameter p in [1, 95] may be fractional:
+    frames use quality floor(p) or floor(p)+1, the share frac(p) of them (spread evenly) the higher one,
+    so that the total size can be matched closely."""
 
     name = "jpeg"
     param_name = "quality"
-    lo, hi, integer, start = 1.0, 95.0, True, 50.0
+    lo, hi, integer, start = 1.0, 95.0, False, 50.0
     decreasing = False  # higher quality -> bigger files
 
     def describe(self) -> dict:
@@ -244,23 +246,34 @@ class JpegBaseline:
         return {"name": self.name, "codec": "jpeg", "pillow": PIL.__version__, "subsampling": "4:2:0",
                 "param": self.param_name}
 
+    @staticmethod
+    def qualities(param, n):
+        p = float(param)
+        if not 1.0 <= p <= 95.0:
+            raise BaselineError("JPEG quality must be in 1..95")
+        q0 = int(np.floor(p))
+        frac = p - q0
+        if q0 == 95:
+            return [95] * n
+        return [q0 + int(np.floor((t + 1) * frac) > np.floor(t * frac)) for t in range(n)]
+
     def encode(self, frames, importance=None, param=None) -> Encoded:
         from PIL import Image
 
         f = _check_frames(frames)
-        q = int(round(self.start if param is None else param))
-        if not 1 <= q <= 95:
-            raise BaselineError("JPEG quality must be in 1..95")
+        qs = self.qualities(self.start if param is None else param, len(f))
         files = []
         for t in range(len(f)):
             buf = io.BytesIO()
-            Image.fromarray(f[t]).save(buf, format="JPEG", quality=q, subsampling=2, optimize=True)
+            Image.fromarray(f[t]).save(buf, format="JPEG", quality=qs[t], subsampling=2, optimize=True)
             files.append(buf.getvalue())
 
         def decode():
             return np.stack([np.asarray(Image.open(io.BytesIO(b)).convert("RGB")) for b in files])
 
-        return Encoded(nbytes=sum(len(b) for b in files), param=float(q), _decode=decode, info={})
+        p = float(self.start if param is None else param)
+        return Encoded(nbytes=sum(len(b) for b in files), param=p, _decode=decode,
+                       info={"qualities": sorted(set(qs))})
 
 
 # ---------------------------------------------------------------------------------------------- registry

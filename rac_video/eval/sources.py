@@ -145,15 +145,74 @@ def masks_importance(folder, indices, frame_hw, background=0.0):
 
 
 # ---------------------------------------------------------------------------------------------- gaze
-def gaze_points(trace_path, fps, n_frames, frame_hw, *, offset_s=0.0, fmt="auto"):
-    """Per-frame gaze (n,2) in frame pixels (nan = no valid sample) and the trace's display geometry,
-    through ``rac_video.importance.gaze``."""
-    from ..importance import gaze as gz
+def _have_importance_pkg():
+    try:
+        from ..importance import foveation, gaze  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
-    trace = gz.read_gaze(trace_path, fmt=fmt)
+
+def gaze_points(trace_path, fps, n_frames, frame_hw, *, offset_s=0.0, fmt="auto", flip_y=True):
+    """Per-frame gaze (n,2) in frame pixels (nan = no valid sample) and the trace (with its display
+    geometry), through ``rac_video.importance.gaze``; without that package, GazeCom ``.coord`` files are
+    read by the small reader below (``flip_y``: y counted from the bottom edge, as the source repository's
+    code treats it)."""
     H, W = frame_hw
-    pts = _per_frame(trace, fps, n_frames, (W, H), offset_s)
-    return np.asarray(pts, dtype=np.float64), trace
+    if _have_importance_pkg():
+        from ..importance import gaze as gz
+
+        trace = gz.read_gaze(trace_path, fmt=fmt)
+        pts = _per_frame(trace, fps, n_frames, (W, H), offset_s)
+        return np.asarray(pts, dtype=np.float64), trace
+    trace = CoordTrace.read(trace_path, flip_y=flip_y)
+    return trace.per_frame(fps, n_frames, (W, H), offset_s=offset_s), trace
+
+
+@dataclass
+class CoordTrace:
+    """A GazeCom ``.coord`` trace (fallback reader used only when rac_video.importance is absent):
+    t seconds, x, y screen pixels (top-left origin after the optional flip), valid flags, geometry."""
+
+    t: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    valid: np.ndarray
+    width_px: int
+    height_px: int
+    width_m: float
+    distance_m: float
+
+    @classmethod
+    def read(cls, path, flip_y=True):
+        with open(path) as f:
+            head = [f.readline().split(), f.readline().split()]
+        try:
+            if head[0][0] != "gaze" or head[1][0] != "geometry":
+                raise ValueError
+            Ws, Hs = int(head[0][1]), int(head[0][2])
+            kv = dict(zip(head[1][1::2], map(float, head[1][2::2])))
+            d = np.loadtxt(path, skiprows=2, ndmin=2)
+        except (ValueError, IndexError) as e:
+            raise SourceError(f"{path}: not a GazeCom .coord file ({e})") from None
+        if d.shape[1] < 4:
+            raise SourceError(f"{path}: expected 4 columns (us, x, y, confidence)")
+        x, y = d[:, 1], d[:, 2]
+        if flip_y:
+            y = Hs - 1 - y
+        valid = (d[:, 3] > 0) & (x >= 0) & (x < Ws) & (y >= 0) & (y < Hs) & ~((d[:, 1] == 0) & (d[:, 2] == 0))
+        return cls(d[:, 0] / 1e6, x, y, valid, Ws, Hs, kv.get("width", 0.4), kv.get("distance", 0.45))
+
+    def per_frame(self, fps, n_frames, frame_wh, offset_s=0.0):
+        """Median of the valid samples shown during each frame, scaled to the frame (nan when none)."""
+        W, H = frame_wh
+        out = np.full((n_frames, 2), np.nan)
+        k = np.floor((self.t - offset_s) * fps).astype(np.int64)
+        for i in range(n_frames):
+            sel = self.valid & (k == i)
+            if sel.any():
+                out[i] = np.median(self.x[sel]) * W / self.width_px, np.median(self.y[sel]) * H / self.height_px
+        return out
 
 
 def _per_frame(trace, fps, n_frames, frame_wh, offset_s):
@@ -177,6 +236,20 @@ def _trace_display(trace, default: DisplayGeometry):
 
 
 def gaze_importance(points, frame_hw, display, params=None):
+    """Importance maps from per-frame gaze: ``rac_video.importance.foveation.importance_map`` when that
+    package is there; otherwise a Gaussian in eccentricity, exp(-e²/2σ²) with ``sigma_deg`` (default 4°),
+    and 0 where there is no gaze. Returns (maps (T,H,W) float32, implementation name)."""
+    if not _have_importance_pkg():
+        from .metrics import eccentricity_deg
+
+        sigma = float((params or {}).get("sigma_deg", 4.0))
+        T = len(points)
+        imp = np.zeros((T,) + tuple(frame_hw), np.float32)
+        for t in range(T):
+            if np.all(np.isfinite(points[t])):
+                e = eccentricity_deg(frame_hw, points[t], display)
+                imp[t] = np.exp(-0.5 * (e / sigma) ** 2)
+        return imp, f"eval-fallback gaussian sigma_deg={sigma:g}"
     from ..importance import foveation
 
     disp = foveation.Display(display.width_m, display.width_px, display.height_px, display.distance_m)
@@ -186,7 +259,7 @@ def gaze_importance(points, frame_hw, display, params=None):
         p = points[t]
         pts = np.asarray([p]) if np.all(np.isfinite(p)) else np.zeros((0, 2))
         imp[t] = foveation.importance_map(pts, tuple(frame_hw), disp, **(params or {}))
-    return imp, disp
+    return imp, "rac_video.importance.foveation.importance_map"
 
 
 # ---------------------------------------------------------------------------------------------- config
@@ -222,10 +295,13 @@ def load_sequence(cfg: dict, *, max_frames=None) -> Sequence:
         pts_all, trace = gaze_points(
             os.path.expanduser(imp_cfg["trace"]), fps_src, idx[-1] + 1, (H, W),
             offset_s=float(imp_cfg.get("offset_s", 0.0)), fmt=imp_cfg.get("format", "auto"),
+            flip_y=bool(imp_cfg.get("flip_y", True)),
         )
         fix = np.asarray(pts_all, dtype=np.float64)[idx]
         display = _trace_display(trace, display) if not d else display
-        imp, _ = gaze_importance(fix, (H, W), display, imp_cfg.get("params"))
+        imp, impl = gaze_importance(fix, (H, W), display, imp_cfg.get("params"))
+        info["importance_impl"] = impl
+        info["gaze_reader"] = type(trace).__module__ + "." + type(trace).__name__
         info["gaze_valid_frames"] = int(np.isfinite(fix).all(1).sum())
     else:
         raise SourceError(f"unknown importance type {kind!r} (masks, gaze, uniform)")
