@@ -1,0 +1,137 @@
+"""The adapter of our codec, against small fakes of the codec / side-info / container modules (so that
+the byte accounting and the importance -> levels path are tested without trained weights)."""
+import struct
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from rac_video.eval import metrics as M
+
+
+class _Codec:
+    name, weights_hash, factor = "fake", "ab" * 32, 8
+
+    def latent_hw(self, H, W):
+        return (H + 7) // 8, (W + 7) // 8
+
+    def encode_frame(self, frame, levels, quality, *, seed, frame_index=0):
+        assert frame_index == 0 and levels.dtype == np.uint8
+        step = max(1, 64 - quality)
+        q = (frame[::8, ::8] // step).astype(np.uint8)
+        # more bits where levels are high: keep full detail there, drop it elsewhere
+        q = np.where(np.kron(levels, np.ones((1, 1), np.uint8))[..., None] > 7, q, q // 2 * 2)
+        return struct.pack("<B", step) + q.tobytes()
+
+    def decode_frame(self, payload, levels, quality, *, seed, frame_index=0, height, width, steps=None):
+        step = payload[0]
+        h, w = self.latent_hw(height, width)
+        q = np.frombuffer(payload[1:], np.uint8).reshape(h, w, 3)
+        up = np.repeat(np.repeat(q.astype(np.int32) * step + step // 2, 8, 0), 8, 1)[:height, :width]
+        return np.clip(up, 0, 255).astype(np.uint8)
+
+
+class _Raster:
+    def __init__(self, lv):
+        self.lv = np.asarray(lv, np.uint8)
+
+    def to_bytes(self):
+        return struct.pack("<HH", *self.lv.shape) + self.lv.tobytes()
+
+    def levels(self, hw):
+        assert tuple(hw) == self.lv.shape
+        return self.lv
+
+
+def _from_bytes(b):
+    h, w = struct.unpack("<HH", b[:4])
+    return _Raster(np.frombuffer(b[4:], np.uint8).reshape(h, w))
+
+
+def _levels_from_importance(m, latent_hw, levels=16):
+    h, w = latent_hw
+    H, W = m.shape
+    pad = np.pad(m, ((0, h * 8 - H), (0, w * 8 - W)), mode="edge")
+    return np.rint(pad.reshape(h, 8, w, 8).mean((1, 3)) * (levels - 1)).astype(np.uint8)
+
+
+@pytest.fixture
+def fake_modules(monkeypatch):
+    codec = types.ModuleType("rac_video.codec")
+    codec.load_model = lambda name="default": _Codec()
+    container = types.ModuleType("rac_video.container")
+
+    class StreamHeader:
+        def __init__(self, model, weights_hash, width, height, fps, color="rgb", settings=None):
+            self.model = model
+
+    class Packet:
+        def __init__(self, pts, quality, side_info, payload, flags=0):
+            self.pts, self.quality, self.side_info, self.payload = pts, quality, side_info, payload
+
+    container.StreamHeader, container.Packet = StreamHeader, Packet
+    container.pack_header = lambda h: b"RACV" + bytes(28)
+    container.pack_packet = lambda p: struct.pack("<IHH", len(p.payload), len(p.side_info), p.quality) + p.side_info + p.payload
+    imp_pkg = types.ModuleType("rac_video.importance")
+    imp_pkg.__path__ = []
+    side = types.ModuleType("rac_video.importance.sideinfo")
+    side.RasterLevels, side.from_bytes, side.levels_from_importance = _Raster, _from_bytes, _levels_from_importance
+    sched = types.ModuleType("rac_video.schedule")
+    sched.Q_MAX = 63
+    for name, mod in [("rac_video.codec", codec), ("rac_video.container", container), ("rac_video.importance", imp_pkg),
+                      ("rac_video.importance.sideinfo", side), ("rac_video.schedule", sched)]:
+        monkeypatch.setitem(sys.modules, name, mod)
+
+
+def test_ours_counts_every_byte_and_decodes(fake_modules):
+    from rac_video.eval.ours import OursMethod, available
+
+    assert available()[0]
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (3, 40, 48, 3), dtype=np.uint8)
+    imp = np.zeros((40, 48), np.float32)
+    imp[:, :24] = 1
+    ours = OursMethod()
+    enc = ours.encode(frames, imp, 40)
+    h, w = 5, 6
+    per_packet = 8 + (4 + h * w) + (1 + h * w * 3)
+    assert enc.nbytes == 32 + 3 * per_packet
+    rec = enc.decode()
+    assert rec.shape == frames.shape and rec.dtype == np.uint8
+    uni = OursMethod(uniform=True)
+    assert uni.name == "ours-uniform" and uni.encode(frames, imp, 40).nbytes == enc.nbytes
+    # the uniform map keeps detail everywhere: better on the right half than the ROI-encoded one
+    right = np.zeros((40, 48), bool)
+    right[:, 24:] = True
+    assert M.psnr(frames, uni.encode(frames, imp, 40).decode(), right).mean() > M.psnr(frames, rec, right).mean()
+    assert ours.describe()["weights_hash"] == "ab" * 32 and ours.hi == 63
+
+
+def test_ours_unavailable_is_a_clean_error(monkeypatch):
+    from rac_video.eval import baselines as B
+    from rac_video.eval import ours
+
+    monkeypatch.setitem(sys.modules, "rac_video.codec", None)  # import fails like a missing module
+    assert not ours.available()[0]
+    with pytest.raises(B.BaselineError):
+        ours.OursMethod()
+
+
+def test_run_matches_baselines_to_our_sizes(fake_modules, tmp_path):
+    from rac_video.eval import run as R
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_eval_run import _config, _write_clip
+
+    fdir, mdir = _write_clip(tmp_path)
+    cfg = _config(fdir, mdir, methods=["ours", "ours-uniform", "x264"], rates={"qualities": [20, 40, 56]})
+    res = R.run_config(cfg, out_dir=str(tmp_path / "o"), log=lambda *a: None)
+    ours = {e["target"]: e for e in res["entries"] if e["method"] == "ours"}
+    assert set(ours) == {"q20", "q40", "q56"}
+    for e in res["entries"]:
+        if e["method"] == "x264":
+            assert e["target_bytes"] == ours[e["target"]]["bytes"]
+            assert e["matched"] or e["param"] in (0.0, 51.0)
+    assert {r["anchor"] for r in res["bdrate"]} == {"ours-uniform", "x264"}
+    assert all(r["reference"] == "ours" for r in res["bdrate"])
