@@ -134,6 +134,8 @@ def test_sequence_metrics_keys_and_consistency():
     assert s["psnr"] == pytest.approx(float(np.mean(M.psnr(src, rec))))
     assert s["roi_share"] == pytest.approx(imp.mean())
     # no importance / display: region and foveated metrics absent
+    same = M.sequence_metrics(src, src, total_bytes=1)["summary"]
+    assert same["psnr"] == M.PSNR_CAP and same["ms_ssim"] == pytest.approx(1.0)
     s2 = M.sequence_metrics(src, rec, total_bytes=1)["summary"]
     assert s2["psnr_roi"] is None and s2["ms_ssim_fov"] is None and s2["ms_ssim"] == pytest.approx(s["ms_ssim"])
 

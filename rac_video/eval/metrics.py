@@ -27,6 +27,7 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 WIN_SIZE = 11
 WIN_SIGMA = 1.5
 HALF_RES_ECCENTRICITY_DEG = 2.3  # e2 of Geisler & Perry (1998)
+PSNR_CAP = 100.0  # dB given to identical frames in sequence means
 
 
 class MetricError(ValueError):
@@ -340,7 +341,10 @@ def sequence_metrics(src, rec, *, total_bytes, importance=None, fixations=None, 
     frames = [{k: _num(res[k][t]) for k in PER_FRAME_KEYS} for t in range(T)]
     summary = {}
     for k in PER_FRAME_KEYS:
-        v = res[k][np.isfinite(res[k])]
+        v = res[k]
+        if k.startswith("psnr"):  # a lossless frame counts as PSNR_CAP dB in the means
+            v = np.where(np.isposinf(v), PSNR_CAP, v)
+        v = v[np.isfinite(v)]
         summary[k] = float(v.mean()) if len(v) else None
     # sequence PSNR from the mean MSE too (robust to a lossless frame's infinite PSNR)
     summary["psnr_seq"] = _num(psnr_from_mse(mse(s, r).mean()))
