@@ -77,6 +77,12 @@ def test_cli_eval_with_input_and_markdown(tmp_path, capsys):
                "--bpp", "0.5", "--no-fvvdp", "--out", str(out), "--markdown"])
     assert rc == 0
     assert os.path.exists(out / "results.json") and "x264-roi" in capsys.readouterr().out
+    bench = tmp_path / "bench"
+    assert main(["eval", "--input", str(fdir), "--frames", "2", "--methods", "jpeg", "--bpp", "0.5,1.0",
+                 "--no-fvvdp", "--out", str(out), "--bench", str(bench)]) == 0
+    assert sorted(os.listdir(bench)) == ["README.md", "bdrate.csv", "summary.csv", "summary.json"]
+    readme = (bench / "README.md").read_text()
+    assert "rac-video eval --input" in readme and "--bpp 0.5,1.0" in readme and "| jpeg |" in readme
     assert main(["eval", "--out", str(out)]) == 2  # neither a config nor --input
 
 

@@ -19,6 +19,8 @@ def add_arguments(p):
     p.add_argument("--plots", action="store_true", help="rate-quality plots (needs matplotlib)")
     p.add_argument("--sidebyside", action="store_true", help="side-by-side videos at the middle rate")
     p.add_argument("--markdown", action="store_true", help="print the result and BD-rate tables as markdown")
+    p.add_argument("--bench", default=None, help="also write the small summaries + a README.md report here "
+                   "(e.g. benchmarks/eval/NAME)")
 
 
 def _config_from_args(args):
@@ -53,8 +55,25 @@ def run(args):
     out = args.out or os.path.join("results", "eval", cfg.get("name") or "run")
     res = R.run_config(cfg, out_dir=out, max_frames=args.frames, methods=methods, use_fvvdp=args.fvvdp,
                        plots=args.plots, sidebyside=args.sidebyside)
+    if args.bench:
+        R.write_bench(res, args.bench, command=_command_line(args))
     if args.markdown:
         print(R.summary_table(res))
         print()
         print(R.bd_markdown(res))
     return 0
+
+
+def _command_line(args):
+    """The command that reproduces this run (from the parsed options)."""
+    import shlex
+
+    parts = ["rac-video", "eval"] + ([args.config] if args.config else [])
+    for opt in ("input", "fps", "masks", "gaze", "out", "frames", "stride", "methods", "bpp", "qualities", "bench"):
+        v = getattr(args, opt)
+        if v is not None:
+            parts += [f"--{opt}", str(v)]
+    if args.fvvdp is not None:
+        parts.append("--fvvdp" if args.fvvdp else "--no-fvvdp")
+    parts += [f"--{o}" for o in ("plots", "sidebyside") if getattr(args, o)]
+    return " ".join(shlex.quote(p) for p in parts)

@@ -301,7 +301,7 @@ def write_outputs(results, out_dir):
         json.dump(results, f, indent=1, default=_json_default)
     small = {**results, "entries": [{k: v for k, v in e.items() if k != "per_frame"} for e in results["entries"]]}
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
-        json.dump(small, f, indent=1, default=_json_default)
+        json.dump(small, f, separators=(",", ":"), default=_json_default)
     with open(os.path.join(out_dir, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(CSV_KEYS)
@@ -346,13 +346,69 @@ def summary_table(results, metric_keys=("bpp", "psnr", "psnr_roi", "psnr_fov", "
     return "\n".join(lines)
 
 
+def bd_means(rows) -> list:
+    """Mean over sequences of every BD value, per (reference, anchor) pair (sequences where a value is
+    missing are left out of that mean; ``n`` counts the sequences of the pair)."""
+    keys = BD_METRICS + tuple("bdq_" + k for k in BDQ_METRICS)
+    pairs = {}
+    for r in rows:
+        pairs.setdefault((r["reference"], r["anchor"]), []).append(r)
+    out = []
+    for (ref, anc), rs in pairs.items():
+        m = {"sequence": f"mean of {len(rs)}", "reference": ref, "anchor": anc, "n": len(rs)}
+        for k in keys:
+            v = [r[k] for r in rs if r.get(k) is not None]
+            m[k] = float(np.mean(v)) if v else None
+        out.append(m)
+    return out
+
+
 def bd_markdown(results) -> str:
-    """BD-rate (%) and BD-quality tables: reference vs each other method ('-': curves do not overlap)."""
+    """BD-rate (%) and BD-quality tables: reference vs each other method ('-': curves do not overlap);
+    with several sequences, their means follow."""
     keys = BD_METRICS + tuple("bdq_" + k for k in BDQ_METRICS)
     heads = [f"BD-rate {k}" for k in BD_METRICS] + [f"BD-{k[4:]}" for k in keys[len(BD_METRICS):]]
     lines = ["| sequence | reference vs anchor | " + " | ".join(heads) + " |", "|" + "---|" * (len(keys) + 2)]
-    for r in results["bdrate"]:
+    rows = list(results["bdrate"])
+    if len({r["sequence"] for r in rows}) > 1:
+        rows += bd_means(rows)
+    for r in rows:
         vals = ["-" if r.get(k) is None else (f"{r[k]:+.1f} %" if not k.startswith("bdq_") else f"{r[k]:+.2f}")
                 for k in keys]
         lines.append(f"| {r['sequence']} | {r['reference']} vs {r['anchor']} | " + " | ".join(vals) + " |")
     return "\n".join(lines)
+
+
+def report_markdown(results, command=None) -> str:
+    """A self-contained markdown report: what ran (command, environment, skipped methods), the
+    per-rate table and the BD tables."""
+    env = results.get("environment", {})
+    lines = [f"# Eval `{results.get('name')}`", ""]
+    if command:
+        lines += ["Reproduce (from the repository root):", "", "```", command, "```", ""]
+    lines.append(
+        f"Machine: {env.get('platform')}, {env.get('cpus')} CPUs; python {env.get('python')}, torch {env.get('torch')},"
+        f" PyAV {env.get('pyav')}, pyfvvdp {env.get('pyfvvdp')}; git {env.get('git')}; {results.get('elapsed_s', 0):.0f} s."
+    )
+    for name, seq in results.get("sequences", {}).items():
+        imp = seq.get("importance", {})
+        lines.append(f"- {name}: {seq['frames']} frames {seq['width']}x{seq['height']} at {seq['fps']:g} fps "
+                     f"(stride {seq.get('stride')}), importance {imp.get('type')}"
+                     + (f" ({seq['importance_impl']})" if seq.get("importance_impl") else ""))
+    for m, why in results.get("skipped", {}).items():
+        lines.append(f"- skipped {m}: {why}")
+    lines += ["", "## Rate points (baselines matched to the targets within the tolerance)", "",
+              summary_table(results), "", "## BD-rate / BD-quality", "",
+              "BD-rate: bitrate change of the reference vs the anchor at equal quality (negative = the reference "
+              "needs fewer bits); BD-x: quality difference at equal rate (positive = the reference is better); "
+              "'-' = the curves do not overlap.", "", bd_markdown(results), ""]
+    return "\n".join(lines)
+
+
+def write_bench(results, bench_dir, command=None):
+    """Copy the small outputs (summary.json/csv, bdrate.csv) and a README.md report into bench_dir."""
+    os.makedirs(bench_dir, exist_ok=True)
+    write_outputs(results, bench_dir)
+    os.remove(os.path.join(bench_dir, "results.json"))  # per-frame lists stay in results/
+    with open(os.path.join(bench_dir, "README.md"), "w") as f:
+        f.write(report_markdown(results, command))
