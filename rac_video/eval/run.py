@@ -95,8 +95,11 @@ def _resolve(p, base):
 def _git_rev():
     try:
         here = os.path.dirname(os.path.abspath(__file__))
-        return subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=5).stdout.strip() or None
+        rev = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return (rev + ("+dirty" if dirty else "")) or None
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -179,6 +182,7 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
             except (B.BaselineError, ImportError) as e:
                 results["skipped"][name] = str(e)
                 log(f"[eval]   skip {name}: {e}")
+        sbs_ours = {}  # our reconstruction at the middle rate, for the side-by-side videos
         # targets
         ours_runs = {}
         targets = []
@@ -219,7 +223,7 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
                     f"MS-SSIM {_f(s['ms_ssim'], 4)} roi {_f(s['ms_ssim_roi'], 4)} fov {_f(s['ms_ssim_fov'], 4)}"
                     + (f" JOD {s['fvvdp_jod']:.2f}" if s.get("fvvdp_jod") is not None else ""))
                 if sidebyside and ti == len(targets) // 2:
-                    _sidebyside(out_dir, seq, name, rec, made, log)
+                    _sidebyside(out_dir, seq, name, rec, sbs_ours, log)
         results.setdefault("sequences", {})[seq.name] = {"frames": T, "width": W, "height": H, "fps": seq.fps,
                                                            "frame_indices": seq.frame_indices, **seq.info}
         ref = cfg.get("reference", "ours")
@@ -237,16 +241,13 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
     return results
 
 
-_SBS_CACHE = {}
-
-
-def _sidebyside(out_dir, seq, name, rec, made, log):
+def _sidebyside(out_dir, seq, name, rec, sbs_ours, log):
     from .sidebyside import write_sidebyside
 
-    if name in ("ours",):
-        _SBS_CACHE[(seq.name, "ours")] = rec
+    if name == "ours":
+        sbs_ours["ours"] = rec
         return
-    ours = _SBS_CACHE.get((seq.name, "ours"))
+    ours = sbs_ours.get("ours")
     path = os.path.join(out_dir, f"sbs_{seq.name}_{name}.mp4")
     write_sidebyside(path, seq.frames, rec, ours, seq.importance, fps=seq.fps, labels=("source", name, "ours"))
     log(f"[eval] side-by-side {path}")
