@@ -98,8 +98,10 @@ def test_eccentricity_flat_and_display():
     class D:
         width_m, width_px, height_px, distance_m = 0.4, 1280, 720, 0.45
 
-    ppd = M.pixels_per_degree(D, 1280)
-    assert ppd == pytest.approx(1280 / 0.4 * 0.45 * math.tan(math.radians(1)))
+    ppd = M.pixels_per_degree(D, (720, 1280))
+    assert ppd == pytest.approx(2 * 0.45 * math.tan(math.radians(0.5)) * 1280 / 0.4)
+    # a 416x240 frame is fitted to the 1280x720 screen: 3 screen pixels per frame pixel (height-bound)
+    assert M.pixels_per_degree(D, (240, 416)) == pytest.approx(ppd / 3)
     e = M.eccentricity_deg((720, 1280), (640.0, 360.0), D)
     # 10 degrees to the right of the centre, exactly by geometry (within a pixel)
     x1 = 640 + 0.45 * math.tan(math.radians(10)) * 1280 / 0.4
@@ -107,6 +109,16 @@ def test_eccentricity_flat_and_display():
     w = M.foveation_weight((720, 1280), (640.0, 360.0), D)
     assert w.max() <= 1 and w[360, 640] > 0.98 and w[0, 0] < 0.15
     assert np.all(M.foveation_weight((4, 5), (np.nan, np.nan), D) == 1)
+
+
+def test_eccentricity_agrees_with_the_foveation_model():
+    fov = pytest.importorskip("rac_video.importance.foveation")
+    d = fov.GAZECOM_DISPLAY
+    for hw in [(240, 416), (720, 1280), (480, 854)]:
+        assert M.pixels_per_degree(d, hw) == pytest.approx(d.frame_ppd(hw))
+        mine = M.eccentricity_deg(hw, (100.0, 60.0), d)
+        theirs = fov.eccentricity([(100.0, 60.0)], hw, d, exact=True)[0]
+        np.testing.assert_allclose(mine, theirs, atol=1e-6)
 
 
 def test_flicker():

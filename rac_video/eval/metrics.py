@@ -203,34 +203,45 @@ def ms_ssim(ref, rec, weight=None, *, dtype=torch.float32, batch=8) -> np.ndarra
 
 
 # ---------------------------------------------------------------------------------------------- foveation
-def pixels_per_degree(display, frame_width: int) -> float:
-    """Pixels of a frame (shown across the display's full width) per degree at the screen centre.
+def _frame_pixel_m(display, frame_hw):
+    """Metres per frame pixel on the display: the frame is shown fitted to the screen (aspect kept), as
+    ``rac_video.importance.foveation.Display`` does; without a pixel size it fills ``width_m``."""
+    H, W = int(frame_hw[0]), int(frame_hw[1])
+    wpx, hpx = getattr(display, "width_px", None), getattr(display, "height_px", None)
+    if wpx and hpx:
+        return float(display.width_m) / wpx * min(wpx / W, hpx / H)
+    return float(display.width_m) / W
 
-    ``display``: any object with ``width_m``, ``width_px`` and ``distance_m`` (e.g.
-    ``rac_video.importance.foveation.Display``), or a number (already pixels per degree)."""
+
+def pixels_per_degree(display, frame_hw) -> float:
+    """Frame pixels per degree at the screen centre (the pixels spanned by the central 1° of view).
+
+    ``display``: a number (already pixels per degree) or an object with ``width_m`` and ``distance_m``
+    (and optionally ``width_px``, ``height_px``), e.g. ``rac_video.importance.foveation.Display``."""
     if isinstance(display, (int, float)):
-        if display <= 0:
+        if not display > 0:
             raise MetricError("pixels per degree must be positive")
         return float(display)
-    px_per_m = frame_width / float(display.width_m)
-    one_deg_m = float(display.distance_m) * math.tan(math.radians(1.0))
-    return px_per_m * one_deg_m
+    d = float(display.distance_m)
+    if not d > 0:
+        raise MetricError("display distance must be positive")
+    return 2.0 * d * math.tan(math.radians(0.5)) / _frame_pixel_m(display, frame_hw)
 
 
 def eccentricity_deg(frame_hw, fixation_xy, display) -> np.ndarray:
     """Eccentricity (degrees) of every pixel centre from the fixation (x, y) in frame pixels.
 
-    With a display geometry (``width_m``, ``distance_m``; the frame fills the display width) the exact
-    visual angle between the two view rays is used; with a number it is pixels per degree (flat)."""
+    With a display geometry the exact visual angle between the two view rays is used (frame centred on
+    the screen, fitted to it); with a number it is the flat distance over pixels per degree."""
     H, W = int(frame_hw[0]), int(frame_hw[1])
     fx, fy = float(fixation_xy[0]), float(fixation_xy[1])
     if not (math.isfinite(fx) and math.isfinite(fy)):
         raise MetricError("fixation must be finite")
     ys, xs = np.mgrid[0:H, 0:W].astype(np.float64) + 0.5
     if isinstance(display, (int, float)):
-        ppd = pixels_per_degree(display, W)
+        ppd = pixels_per_degree(display, (H, W))
         return np.hypot(xs - fx, ys - fy) / ppd
-    m_per_px = float(display.width_m) / W
+    m_per_px = _frame_pixel_m(display, (H, W))
     d = float(display.distance_m)
     if d <= 0 or m_per_px <= 0:
         raise MetricError("display distance and width must be positive")
@@ -301,7 +312,8 @@ def sequence_metrics(src, rec, *, total_bytes, importance=None, fixations=None, 
 
     src, rec: (T,H,W,3) uint8; importance: (T,H,W) or (H,W) float in [0,1] (None = no region metrics);
     fixations: (T,2) frame pixels (nan rows = no fixation -> uniform weight) or None (the centre);
-    display: pixels per degree or a Display-like geometry (None -> foveated metrics left out).
+    display: pixels per degree or a Display-like geometry (None -> foveated metrics left out), with the
+    frame fitted to the screen as in ``rac_video.importance.foveation``.
     Returns {"frames": [per-frame dicts], "summary": {key: mean over frames, "bpp", "bytes", ...}}.
     Region metrics of a frame whose region is empty are nan and ignored in the means."""
     s, r = _pair(src, rec)
@@ -366,8 +378,8 @@ def fovvideovdp(src, rec, fps, fixations=None, display=None, display_name="stand
     """FovVideoVDP (pyfvvdp, optional extra) of a sequence, in JOD (10 = no visible difference).
 
     Foveated on the per-frame fixations (T,2) when given (nan rows -> frame centre), otherwise
-    non-foveated. ``display``: pixels per degree or a Display-like geometry (the frame fills the display
-    width); None keeps the geometry of ``display_name``. The photometry always comes from
+    non-foveated. ``display``: pixels per degree or a Display-like geometry (the frame fitted to the
+    screen); None keeps the geometry of ``display_name``. The photometry always comes from
     ``display_name``. Returns {"jod", "version", "display", "foveated"}. Raises ImportError when pyfvvdp
     is not installed (callers then record the metric as absent)."""
     import pyfvvdp  # optional extra; imported lazily
@@ -377,11 +389,11 @@ def fovvideovdp(src, rec, fps, fixations=None, display=None, display_name="stand
     geometry = None
     if display is not None:
         if isinstance(display, (int, float)):
-            fov_h = W / pixels_per_degree(display, W)
+            fov_h = W / pixels_per_degree(display, (H, W))
             dist = 0.6
-        else:
+        else:  # the frame's own extent on the screen (fitted), as the foveation model sees it
             dist = float(display.distance_m)
-            fov_h = 2 * math.degrees(math.atan(float(display.width_m) / 2 / dist))
+            fov_h = 2 * math.degrees(math.atan(W * _frame_pixel_m(display, (H, W)) / 2 / dist))
         geometry = pyfvvdp.fvvdp_display_geometry((W, H), distance_m=dist, fov_horizontal=fov_h)
     foveated = fixations is not None
     m = pyfvvdp.fvvdp(display_name=display_name, display_geometry=geometry, foveated=foveated, heatmap=None, quiet=True)

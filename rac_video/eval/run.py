@@ -7,7 +7,7 @@ Config (TOML or JSON; see tools/eval_configs/*.toml)::
     methods = ["ours", "ours-uniform", "x264-roi", "x264", "x265-roi", "svtav1", "jpeg"]
     reference = "ours"          # BD-rates: every method vs this one (falls back to fallback_reference)
     fallback_reference = "x264-roi"
-    roi_threshold = 0.5         # importance >= threshold is "inside" for ROI metrics
+    roi_threshold = 0.5         # importance >= threshold is "inside" for ROI metrics (a sequence may override)
     tolerance = 0.02            # bitrate matching tolerance
     fvvdp = true                # FovVideoVDP when pyfvvdp is installed
     [rates]
@@ -45,7 +45,7 @@ from . import baselines as B
 from . import metrics as M
 from .bdrate import BDRateError, bd_quality, bd_rate
 from .matching import match_baseline
-from .sources import load_sequence, ppd_of
+from .sources import load_sequence
 
 BD_METRICS = ("ms_ssim", "ms_ssim_roi", "ms_ssim_fov", "psnr", "psnr_roi", "psnr_fov", "fvvdp_jod")
 BDQ_METRICS = ("psnr", "psnr_roi", "psnr_fov", "fvvdp_jod")  # BD-quality (dB / JOD at equal rate)
@@ -139,10 +139,10 @@ def _make_method(name, cfg, fps):
 
 
 def _measure(seq, rec, nbytes, cfg, use_fvvdp):
-    ppd = ppd_of(seq.display, seq.frames.shape[2])
+    ppd = M.pixels_per_degree(seq.display, seq.frames.shape[1:3])
     res = M.sequence_metrics(seq.frames, rec, total_bytes=nbytes, importance=seq.importance,
                              fixations=seq.fixations, display=seq.display,
-                             threshold=float(cfg.get("roi_threshold", 0.5)))
+                             threshold=float(seq.info.get("roi_threshold", cfg.get("roi_threshold", 0.5))))
     res["summary"]["ppd"] = ppd
     res["summary"]["fvvdp_jod"] = None
     if use_fvvdp:

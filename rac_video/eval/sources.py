@@ -11,15 +11,18 @@ Importance sources (``{"type": ...}``):
   sorted files align with the frames; importance 1 inside, ``background`` (default 0) outside.
   Fixation for the foveated metrics: the mask centroid (no mask: none, i.e. uniform weight).
 * ``gaze`` — an eye-tracking trace (GazeCom ``.coord`` and the other formats of
-  ``rac_video.importance.gaze``) mapped onto the frame (the video shown full screen), one gaze point
-  per frame; importance from ``rac_video.importance.foveation.importance_map`` with the trace's display
-  geometry. Fixation: that gaze point.
+  ``rac_video.importance.gaze``) mapped onto the frame (the stimulus filled the tracker's pixel space),
+  one gaze point per frame (median of its samples, held up to ``hold_s``); importance from
+  ``rac_video.importance.foveation.importance_map`` (options in ``params``) with the trace's display
+  geometry unless the sequence gives a ``display`` table. Fixation: that gaze point.
+
+Display geometry (``display = {width_m, width_px, height_px, distance_m}``, default: the GazeCom setup)
+follows ``rac_video.importance.foveation.Display``: the frame is shown fitted to the screen.
 * ``uniform`` — importance 1 everywhere (no region split); fixation: the frame centre.
 """
 from __future__ import annotations
 
 import glob
-import math
 import os
 from dataclasses import dataclass, field
 
@@ -30,16 +33,6 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 
 class SourceError(ValueError):
     """A sequence or importance source that cannot be loaded as configured."""
-
-
-@dataclass
-class DisplayGeometry:
-    """Physical display: the frame fills ``width_m`` metres seen from ``distance_m`` metres."""
-
-    width_m: float = 0.4
-    distance_m: float = 0.45
-    width_px: int = 1280
-    height_px: int = 720
 
 
 @dataclass
@@ -145,121 +138,38 @@ def masks_importance(folder, indices, frame_hw, background=0.0):
 
 
 # ---------------------------------------------------------------------------------------------- gaze
-def _have_importance_pkg():
-    try:
-        from ..importance import foveation, gaze  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def gaze_points(trace_path, fps, n_frames, frame_hw, *, offset_s=0.0, hold_s=0.1, fmt="auto", **read_kw):
+    """Per-frame gaze (n,2) in frame pixels (nan = none) and the trace, through
+    ``rac_video.importance.gaze`` (GazeCom y axis counted from the bottom, as that reader documents)."""
+    from ..importance import gaze as gz
 
-
-def gaze_points(trace_path, fps, n_frames, frame_hw, *, offset_s=0.0, fmt="auto", flip_y=True):
-    """Per-frame gaze (n,2) in frame pixels (nan = no valid sample) and the trace (with its display
-    geometry), through ``rac_video.importance.gaze``; without that package, GazeCom ``.coord`` files are
-    read by the small reader below (``flip_y``: y counted from the bottom edge, as the source repository's
-    code treats it)."""
+    trace = gz.read_gaze(trace_path, fmt=fmt, **read_kw)
     H, W = frame_hw
-    if _have_importance_pkg():
-        from ..importance import gaze as gz
-
-        trace = gz.read_gaze(trace_path, fmt=fmt)
-        pts = _per_frame(trace, fps, n_frames, (W, H), offset_s)
-        return np.asarray(pts, dtype=np.float64), trace
-    trace = CoordTrace.read(trace_path, flip_y=flip_y)
-    return trace.per_frame(fps, n_frames, (W, H), offset_s=offset_s), trace
-
-
-@dataclass
-class CoordTrace:
-    """A GazeCom ``.coord`` trace (fallback reader used only when rac_video.importance is absent):
-    t seconds, x, y screen pixels (top-left origin after the optional flip), valid flags, geometry."""
-
-    t: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    valid: np.ndarray
-    width_px: int
-    height_px: int
-    width_m: float
-    distance_m: float
-
-    @classmethod
-    def read(cls, path, flip_y=True):
-        with open(path) as f:
-            head = [f.readline().split(), f.readline().split()]
-        try:
-            if head[0][0] != "gaze" or head[1][0] != "geometry":
-                raise ValueError
-            Ws, Hs = int(head[0][1]), int(head[0][2])
-            kv = dict(zip(head[1][1::2], map(float, head[1][2::2])))
-            d = np.loadtxt(path, skiprows=2, ndmin=2)
-        except (ValueError, IndexError) as e:
-            raise SourceError(f"{path}: not a GazeCom .coord file ({e})") from None
-        if d.shape[1] < 4:
-            raise SourceError(f"{path}: expected 4 columns (us, x, y, confidence)")
-        x, y = d[:, 1], d[:, 2]
-        if flip_y:
-            y = Hs - 1 - y
-        valid = (d[:, 3] > 0) & (x >= 0) & (x < Ws) & (y >= 0) & (y < Hs) & ~((d[:, 1] == 0) & (d[:, 2] == 0))
-        return cls(d[:, 0] / 1e6, x, y, valid, Ws, Hs, kv.get("width", 0.4), kv.get("distance", 0.45))
-
-    def per_frame(self, fps, n_frames, frame_wh, offset_s=0.0):
-        """Median of the valid samples shown during each frame, scaled to the frame (nan when none)."""
-        W, H = frame_wh
-        out = np.full((n_frames, 2), np.nan)
-        k = np.floor((self.t - offset_s) * fps).astype(np.int64)
-        for i in range(n_frames):
-            sel = self.valid & (k == i)
-            if sel.any():
-                out[i] = np.median(self.x[sel]) * W / self.width_px, np.median(self.y[sel]) * H / self.height_px
-        return out
-
-
-def _per_frame(trace, fps, n_frames, frame_wh, offset_s):
-    if offset_s:
-        # evaluate the trace from offset_s seconds on: ask for the frames covering [0, offset + n/fps)
-        skip = int(round(offset_s * fps))
-        pts = trace.per_frame(fps, n_frames + skip, frame_wh)
-        return np.asarray(pts)[skip:]
-    return trace.per_frame(fps, n_frames, frame_wh)
-
-
-def _trace_display(trace, default: DisplayGeometry):
-    geo = {}
-    for k in ("width_m", "distance_m", "width_px", "height_px"):
-        v = getattr(trace, k, None)
-        if v is None and getattr(trace, "screen", None) is not None:
-            v = getattr(trace.screen, k, None)
-        if v is not None:
-            geo[k] = v
-    return DisplayGeometry(**{**default.__dict__, **geo})
+    pts = trace.per_frame(fps, n_frames, (W, H), offset_s=offset_s, hold_s=hold_s)
+    return np.asarray(pts, dtype=np.float64), trace
 
 
 def gaze_importance(points, frame_hw, display, params=None):
-    """Importance maps from per-frame gaze: ``rac_video.importance.foveation.importance_map`` when that
-    package is there; otherwise a Gaussian in eccentricity, exp(-e²/2σ²) with ``sigma_deg`` (default 4°),
-    and 0 where there is no gaze. Returns (maps (T,H,W) float32, implementation name)."""
-    if not _have_importance_pkg():
-        from .metrics import eccentricity_deg
-
-        sigma = float((params or {}).get("sigma_deg", 4.0))
-        T = len(points)
-        imp = np.zeros((T,) + tuple(frame_hw), np.float32)
-        for t in range(T):
-            if np.all(np.isfinite(points[t])):
-                e = eccentricity_deg(frame_hw, points[t], display)
-                imp[t] = np.exp(-0.5 * (e / sigma) ** 2)
-        return imp, f"eval-fallback gaussian sigma_deg={sigma:g}"
+    """Importance maps from per-frame gaze with ``rac_video.importance.foveation.importance_map``
+    (``params``: its keyword options, e.g. floor, margin_deg); a frame without gaze gets the uniform map."""
     from ..importance import foveation
 
-    disp = foveation.Display(display.width_m, display.width_px, display.height_px, display.distance_m)
     T = len(points)
     imp = np.empty((T,) + tuple(frame_hw), np.float32)
     for t in range(T):
-        p = points[t]
-        pts = np.asarray([p]) if np.all(np.isfinite(p)) else np.zeros((0, 2))
-        imp[t] = foveation.importance_map(pts, tuple(frame_hw), disp, **(params or {}))
-    return imp, "rac_video.importance.foveation.importance_map"
+        imp[t] = foveation.importance_map(np.asarray(points[t])[None], tuple(frame_hw), display, **(params or {}))
+    return imp
+
+
+def make_display(d: dict | None, default=None):
+    """A ``rac_video.importance.foveation.Display`` from a config table (missing keys from ``default``,
+    the GazeCom setup unless given)."""
+    from ..importance import foveation
+
+    base = default or foveation.GAZECOM_DISPLAY
+    d = d or {}
+    return foveation.Display(float(d.get("width_m", base.width_m)), int(d.get("width_px", base.width_px)),
+                             int(d.get("height_px", base.height_px)), float(d.get("distance_m", base.distance_m)))
 
 
 # ---------------------------------------------------------------------------------------------- config
@@ -276,11 +186,13 @@ def load_sequence(cfg: dict, *, max_frames=None) -> Sequence:
     )
     fps_src = float(cfg.get("fps") or fps_file or 25.0)
     T, H, W, _ = frames.shape
-    d = cfg.get("display", {})
-    display = DisplayGeometry(**{k: d[k] for k in ("width_m", "distance_m", "width_px", "height_px") if k in d})
+    d = cfg.get("display")
+    display = make_display(d)
     imp_cfg = cfg.get("importance", {"type": "uniform"})
     kind = imp_cfg.get("type", "uniform")
     info = {"source_fps": fps_src, "stride": stride, "importance": dict(imp_cfg)}
+    if "roi_threshold" in cfg:
+        info["roi_threshold"] = float(cfg["roi_threshold"])
     if kind == "uniform":
         imp = np.ones((T, H, W), np.float32)
         fix = np.tile([[W / 2.0, H / 2.0]], (T, 1))
@@ -294,21 +206,17 @@ def load_sequence(cfg: dict, *, max_frames=None) -> Sequence:
         # frame k of the evaluated sequence is source frame idx[k], shown at time idx[k]/fps_src
         pts_all, trace = gaze_points(
             os.path.expanduser(imp_cfg["trace"]), fps_src, idx[-1] + 1, (H, W),
-            offset_s=float(imp_cfg.get("offset_s", 0.0)), fmt=imp_cfg.get("format", "auto"),
-            flip_y=bool(imp_cfg.get("flip_y", True)),
+            offset_s=float(imp_cfg.get("offset_s", 0.0)), hold_s=float(imp_cfg.get("hold_s", 0.1)),
+            fmt=imp_cfg.get("format", "auto"),
         )
         fix = np.asarray(pts_all, dtype=np.float64)[idx]
-        display = _trace_display(trace, display) if not d else display
-        imp, impl = gaze_importance(fix, (H, W), display, imp_cfg.get("params"))
-        info["importance_impl"] = impl
-        info["gaze_reader"] = type(trace).__module__ + "." + type(trace).__name__
+        if d is None and trace.display is not None:
+            display = trace.display  # the geometry the trace was recorded with
+        imp = gaze_importance(fix, (H, W), display, imp_cfg.get("params"))
+        info["importance_impl"] = "rac_video.importance.foveation.importance_map"
         info["gaze_valid_frames"] = int(np.isfinite(fix).all(1).sum())
     else:
         raise SourceError(f"unknown importance type {kind!r} (masks, gaze, uniform)")
-    info["display"] = dict(display.__dict__)
+    info["display"] = {k: getattr(display, k) for k in ("width_m", "width_px", "height_px", "distance_m")}
+    info["frame_ppd"] = display.frame_ppd((H, W))
     return Sequence(name, frames, fps_src / stride, imp, fix, display, idx, info)
-
-
-def ppd_of(display, frame_width):
-    """Pixels per degree at the screen centre for a frame shown across the display width."""
-    return frame_width / display.width_m * display.distance_m * math.tan(math.radians(1.0))
