@@ -54,9 +54,11 @@ class OursMethod:
                 "uniform": self.uniform, "levels": self.levels, "seed": self.seed, "steps": self.steps,
                 "param": self.param_name}
 
-    def encode(self, frames, importance=None, param=None) -> Encoded:
+    def encode(self, frames, importance=None, param=None, *, gaze=None) -> Encoded:
+        """``gaze``: optional (fixations (T,2), Display, foveation params dict) — then the side info is
+        the parametric ``FoveatedGaze`` (what a gaze-driven stream sends) instead of a level raster."""
         from ..container import Packet, StreamHeader, pack_header, pack_packet
-        from ..importance.sideinfo import RasterLevels, from_bytes, levels_from_importance
+        from ..importance.sideinfo import FoveatedGaze, RasterLevels, from_bytes, levels_from_importance
 
         f = np.asarray(frames)
         if f.ndim != 4 or f.dtype != np.uint8 or f.shape[-1] != 3:
@@ -74,9 +76,17 @@ class OursMethod:
         header = StreamHeader(self.model.name, self.model.weights_hash, W, H, self.fps, settings=settings)
         total = len(pack_header(header))
         packets = []
+        use_gaze = gaze is not None and not self.uniform
         for t in range(T):
-            lv = np.asarray(levels_from_importance(imp[t], hw, levels=self.levels), dtype=np.uint8)
-            side = RasterLevels(lv).to_bytes()
+            if use_gaze:
+                fix, display, params = gaze
+                si = FoveatedGaze(np.asarray(fix[t], np.float64)[None], (H, W), params or None, display=display,
+                                  n_levels=self.levels)
+                lv = np.asarray(si.levels(hw), dtype=np.uint8)
+            else:
+                lv = np.asarray(levels_from_importance(imp[t], hw, levels=self.levels), dtype=np.uint8)
+                si = RasterLevels(lv, n_levels=self.levels)
+            side = si.to_bytes()
             payload = self.model.encode_frame(np.ascontiguousarray(f[t]), lv, q, seed=self.seed, frame_index=0)
             pk = Packet(pts=t, quality=q, side_info=side, payload=payload)
             total += len(pack_packet(pk))
@@ -90,4 +100,6 @@ class OursMethod:
                                                    height=H, width=W, steps=self.steps))
             return np.stack(out)
 
-        return Encoded(nbytes=total, param=float(q), _decode=decode, info={"latent_hw": list(hw)})
+        info = {"latent_hw": list(hw), "side_info": "gaze" if use_gaze else "raster",
+                "side_info_bytes": sum(len(pk.side_info) for pk in packets)}
+        return Encoded(nbytes=total, param=float(q), _decode=decode, info=info)

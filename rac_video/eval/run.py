@@ -186,10 +186,13 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
         # targets
         ours_runs = {}
         targets = []
+        gaze = None
+        if seq.info["importance"].get("type") == "gaze":
+            gaze = (seq.fixations, seq.display, seq.info["importance"].get("params"))
         if "ours" in made:
             for q in rates.get("qualities", [8, 16, 24, 32]):
                 t0 = time.time()
-                enc = made["ours"].encode(seq.frames, seq.importance, q)
+                enc = made["ours"].encode(seq.frames, seq.importance, q, gaze=gaze)
                 ours_runs[q] = (enc, time.time() - t0)
                 targets.append(("q%d" % q, enc.nbytes))
         else:
