@@ -19,7 +19,8 @@ Formats (``read_gaze(path, fmt=...)``; ``fmt="auto"`` looks at the file):
     is valid when its event is 1 or 2 and its position is inside the video; the trace position is the
     mean of the valid eyes. ``trace.events`` holds the combined label (2 when a valid eye is in a
     saccade, else 1 when one fixates, else the lowest code), ``trace.extra`` the per-eye columns. The
-    video size comes from a ``_WxH`` suffix in the file name (or ``screen_wh``).
+    video size comes from a ``_WxH`` suffix in the file name (or ``screen_wh``). In the staged DIEM
+    files the right-eye event column only holds -1/0/1 (never 2): saccade labels come from the left eye.
 ``csv`` (also ``tsv``)
     A generic table with a header row naming the columns (case-insensitive): time ``t`` / ``time`` /
     ``timestamp``, ``x``, ``y``, optional ``valid`` / ``confidence`` (> 0 means valid). Delimiter:
