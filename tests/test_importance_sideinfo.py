@@ -208,3 +208,48 @@ def test_fuzz_mutated_valid_bytes(data):
     hw = s.shape if isinstance(s, si.RasterLevels) else (4, 6)
     lv = s.levels(hw)
     assert lv.shape == tuple(hw) and int(lv.max()) < s.n_levels
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_transition_coder_roundtrip(data):
+    from rac_video.importance import _levelcode
+
+    L = data.draw(st.integers(2, 40))
+    h = data.draw(st.integers(1, 12))
+    w = data.draw(st.integers(1, 40))
+    kind = data.draw(st.sampled_from(["random", "smooth", "const"]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
+    if kind == "random":
+        a = rng.integers(0, L, (h, w))
+    elif kind == "smooth":
+        yy, xx = np.mgrid[0:h, 0:w]
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        a = np.clip((L - 1) - np.hypot(xx - cx, yy - cy) * rng.uniform(0.1, 3), 0, L - 1).round()
+    else:
+        a = np.full((h, w), rng.integers(0, L))
+    a = a.astype(np.uint8)
+    b = _levelcode.encode(a, L)
+    assert np.array_equal(_levelcode.decode(b, h, w, L), a)
+    r = si.RasterLevels(a, L)
+    assert np.array_equal(si.from_bytes(r.to_bytes()).levels(), a)
+
+
+def test_transition_coder_used_and_smaller_for_smooth_maps():
+    m = fov.importance_map([[640, 360]], (720, 1280), fov.GAZECOM_DISPLAY)
+    lv = si.levels_from_importance(m, (90, 160))
+    b = si.RasterLevels(lv).to_bytes()
+    assert b[7] == 4  # method byte: transitions + range coder
+    assert len(b) < 500
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=0, max_size=80), st.integers(1, 6), st.integers(1, 30), st.integers(2, 16))
+def test_fuzz_transition_decoder(body, h, w, L):
+    b = struct.pack("<BBBHHB", si.VERSION, si.KIND_RASTER, L, h, w, 4) + body
+    try:
+        r = si.from_bytes(b)
+    except si.SideInfoError:
+        return
+    lv = r.levels()
+    assert lv.shape == (h, w) and int(lv.max()) < L

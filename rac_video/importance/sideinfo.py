@@ -18,6 +18,8 @@ Byte layout (all integers little-endian)::
              method 1: zlib(raw level bytes)
              method 2: zlib(left-neighbour differences mod 256)
              method 3: zlib(row-wise run-length pairs: (level, run-1) bytes)
+             method 4: row transitions coded against the row above, adaptive range coder
+                       (``_levelcode``; rasters of at most MAX_TRANSITION_CELLS cells)
     gaze:    L u8, floor u8, H u16, W u16, K u8 points, K × (x u16, y u16) in 1/4 frame pixels,
              (L−1−floor) × radius u16 in 1/4 frame pixels, non-increasing (level floor+1 … L−1)
 
@@ -31,6 +33,7 @@ import zlib
 
 import numpy as np
 
+from . import _levelcode
 from . import foveation as fov
 
 __all__ = ["VERSION", "KIND_RASTER", "KIND_GAZE", "MAX_LEVELS", "SideInfoError", "SideInfo", "RasterLevels",
@@ -41,6 +44,7 @@ KIND_RASTER = 1
 KIND_GAZE = 2
 MAX_LEVELS = 256
 MAX_RASTER_CELLS = 1 << 24  # decoder refuses larger rasters (memory bound for hostile input)
+MAX_TRANSITION_CELLS = 1 << 20  # method 4 (pure-Python range coder) only up to this size
 _FIX = 65535  # importance fixed-point scale used before pooling
 
 
@@ -211,6 +215,8 @@ class RasterLevels(SideInfo):
         raw = a.tobytes()
         diff = np.diff(a.astype(np.int16), axis=1, prepend=0).astype(np.uint8).tobytes()
         cands = [(1, _zlib(raw)), (2, _zlib(diff)), (3, _zlib(_rle_encode(a)))]
+        if h * w <= MAX_TRANSITION_CELLS:
+            cands.append((4, _levelcode.encode(a, self.n_levels)))
         method, body = min(cands, key=lambda c: (len(c[1]), c[0]))
         return head + bytes((method,)) + body
 
@@ -237,6 +243,13 @@ class RasterLevels(SideInfo):
             a = np.cumsum(d, axis=1, dtype=np.uint64).astype(np.uint8)  # mod 256
         elif method == 3:
             a = _rle_decode(_unzlib_any(body, 2 * h * w), h, w)
+        elif method == 4:
+            if h * w > MAX_TRANSITION_CELLS:
+                raise SideInfoError(f"raster: method 4 is limited to {MAX_TRANSITION_CELLS} cells")
+            try:
+                a = _levelcode.decode(body, h, w, L)
+            except ValueError as e:
+                raise SideInfoError(f"raster: {e}") from None
         else:
             raise SideInfoError(f"raster: unknown method {method}")
         if int(a.max()) >= L:
