@@ -1,0 +1,259 @@
+"""Three-stage training (DESIGN §3.7), resumable, CPU or GPU.
+
+    python -m rac_video.codec.train --stage 0 --minutes 30      # autoencoder g_a / g_s
+    python -m rac_video.codec.train --stage 1 --minutes 25      # spatially varying denoiser
+    python -m rac_video.codec.train --stage 2 --minutes 25      # conditioned hyperprior
+    python -m rac_video.codec.train --export rac_video/weights  # pack the weights we ship
+
+Stage 0 trains on random 128×128 crops (with flips) of ``--data`` (default ../shared/data/train).
+Stages 1 and 2 freeze g_a and train on cached latents of such crops (computed once, kept in the
+run folder). Each stage checkpoints every ``--ckpt-every`` seconds to RUN/stageN.pt and resumes
+from there; losses go to RUN/stageN.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import schedule
+from ..entropy.likelihood import gaussian_bits
+from .autoencoder import Analysis, Synthesis
+from .denoiser import Denoiser
+from .hyperprior import HyperPrior
+from .maps import random_importance
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "train"
+CROP = 128
+
+
+def load_images(root: Path, limit: int | None = None) -> list[np.ndarray]:
+    from PIL import Image
+
+    files = sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    if not files:
+        raise FileNotFoundError(f"no training images under {root}")
+    imgs = []
+    for p in files[:limit]:
+        im = np.asarray(Image.open(p).convert("RGB"))
+        if min(im.shape[:2]) >= CROP:
+            imgs.append(im)
+    return imgs
+
+
+def random_crops(imgs, n, rng: np.random.Generator, crop: int = CROP) -> torch.Tensor:
+    out = np.empty((n, crop, crop, 3), np.uint8)
+    for i in range(n):
+        im = imgs[rng.integers(len(imgs))]
+        y, x = rng.integers(im.shape[0] - crop + 1), rng.integers(im.shape[1] - crop + 1)
+        c = im[y:y + crop, x:x + crop]
+        if rng.random() < 0.5:
+            c = c[:, ::-1]
+        out[i] = c
+    return torch.from_numpy(out).permute(0, 3, 1, 2).float() / 255.0
+
+
+def random_gamma_maps(n, h, w, gen) -> torch.Tensor:
+    """Spatially varying log-SNR maps spanning random sub-ranges of [GAMMA_MIN, GAMMA_MAX]."""
+    m = random_importance(n, h, w, gen)
+    a = torch.rand(n, 1, 1, 1, generator=gen) * (schedule.GAMMA_MAX - schedule.GAMMA_MIN) + schedule.GAMMA_MIN
+    b = torch.rand(n, 1, 1, 1, generator=gen) * (schedule.GAMMA_MAX - schedule.GAMMA_MIN) + schedule.GAMMA_MIN
+    return torch.minimum(a, b) + (torch.maximum(a, b) - torch.minimum(a, b)) * m
+
+
+def uniform_noise(shape, gen) -> torch.Tensor:
+    return (torch.rand(shape, generator=gen) - 0.5) * 12 ** 0.5
+
+
+class Run:
+    def __init__(self, folder: Path, stage: int, modules: dict, opt, extra=None):
+        self.path, self.log = folder / f"stage{stage}.pt", folder / f"stage{stage}.jsonl"
+        self.modules, self.opt, self.step, self.extra = modules, opt, 0, extra or {}
+        if self.path.exists():
+            ck = torch.load(self.path, map_location="cpu", weights_only=False)
+            for k, m in modules.items():
+                m.load_state_dict(ck["modules"][k])
+            opt.load_state_dict(ck["opt"])
+            self.step, self.extra = ck["step"], ck.get("extra", {})
+            print(f"resumed stage {stage} at step {self.step}")
+
+    def save(self):
+        tmp = self.path.with_suffix(".tmp")
+        torch.save({"modules": {k: m.state_dict() for k, m in self.modules.items()}, "opt": self.opt.state_dict(),
+                    "step": self.step, "extra": self.extra}, tmp)
+        os.replace(tmp, self.path)
+
+    def record(self, **kv):
+        with open(self.log, "a") as f:
+            f.write(json.dumps({"step": self.step, "time": time.time(), **kv}) + "\n")
+
+
+def _loop(run: Run, step_fn, minutes: float, ckpt_every: float, log_every: int = 50):
+    from tqdm import tqdm
+
+    t_end, t_ck = time.time() + minutes * 60, time.time()
+    acc, n = {}, 0
+    with tqdm(initial=run.step, desc=run.path.stem, mininterval=5) as bar:
+        while time.time() < t_end:
+            losses = step_fn()
+            run.step += 1
+            n += 1
+            for k, v in losses.items():
+                acc[k] = acc.get(k, 0.0) + v
+            bar.update(1)
+            if run.step % log_every == 0:
+                mean = {k: v / n for k, v in acc.items()}
+                run.record(**mean)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in mean.items()})
+                acc, n = {}, 0
+            if time.time() - t_ck > ckpt_every:
+                run.save()
+                t_ck = time.time()
+    run.save()
+
+
+def stage0(args, folder):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(args.seed)
+    imgs = load_images(args.data)
+    g_a, g_s = Analysis(), Synthesis()
+    opt = torch.optim.Adam(list(g_a.parameters()) + list(g_s.parameters()), lr=args.lr or 3e-4)
+    run = Run(folder, 0, {"g_a": g_a, "g_s": g_s}, opt)
+    gen = torch.Generator().manual_seed(run.step + 1)
+
+    def step():
+        x = random_crops(imgs, args.batch, rng, args.crop)
+        y = g_a(x)
+        # a little latent noise makes g_s tolerant to imperfect denoising
+        x_hat = g_s(y + 0.05 * torch.randn(y.shape, generator=gen))
+        mse = F.mse_loss(x_hat, x)
+        loss = mse + 1e-4 * y.pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"mse": mse.item(), "psnr": -10 * np.log10(max(mse.item(), 1e-10))}
+
+    _loop(run, step, args.minutes, args.ckpt_every)
+    # latent normalisation: per-channel std on fresh crops, folded into both transforms
+    with torch.no_grad():
+        g_a.scale.fill_(1.0)
+        ys = torch.cat([g_a(random_crops(imgs, 32, rng)) for _ in range(8)])
+        std = ys.transpose(0, 1).reshape(ys.shape[1], -1).std(dim=1).clamp_min(1e-3).view(1, -1, 1, 1)
+        g_a.scale.copy_(std)
+        g_s.scale.copy_(std)
+    run.save()
+
+
+def _frozen_ae(folder):
+    ck = torch.load(folder / "stage0.pt", map_location="cpu", weights_only=False)
+    g_a, g_s = Analysis(), Synthesis()
+    g_a.load_state_dict(ck["modules"]["g_a"])
+    g_s.load_state_dict(ck["modules"]["g_s"])
+    return g_a.eval().requires_grad_(False), g_s.eval().requires_grad_(False)
+
+
+def cached_latents(args, folder, n=6000):
+    path = folder / "latents.pt"
+    if path.exists():
+        return torch.load(path)
+    g_a, _ = _frozen_ae(folder)
+    rng = np.random.default_rng(12345)
+    imgs = load_images(args.data)
+    with torch.no_grad():
+        ys = torch.cat([g_a(random_crops(imgs, 50, rng)) for _ in range(n // 50)])
+    torch.save(ys, path)
+    return ys
+
+
+def stage1(args, folder):
+    torch.manual_seed(1)
+    ys = cached_latents(args, folder)
+    model = Denoiser(ys.shape[1])
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr or 3e-4)
+    run = Run(folder, 1, {"denoiser": model}, opt)
+    gen = torch.Generator().manual_seed(run.step + 11)
+
+    def step():
+        y = ys[torch.randint(len(ys), (args.batch,), generator=gen)]
+        gamma = random_gamma_maps(y.shape[0], y.shape[2], y.shape[3], gen)
+        a, s = schedule.alpha_sigma(gamma)
+        xi = uniform_noise(y.shape, gen)
+        eps = model(a * y + s * xi, gamma)
+        # ε-MSE, and the implied x0 error (what the decoder sees), weighted by α² to stay bounded
+        loss = F.mse_loss(eps, xi)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"eps_mse": loss.item()}
+
+    _loop(run, step, args.minutes, args.ckpt_every)
+
+
+def stage2(args, folder, conditioned=True):
+    torch.manual_seed(2)
+    ys = cached_latents(args, folder)
+    hp = HyperPrior(ys.shape[1], conditioned=conditioned)
+    opt = torch.optim.Adam(hp.parameters(), lr=args.lr or 1e-3)
+    run = Run(folder, 2 if conditioned else 3, {"hyperprior": hp}, opt)
+    gen = torch.Generator().manual_seed(run.step + 21)
+    L = schedule.DEFAULT_LEVELS
+
+    def step():
+        y = ys[torch.randint(len(ys), (args.batch,), generator=gen)]
+        n, c, h, w = y.shape
+        imp = random_importance(n, h, w, gen)
+        level = (imp * (L - 1)).round().long()
+        qs = torch.randint(0, schedule.Q_MAX + 1, (n,), generator=gen)
+        delta = torch.stack([schedule.level_table(int(q)).delta for q in qs])          # (n, L)
+        gam = torch.stack([schedule.level_table(int(q)).gamma for q in qs])
+        d = torch.gather(delta, 1, level.view(n, -1)).view(n, 1, h, w)
+        g = torch.gather(gam, 1, level.view(n, -1)).view(n, 1, h, w)
+        cond = torch.cat([schedule.t_of_gamma(g), level.float() / (L - 1)], dim=1)
+        z = hp.analysis(y, cond)
+        z_tilde = z + torch.rand(z.shape, generator=gen) - 0.5
+        mu, s = hp.synthesis(z_tilde, cond)
+        y_tilde = y / d + torch.rand(y.shape, generator=gen) - 0.5      # universal quantization proxy (Δ units)
+        bits_y = gaussian_bits(y_tilde, mu / d, s / d).sum() / n
+        bits_z = gaussian_bits(z_tilde, torch.zeros_like(z_tilde), hp.z_scale().view(1, -1, 1, 1)).sum() / n
+        loss = (bits_y + bits_z) / (h * w * 64)                           # bits per pixel (f = 8)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"bpp": loss.item(), "bpp_z": bits_z.item() / (h * w * 64)}
+
+    _loop(run, step, args.minutes, args.ckpt_every)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--stage", type=int, choices=(0, 1, 2, 3), help="3 = unconditioned hyperprior (ablation)")
+    p.add_argument("--run", type=Path, default=Path("runs/default"))
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--minutes", type=float, default=20)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=64, help="stage-0 crop size (stages 1-2 cache 128x128 crops)")
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--ckpt-every", type=float, default=120, help="seconds between checkpoints")
+    p.add_argument("--export", type=Path, help="write the shipped weights file + record to this folder")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.run.mkdir(parents=True, exist_ok=True)
+    if args.export:
+        from .weights import export
+        print(export(args.run, args.export))
+        return 0
+    {0: stage0, 1: stage1, 2: stage2, 3: lambda a, f: stage2(a, f, conditioned=False)}[args.stage](args, args.run)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
