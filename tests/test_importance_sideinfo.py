@@ -253,3 +253,29 @@ def test_fuzz_transition_decoder(body, h, w, L):
         return
     lv = r.levels()
     assert lv.shape == (h, w) and int(lv.max()) < L
+
+
+def test_block_fast_path_equals_general_path():
+    rng = np.random.default_rng(5)
+    m = rng.random((48, 64))
+    m[:8] = 0.5  # exact half-way blocks
+    fast = si.levels_from_importance(m, (6, 8), levels=16)
+    v = np.rint(np.clip(m, 0, 1) * 65535)
+    wy = si.area_weights(48, 6).astype(np.float64)
+    wx = si.area_weights(64, 8).astype(np.float64)
+    s = (wy @ v @ wx.T).astype(np.int64)
+    D = 65535 * 48 * 64
+    assert np.array_equal(fast, ((s * 30 + D) // (2 * D)).astype(np.uint8))
+
+
+@pytest.mark.parametrize("shape,hw", [((50, 70), (7, 9)), ((721, 1281), (91, 161)), ((33, 17), (33, 17)),
+                                      ((10, 10), (1, 1)), ((37, 53), (36, 2))])
+def test_pooling_matches_dense_overlap_weights(shape, hw):
+    rng = np.random.default_rng(6)
+    m = rng.random(shape)
+    v = np.rint(m * 65535)
+    wy = si.area_weights(shape[0], hw[0]).astype(np.float64)
+    wx = si.area_weights(shape[1], hw[1]).astype(np.float64)
+    s = (wy @ v @ wx.T).astype(np.int64)
+    D = 65535 * shape[0] * shape[1]
+    assert np.array_equal(si.levels_from_importance(m, hw), ((s * 30 + D) // (2 * D)).astype(np.uint8))

@@ -79,14 +79,31 @@ def area_weights(n_in: int, n_out: int) -> np.ndarray:
     return np.maximum(hi - lo, 0)
 
 
+def _pool_axis0(v: np.ndarray, n_out: int) -> np.ndarray:
+    """Σ_i overlap(r, i)·v[i] along axis 0 (int64), overlaps as in :func:`area_weights`; n_out <= len(v).
+    Each input row overlaps at most two output rows: the one it starts in and, when it straddles a
+    boundary, the next one."""
+    n_in = v.shape[0]
+    i = np.arange(n_in, dtype=np.int64)
+    r1 = (i * n_out) // n_in
+    w1 = np.minimum((r1 + 1) * n_in, (i + 1) * n_out) - i * n_out
+    w2 = n_out - w1
+    starts = np.flatnonzero(np.r_[True, r1[1:] != r1[:-1]])
+    out = np.zeros((n_out,) + v.shape[1:], np.int64)
+    out[r1[starts]] = np.add.reduceat(w1.reshape((-1,) + (1,) * (v.ndim - 1)) * v, starts, axis=0)
+    spill = np.flatnonzero(w2 > 0)
+    out[r1[spill] + 1] += w2[spill].reshape((-1,) + (1,) * (v.ndim - 1)) * v[spill]
+    return out
+
+
 def levels_from_importance(m, latent_hw, levels: int = 16) -> np.ndarray:
     """Quantize an importance map (H, W) in [0, 1] to integer levels (h, w) uint8 in 0..levels-1.
 
     The map is first converted to 16-bit fixed point (round(m·65535), exact IEEE rounding), then
-    area-pooled to ``latent_hw`` with integer overlap weights (exact for any size ratio) and
-    rounded half-up: ℓ = floor((Σ w·v·(L−1)·2 + D) / (2D)), D = 65535·H·W. Every step is integer
-    (the matrix products run in float64 on integers below 2^53, hence exactly), so the result is the
-    same on every machine. Values outside [0, 1] are clipped; NaN/inf raise ValueError."""
+    area-pooled to ``latent_hw`` with integer overlap weights (:func:`area_weights`; exact for any
+    size ratio) and rounded half-up: ℓ = floor((Σ w·v·(L−1)·2 + D) / (2D)), D = 65535·H·W. Every
+    step after the fixed-point conversion is int64 arithmetic, so the result is the same on every
+    machine. Values outside [0, 1] are clipped; NaN/inf raise ValueError."""
     L = _check_levels(levels)
     h, w = _check_hw(latent_hw)
     a = np.asarray(m)
@@ -103,11 +120,14 @@ def levels_from_importance(m, latent_hw, levels: int = 16) -> np.ndarray:
     if h > H or w > W:
         raise ValueError(f"latent size {h, w} larger than the map {H, W}")
     v = np.rint(np.clip(a, 0.0, 1.0) * _FIX)  # integers 0..65535 held exactly in float64
-    wy = area_weights(H, h).astype(np.float64)
-    wx = area_weights(W, w).astype(np.float64)
     if float(H) * W * _FIX * 2 * (L - 1) >= 2.0 ** 53:
         raise ValueError(f"map {H}x{W} too large for exact pooling")
-    s = (wy @ v @ wx.T).astype(np.int64)  # Σ overlap·v, exact integers
+    if H % h == 0 and W % w == 0:
+        # whole blocks: every overlap is h (rows) by w (columns) -> the same integers as below
+        s = v.astype(np.int64).reshape(h, H // h, w, W // w).sum(axis=(1, 3)) * (h * w)
+    else:
+        vi = v.astype(np.int64)
+        s = _pool_axis0(_pool_axis0(vi, h).T, w).T  # Σ overlap·v, exact integers
     D = np.int64(_FIX) * H * W
     return ((s * (2 * (L - 1)) + D) // (2 * D)).astype(np.uint8)
 
