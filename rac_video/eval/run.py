@@ -205,8 +205,8 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
                     enc, enc_s = ours_runs[int(tname[1:])]
                     match = {"target_bytes": target, "bytes": enc.nbytes, "param": enc.param, "rel_error": 0.0,
                              "matched": True, "evals": [[enc.param, enc.nbytes]]}
-                elif name == "ours-uniform":
-                    enc = method.encode(seq.frames, None, int(tname[1:]) if tname.startswith("q") else None)
+                elif name == "ours-uniform" and tname.startswith("q"):  # same qualities as ours
+                    enc = method.encode(seq.frames, None, int(tname[1:]))
                     enc_s = time.time() - t0
                     match = {"target_bytes": target, "bytes": enc.nbytes, "param": enc.param,
                              "rel_error": enc.nbytes / target - 1, "matched": False, "evals": [[enc.param, enc.nbytes]]}
