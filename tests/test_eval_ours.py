@@ -100,6 +100,17 @@ def test_ours_gaze_side_info(fake_modules):
     assert enc.decode().shape == frames.shape
 
 
+def test_ours_without_container_counts_payload_and_side_info(fake_modules, monkeypatch):
+    from rac_video.eval.ours import OursMethod
+
+    monkeypatch.setitem(sys.modules, "rac_video.container", None)
+    frames = np.random.default_rng(2).integers(0, 256, (2, 40, 48, 3), dtype=np.uint8)
+    enc = OursMethod().encode(frames, None, 30)
+    assert enc.info["container"] is False
+    assert enc.nbytes == enc.info["side_info_bytes"] + 2 * (1 + 5 * 6 * 3)
+    assert enc.decode().shape == frames.shape
+
+
 def test_ours_unavailable_is_a_clean_error(monkeypatch):
     from rac_video.eval import baselines as B
     from rac_video.eval import ours
