@@ -56,7 +56,7 @@ class OursMethod:
         self.name = "ours-uniform" if uniform else "ours"
         from .. import schedule
 
-        self.lo, self.hi = 0.0, float(getattr(schedule, "Q_MAX", max(getattr(schedule, "QUALITIES", [63]))))
+        self.lo, self.hi = 0.0, float(schedule.Q_MAX)
         self.start = round((self.lo + self.hi) / 2)
 
     def describe(self) -> dict:

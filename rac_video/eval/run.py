@@ -11,7 +11,7 @@ Config (TOML or JSON; see tools/eval_configs/*.toml)::
     tolerance = 0.02            # bitrate matching tolerance
     fvvdp = true                # FovVideoVDP when pyfvvdp is installed
     [rates]
-    qualities = [8, 16, 24, 32] # our codec's qualities: their sizes are the targets of every baseline
+    qualities = [3, 7, 11, 15]  # our codec's qualities (0..Q_MAX): their sizes are the targets of every baseline
     bpp = [0.05, 0.1, 0.2, 0.4] # targets when our codec is absent (or not in methods)
     [baseline]
     preset = "medium"
@@ -119,6 +119,14 @@ def environment() -> dict:
     return env
 
 
+def default_qualities(n=4) -> list:
+    """n qualities of our codec spread evenly over 0..Q_MAX (rac_video.schedule), the top one included."""
+    from .. import schedule
+
+    qmax = int(schedule.Q_MAX)
+    return sorted({round(qmax * (k + 1) / n) for k in range(n)})
+
+
 def _make_method(name, cfg, fps):
     bcfg = cfg.get("baseline", {})
     if name in ("ours", "ours-uniform"):
@@ -190,7 +198,7 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
         if seq.info["importance"].get("type") == "gaze":
             gaze = (seq.fixations, seq.display, seq.info["importance"].get("params"))
         if "ours" in made:
-            for q in rates.get("qualities", [8, 16, 24, 32]):
+            for q in rates.get("qualities") or default_qualities():
                 t0 = time.time()
                 enc = made["ours"].encode(seq.frames, seq.importance, q, gaze=gaze)
                 ours_runs[q] = (enc, time.time() - t0)
