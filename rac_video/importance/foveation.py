@@ -192,7 +192,10 @@ def importance_map(points, frame_hw, display: Display, params: FoveationParams |
     pts = _points(points)
     if len(pts) == 0:
         return np.full((H, W), 1.0 if empty == "uniform" else params.floor, np.float32)
-    e = eccentricity(pts, (H, W), display, exact=exact).min(axis=0)
+    e = None
+    for p in pts:  # one point at a time: memory stays O(H·W) for any number of viewers
+        ek = eccentricity(p[None], (H, W), display, exact=exact)[0]
+        e = ek if e is None else np.minimum(e, ek, out=e)
     return importance_from_eccentricity(e, effective_ppd(display, (H, W)), params).astype(np.float32)
 
 
