@@ -193,3 +193,25 @@ def test_real_diem(shared_data):
         pts = tr.per_frame(30, len(tr), (1066, 710))
         assert np.isfinite(pts).all(axis=1).sum() == tr.valid.sum()
         assert math.isfinite(tr.x[tr.valid].mean())
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ALPHABET = st.sampled_from(list("0123456789.-+eE \t,;\nnaixyt#") + ["gaze ", "geometry ", "distance ", "width ",
+                                                                    "nan", "inf", "1280 720\n", "\r\n"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.lists(_ALPHABET, max_size=80).map("".join), fmt=st.sampled_from(["auto", "gazecom", "diem", "csv"]),
+       prefix=st.sampled_from(["", COORD, "t,x,y\n", "1\t2\t3\t4\t1\t6\t7\t8\t1\n"]))
+def test_fuzz_readers_only_raise_gaze_error(tmp_path, body, fmt, prefix):
+    p = tmp_path / "f.coord"
+    p.write_text(prefix + body)
+    try:
+        tr = gaze.read_gaze(str(p), fmt=fmt)
+    except gaze.GazeError:
+        return
+    assert len(tr.t) == len(tr.x) == len(tr.valid)
+    pts = tr.per_frame(25, 4, (64, 48), hold_s=0.1)
+    assert pts.shape == (4, 2)
