@@ -49,3 +49,12 @@ def test_write_overlay_video(tmp_path):
     assert len(got) == 4 and got[0].shape == (24, 32, 3)
     with pytest.raises(ValueError):
         overlay.write_overlay_video(tmp_path / "e.mp4", [], [], 25)
+
+
+def test_heatmap_scaling_for_bits_maps():
+    bits = np.array([[0.0, 2.0], [4.0, 8.0]])
+    assert np.array_equal(overlay.heatmap(bits, vmax=None), overlay.heatmap(bits / 8))
+    assert np.array_equal(overlay.heatmap(bits, vmin=2, vmax=4)[0, 0], overlay.heatmap(np.zeros((1, 1)))[0, 0])
+    assert (overlay.heatmap(np.zeros((2, 2)), vmax=None) == overlay.heatmap(np.zeros((2, 2)))).all()
+    f = np.full((2, 2, 3), 10, np.uint8)
+    assert overlay.overlay(f, bits, vmax=None).shape == (2, 2, 3)

@@ -21,29 +21,37 @@ _LUT = np.stack([np.interp(np.linspace(0, 1, 256), RAMP[:, 0], RAMP[:, c]) for c
                 axis=1).round().astype(np.uint8)
 
 
-def _map01(m) -> np.ndarray:
+def _map01(m, vmin=0.0, vmax=1.0) -> np.ndarray:
     a = np.asarray(m, dtype=np.float32)
     if a.ndim != 2 or a.size == 0:
         raise ValueError(f"map must be (H, W), got shape {a.shape}")
     if not np.isfinite(a).all():
         raise ValueError("map contains NaN or inf")
-    return np.clip(a, 0.0, 1.0)
+    if vmax is None:
+        vmax = float(a.max())
+    if not (np.isfinite(vmin) and np.isfinite(vmax)):
+        raise ValueError("vmin and vmax must be finite")
+    if vmax <= vmin:
+        return np.zeros_like(a)
+    return np.clip((a - vmin) / (vmax - vmin), 0.0, 1.0)
 
 
-def heatmap(m) -> np.ndarray:
-    """RGB uint8 (H, W, 3) of a map in [0, 1] (values outside are clipped)."""
-    return _LUT[np.rint(_map01(m) * 255).astype(np.intp)]
+def heatmap(m, *, vmin: float = 0.0, vmax: float | None = 1.0) -> np.ndarray:
+    """RGB uint8 (H, W, 3) of a map scaled from [vmin, vmax] to the ramp (values outside are
+    clipped; ``vmax=None``: the map's maximum, e.g. for bits-per-pixel maps)."""
+    return _LUT[np.rint(_map01(m, vmin, vmax) * 255).astype(np.intp)]
 
 
-def overlay(frame, m, *, alpha: float = 0.5, weighted: bool = False) -> np.ndarray:
+def overlay(frame, m, *, alpha: float = 0.5, weighted: bool = False, vmin: float = 0.0,
+            vmax: float | None = 1.0) -> np.ndarray:
     """Blend ``heatmap(m)`` onto an RGB uint8 frame: out = (1 − w)·frame + w·heat with w = alpha
-    (or alpha·m when ``weighted``)."""
+    (or alpha·m when ``weighted``); ``vmin``/``vmax`` as in :func:`heatmap`."""
     f = np.asarray(frame)
     if f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
         raise ValueError(f"frame must be uint8 (H, W, 3), got {f.dtype} {f.shape}")
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
-    a = _map01(m)
+    a = _map01(m, vmin, vmax)
     if a.shape != f.shape[:2]:
         a = np.clip(resize_map(a, f.shape[:2]), 0.0, 1.0)
     w = (alpha * a if weighted else np.full(a.shape, alpha, np.float32))[..., None]
@@ -52,7 +60,7 @@ def overlay(frame, m, *, alpha: float = 0.5, weighted: bool = False) -> np.ndarr
 
 
 def write_overlay_video(path, frames, maps, fps, *, alpha: float = 0.5, weighted: bool = False,
-                        codec: str = "libx264", crf: int = 18) -> int:
+                        vmin: float = 0.0, vmax: float | None = 1.0, codec: str = "libx264", crf: int = 18) -> int:
     """Write overlays of ``frames`` (iterable of RGB uint8) and ``maps`` (iterable of (H, W) maps)
     to a video at ``fps``; returns the number of frames written. Needs PyAV."""
     try:
@@ -66,7 +74,7 @@ def write_overlay_video(path, frames, maps, fps, *, alpha: float = 0.5, weighted
     with av.open(str(path), "w") as c:
         stream = None
         for f, m in zip(frames, maps):
-            img = overlay(f, m, alpha=alpha, weighted=weighted)
+            img = overlay(f, m, alpha=alpha, weighted=weighted, vmin=vmin, vmax=vmax)
             H, W = img.shape[:2]
             if stream is None:
                 stream = c.add_stream(codec, rate=rate)
