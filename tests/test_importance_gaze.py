@@ -215,3 +215,16 @@ def test_fuzz_readers_only_raise_gaze_error(tmp_path, body, fmt, prefix):
     assert len(tr.t) == len(tr.x) == len(tr.valid)
     pts = tr.per_frame(25, 4, (64, 48), hold_s=0.1)
     assert pts.shape == (4, 2)
+
+
+def test_per_frame_accepts_numpy_and_fraction_fps():
+    from fractions import Fraction
+
+    tr = _trace([0, 0.05, 0.1], [1, 2, 3], [1, 2, 3], wh=(10, 10))
+    a = tr.per_frame(np.float32(20), 2, (10, 10))
+    b = tr.per_frame(Fraction(20), 2, (10, 10))
+    assert np.allclose(a, b) and np.allclose(a[1], [2, 2])
+    with pytest.raises(gaze.GazeError):
+        tr.per_frame("x", 2, (10, 10))
+    with pytest.raises(gaze.GazeError):
+        tr.per_frame(float("inf"), 2, (10, 10))

@@ -279,3 +279,16 @@ def test_pooling_matches_dense_overlap_weights(shape, hw):
     s = (wy @ v @ wx.T).astype(np.int64)
     D = 65535 * shape[0] * shape[1]
     assert np.array_equal(si.levels_from_importance(m, hw), ((s * 30 + D) // (2 * D)).astype(np.uint8))
+
+
+def test_max_levels_roundtrip():
+    rng = np.random.default_rng(9)
+    m = rng.random((40, 60))
+    lv = si.levels_from_importance(m, (10, 15), levels=si.MAX_LEVELS)
+    assert int(lv.max()) <= 254
+    r = si.RasterLevels(lv, si.MAX_LEVELS)
+    assert np.array_equal(si.from_bytes(r.to_bytes()).levels(), lv)
+    g = si.FoveatedGaze([[30, 20]], (40, 60), n_levels=si.MAX_LEVELS, display=fov.Display(0.3, 60, 40, 0.5))
+    assert np.array_equal(si.from_bytes(g.to_bytes()).levels((10, 15)), g.levels((10, 15)))
+    with pytest.raises(ValueError):
+        si.RasterLevels(lv, 256)

@@ -116,9 +116,13 @@ class GazeTrace:
         samples in that interval (x and y separately). Frames without a valid sample keep the last
         measured value for up to ``hold_s`` seconds (flag HELD), after that they are NaN (MISSING).
         ``return_flags=True`` also returns the int8 flags (MEASURED / HELD / MISSING)."""
-        if not (isinstance(fps, (int, float)) or hasattr(fps, "numerator")) or not float(fps) > 0:
+        try:
+            fps_f = float(fps)
+        except (TypeError, ValueError):
+            raise GazeError(f"fps must be a number, got {fps!r}") from None
+        if isinstance(fps, bool) or not (math.isfinite(fps_f) and fps_f > 0):
             raise GazeError(f"fps must be positive, got {fps!r}")
-        fps = float(fps)
+        fps = fps_f
         if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 0:
             raise GazeError(f"n_frames must be a non-negative integer, got {n_frames!r}")
         if not (math.isfinite(hold_s) and hold_s >= 0):
