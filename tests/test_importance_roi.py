@@ -86,3 +86,11 @@ def test_davis_annotations(shared_data):
     raw = np.asarray(Image.open(seq.files[0])) > 0
     assert m.shape == raw.shape and (m[raw] == 1).all()
     assert 0.01 < raw.mean() < 0.9 and m.mean() > raw.mean()
+
+
+def test_feather_keeps_background_and_values():
+    m = roi.boxes([[20, 20, 40, 40], [0, 0, 5, 5]], (60, 60), values=[0.6, 1.0], background=0.3, feather_px=6)
+    assert m[59, 59] == pytest.approx(0.3) and m[0, 59] == pytest.approx(0.3)  # far from boxes: background
+    assert m[30, 30] == pytest.approx(0.6) and m[2, 2] == pytest.approx(1.0)
+    assert 0.3 < m[30, 42] < 0.6  # soft edge between the box value and the background
+    assert m.max() <= 1.0 and m.min() >= 0.3 - 1e-6

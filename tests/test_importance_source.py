@@ -106,3 +106,19 @@ def test_real_gazecom_viewers(shared_data):
         sizes.append(len(f.side_info((30, 52)).to_bytes()))
         assert f.points.shape == (5, 2)
     assert max(sizes) <= 9 + 4 * 5 + 2 * 15
+
+
+def test_faces_source():
+    from rac_video.importance import saliency
+
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        with pytest.raises(saliency.MissingDependency):
+            source.open_source("faces", (48, 64), 25)
+        return
+    src = source.open_source("faces", (48, 64), 25, background=0.3)
+    f = src.step(np.zeros((48, 64, 3), np.uint8))  # no face in a black frame
+    assert np.allclose(f.map, 0.3)
+    with pytest.raises(ValueError):
+        src.step(None)

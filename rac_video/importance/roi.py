@@ -1,7 +1,8 @@
 """Region-of-interest importance: boxes and mask image sequences, with feathered edges.
 
 * :func:`boxes` — rectangles (x0, y0, x1, y1) in frame pixels (x1, y1 exclusive, clipped to the
-  frame), each with a value (default 1), combined by maximum over a ``background`` value.
+  frame), each with a value (default 1) and its own feathered edge, combined by maximum over a
+  ``background`` value.
 * :class:`MaskSequence` / :func:`masks` — per-frame object masks from a directory (or glob, or list)
   of images, e.g. DAVIS ``Annotations/<seq>/NNNNN.png``: any non-zero pixel (palette index, gray level
   or colour) is inside the object; read lazily, resized to ``frame_hw`` (nearest) when given.
@@ -33,7 +34,9 @@ def _hw(frame_hw):
 
 
 def feather(m, radius_px: float) -> np.ndarray:
-    """Feather the edges of a map in [0, 1] outward by about ``radius_px`` pixels (0 = unchanged)."""
+    """Feather a region indicator (values in [0, 1], typically a 0/1 mask) outward by about
+    ``radius_px`` pixels (0 = unchanged). Apply it to the indicator, then map to importance
+    (``background + (value − background)·feathered``) — as :func:`boxes` and :class:`MaskSequence` do."""
     a = np.asarray(m, dtype=np.float32)
     if a.ndim != 2:
         raise ValueError(f"map must be (H, W), got shape {a.shape}")
@@ -67,10 +70,12 @@ def boxes(box_list, frame_hw, *, values=None, background: float = 0.0, feather_p
             raise ValueError(f"box ({x0}, {y0}, {x1}, {y1}) has x1 < x0 or y1 < y0")
         c0, c1 = int(np.clip(np.floor(x0), 0, W)), int(np.clip(np.ceil(x1), 0, W))
         r0, r1 = int(np.clip(np.floor(y0), 0, H)), int(np.clip(np.ceil(y1), 0, H))
-        np.maximum(out[r0:r1, c0:c1], val, out=out[r0:r1, c0:c1])
-    if feather_px:
-        out = feather(out, feather_px)
-    return out
+        ind = np.zeros((H, W), np.float32)
+        ind[r0:r1, c0:c1] = 1.0
+        if feather_px:
+            ind = feather(ind, feather_px)
+        np.maximum(out, background + (val - background) * ind, out=out)
+    return out.astype(np.float32)
 
 
 def read_mask(path) -> np.ndarray:

@@ -12,6 +12,8 @@ Specs (strings, for command lines; options are keyword arguments):
 ``saliency:PATH``              external saliency maps: image folder, glob or grayscale video
 ``masks:PATH``                 object masks: image folder or glob (e.g. DAVIS Annotations/<seq>)
 ``boxes:x0,y0,x1,y1[;...]``    fixed boxes in frame pixels
+``faces``                      faces found in each frame (OpenCV Haar cascade; needs
+                               opencv-contrib-python-headless), boxes grown by ``grow`` (0.25)
 ``gaze:PATH[,PATH...]``        eye-tracking traces (one viewer each; any ``gaze.read_gaze`` format,
                                ``gaze_fmt=`` to force one): foveation around the filtered gaze
 
@@ -35,7 +37,7 @@ from . import foveation, gaze, roi, saliency, sideinfo, temporal
 
 __all__ = ["open_source", "ImportanceSource", "ImportanceFrame", "SPEC_KINDS"]
 
-SPEC_KINDS = ("uniform", "saliency", "masks", "boxes", "gaze")
+SPEC_KINDS = ("uniform", "saliency", "masks", "boxes", "faces", "gaze")
 
 
 @dataclass
@@ -136,6 +138,26 @@ class _Boxes(ImportanceSource):
         return ImportanceFrame(self.index, self.m.copy(), self.levels)
 
 
+class _Faces(ImportanceSource):
+    def __init__(self, frame_hw, fps, *, background=0.1, feather_px=8.0, grow=0.25, **kw):
+        super().__init__("faces", frame_hw, fps, **kw)
+        saliency._cv2()  # fail early with MissingDependency when OpenCV is absent
+        self.background, self.feather_px, self.grow = background, feather_px, float(grow)
+
+    def _step(self, frame):
+        if frame is None:
+            raise ValueError("faces needs the frame")
+        f = np.asarray(frame)
+        if f.shape[:2] != self.frame_hw:
+            raise ValueError(f"frame {f.shape[:2]} does not match the source's {self.frame_hw}")
+        b = saliency.detect_faces(f).astype(np.float64)
+        if len(b):
+            gw, gh = (b[:, 2] - b[:, 0]) * self.grow, (b[:, 3] - b[:, 1]) * self.grow
+            b = b + np.stack([-gw, -gh, gw, gh], 1)
+        m = roi.boxes(b, self.frame_hw, background=self.background, feather_px=self.feather_px)
+        return ImportanceFrame(self.index, m, self.levels)
+
+
 class _Gaze(ImportanceSource):
     def __init__(self, paths, frame_hw, fps, *, display=None, params=None, gaze_fmt="auto", offset_s=0.0,
                  gaze_tau_s=0.04, threshold_deg_s=temporal.DEFAULT_THRESHOLD_DEG_S, predict_s=0.0, hold_s=0.25,
@@ -198,6 +220,8 @@ def open_source(spec: str, frame_hw, fps, **kw) -> ImportanceSource:
         return _Masks(arg, frame_hw, fps, **kw)
     if kind == "boxes":
         return _Boxes(_parse_boxes(arg), frame_hw, fps, **kw)
+    if kind == "faces":
+        return _Faces(frame_hw, fps, **kw)
     if kind == "gaze":
         paths = []
         for p in (q for q in arg.split(",") if q):
