@@ -94,13 +94,21 @@ class Run:
             f.write(json.dumps({"step": self.step, "time": time.time(), **kv}) + "\n")
 
 
-def _loop(run: Run, step_fn, minutes: float, ckpt_every: float, log_every: int = 50):
+def _loop(run: Run, step_fn, minutes: float, ckpt_every: float, log_every: int = 50, opt=None, lr=None):
+    """Run ``step_fn`` for ``minutes`` of wall time (in total over resumes), cosine-decaying the lr to lr/20."""
     from tqdm import tqdm
 
-    t_end, t_ck = time.time() + minutes * 60, time.time()
+    budget = minutes * 60
+    spent = float(run.extra.get("seconds", 0.0))
+    t0, t_ck = time.time() - spent, time.time()
     acc, n = {}, 0
     with tqdm(initial=run.step, desc=run.path.stem, mininterval=5) as bar:
-        while time.time() < t_end:
+        while time.time() - t0 < budget:
+            if opt is not None:
+                frac = (time.time() - t0) / budget
+                for grp in opt.param_groups:
+                    grp["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
+            run.extra["seconds"] = time.time() - t0
             losses = step_fn()
             run.step += 1
             n += 1
@@ -123,23 +131,24 @@ def stage0(args, folder):
     rng = np.random.default_rng(args.seed)
     imgs = load_images(args.data)
     g_a, g_s = Analysis(), Synthesis()
-    opt = torch.optim.Adam(list(g_a.parameters()) + list(g_s.parameters()), lr=args.lr or 3e-4)
+    params = list(g_a.parameters()) + list(g_s.parameters())
+    opt = torch.optim.Adam(params, lr=args.lr or 5e-4)
     run = Run(folder, 0, {"g_a": g_a, "g_s": g_s}, opt)
     gen = torch.Generator().manual_seed(run.step + 1)
 
     def step():
         x = random_crops(imgs, args.batch, rng, args.crop)
         y = g_a(x)
-        # a little latent noise makes g_s tolerant to imperfect denoising
-        x_hat = g_s(y + 0.05 * torch.randn(y.shape, generator=gen))
+        # a little latent noise (2 % of the latent spread) makes g_s tolerant to imperfect denoising
+        x_hat = g_s(y + 0.02 * y.detach().std() * torch.randn(y.shape, generator=gen))
         mse = F.mse_loss(x_hat, x)
-        loss = mse + 1e-4 * y.pow(2).mean()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        mse.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         return {"mse": mse.item(), "psnr": -10 * np.log10(max(mse.item(), 1e-10))}
 
-    _loop(run, step, args.minutes, args.ckpt_every)
+    _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 5e-4)
     # latent normalisation: per-channel std on fresh crops, folded into both transforms
     with torch.no_grad():
         g_a.scale.fill_(1.0)
@@ -189,10 +198,11 @@ def stage1(args, folder):
         loss = F.mse_loss(eps, xi)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         return {"eps_mse": loss.item()}
 
-    _loop(run, step, args.minutes, args.ckpt_every)
+    _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 3e-4)
 
 
 def stage2(args, folder, conditioned=True):
@@ -224,10 +234,11 @@ def stage2(args, folder, conditioned=True):
         loss = (bits_y + bits_z) / (h * w * 64)                           # bits per pixel (f = 8)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(hp.parameters(), 1.0)
         opt.step()
         return {"bpp": loss.item(), "bpp_z": bits_z.item() / (h * w * 64)}
 
-    _loop(run, step, args.minutes, args.ckpt_every)
+    _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 1e-3)
 
 
 def main(argv=None):

@@ -1,0 +1,44 @@
+// Universal quantize / dequantize, CUDA backend (math in quantize.h, dither in dither_hash.h).
+#include "cuda/cuda_common.h"
+#include "dither_hash.h"
+#include "quantize.h"
+
+namespace rac {
+
+template <bool kEncode>
+__global__ void quantize_kernel(const void* __restrict__ in, const int32_t* __restrict__ level,
+                                const float* __restrict__ delta, void* __restrict__ out, int64_t total, uint32_t C,
+                                uint32_t H, uint32_t W, uint32_t LC, uint32_t seed, uint32_t frame0) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+    const int64_t r = i / W;
+    const uint32_t x = static_cast<uint32_t>(i - r * W);
+    const uint32_t y = static_cast<uint32_t>(r % H);
+    const int64_t nc = r / H;
+    const uint32_t c = static_cast<uint32_t>(nc % C);
+    const uint32_t n = static_cast<uint32_t>(nc / C);
+    const int64_t li = ((static_cast<int64_t>(n) * LC + (LC == 1 ? 0 : c)) * H + y) * W + x;
+    const float d = delta[level[li]];
+    const float u = dither_value(dither_bits(dither_row_key(seed, frame0 + n, c, y), x));
+    if constexpr (kEncode)
+      static_cast<int32_t*>(out)[i] = quantize_value(static_cast<const float*>(in)[i], d, u);
+    else
+      static_cast<float*>(out)[i] = dequantize_value(static_cast<const int32_t*>(in)[i], d, u);
+  }
+}
+
+cudaError_t launch_quantize(bool encode, const void* in, const int32_t* level, const float* delta, void* out,
+                            int64_t N, int64_t C, int64_t H, int64_t W, int64_t LC, uint32_t seed, uint32_t frame0,
+                            cudaStream_t stream) {
+  const int64_t total = N * C * H * W;
+  if (total == 0) return cudaSuccess;
+  const int threads = 256;
+  const unsigned grid = grid_for(total, threads);
+  if (encode)
+    quantize_kernel<true><<<grid, threads, 0, stream>>>(in, level, delta, out, total, C, H, W, LC, seed, frame0);
+  else
+    quantize_kernel<false><<<grid, threads, 0, stream>>>(in, level, delta, out, total, C, H, W, LC, seed, frame0);
+  return cudaGetLastError();
+}
+
+}  // namespace rac

@@ -1,0 +1,98 @@
+"""Universal quantize / dequantize with per-element step Δ and the shared hashed dither (DESIGN §3.3).
+
+    k = floor(y/Δ + u + 1/2)      (int32; clamped to ±2^30)
+    ŷ = Δ·(k − u)                 (float32)
+
+Δ = ``delta_table[level]`` per element (``rac_video.schedule.level_table(q).delta``); ``level``
+is an integer map of shape (N,1,H,W) (broadcast over channels) or (N,C,H,W); u is
+``hashed_dither(y.shape, seed, frame)``. The integer k is identical on every backend; ŷ agrees
+with the float64 evaluation of the same formula to float32 rounding (one multiply).
+"""
+from __future__ import annotations
+
+import torch
+
+from . import _checks, _native
+from ._dispatch import Op
+from .dither import hashed_dither_reference
+
+__all__ = ["quantize", "dequantize", "quantize_reference", "dequantize_reference"]
+
+_LIMIT = float(2**30)
+
+
+def _prepare(x, x_name, x_dtype, level, delta_table):
+    x = _checks.tensor(x, x_name, x_dtype)
+    if x.dim() != 4:
+        raise ValueError(f"{x_name} must be (N,C,H,W), got shape {tuple(x.shape)}")
+    level = _checks.tensor(level, "level", (torch.int32, torch.uint8, torch.int64, torch.int16), x.device)
+    if level.dim() != 4 or level.shape[0] != x.shape[0] or level.shape[2:] != x.shape[2:] \
+            or level.shape[1] not in (1, x.shape[1]):
+        raise ValueError(f"level must be (N,1,H,W) or (N,C,H,W) matching {x_name} {tuple(x.shape)}, "
+                         f"got {tuple(level.shape)}")
+    delta = _checks.tensor(delta_table, "delta_table", torch.float32, x.device)
+    if delta.dim() != 1 or delta.numel() == 0:
+        raise ValueError(f"delta_table must be a non-empty 1-D float32 tensor, got shape {tuple(delta.shape)}")
+    if level.numel() and (int(level.min()) < 0 or int(level.max()) >= delta.numel()):
+        raise ValueError(f"level values must be in 0..{delta.numel() - 1}, got {int(level.min())}..{int(level.max())}")
+    if not bool(torch.isfinite(delta).all()) or not bool((delta > 0).all()):
+        raise ValueError("delta_table must be finite and positive")
+    return x, level.to(torch.int32).contiguous(), delta
+
+
+def _dither(shape, seed, frame, device):
+    return hashed_dither_reference(shape, seed, frame, device=device)
+
+
+def _out(out, shape, dtype, device):
+    if out is None:
+        return torch.empty(shape, dtype=dtype, device=device)
+    if not isinstance(out, torch.Tensor) or out.dtype != dtype or tuple(out.shape) != tuple(shape) \
+            or not out.is_contiguous() or out.device != device:
+        raise ValueError(f"out must be a contiguous {dtype} tensor of shape {tuple(shape)} on {device}")
+    return out
+
+
+def quantize_reference(y, level, delta_table, seed: int, frame: int = 0, *, out=None):
+    y, level, delta = _prepare(y, "y", torch.float32, level, delta_table)
+    u = _dither(y.shape, seed, frame, y.device)
+    d = delta[level.long()].expand_as(y)
+    t = torch.floor((y / d + u) + 0.5)
+    return _out(out, y.shape, torch.int32, y.device).copy_(t.clamp(-_LIMIT, _LIMIT))
+
+
+def dequantize_reference(k, level, delta_table, seed: int, frame: int = 0, *, out=None):
+    k, level, delta = _prepare(k, "k", torch.int32, level, delta_table)
+    u = _dither(k.shape, seed, frame, k.device)
+    d = delta[level.long()].expand_as(u)
+    return _out(out, k.shape, torch.float32, k.device).copy_(d * (k.to(torch.float32) - u))
+
+
+quantize = Op("quantize", quantize_reference)
+dequantize = Op("dequantize", dequantize_reference)
+
+
+def _native_call(encode, which, x, level, delta_table, seed, frame, out):
+    x, level, delta = _prepare(x, "y" if encode else "k", torch.float32 if encode else torch.int32, level, delta_table)
+    out = _out(out, x.shape, torch.int32 if encode else torch.float32, x.device)
+    N, C, H, W = x.shape
+    seed, frame = _checks.uint32(seed, "seed"), _checks.uint32(frame, "frame")
+    fn = "quantize" if encode else "dequantize"
+    args = (x.data_ptr(), level.data_ptr(), delta.data_ptr(), delta.numel(), out.data_ptr(), N, C, H, W,
+            level.shape[1], seed, frame)
+    if which == "cpu":
+        getattr(_native.cpu_module()[0], fn)(*args)
+    elif which == "cuda":
+        getattr(_native.cuda_runtime()[0], fn)(*args, *_checks.cuda_stream(x.device))
+    else:
+        from rac_video.kernels import quantize as kq
+
+        kq.run(encode, x, level, delta, out, N, C, H, W, level.shape[1], seed, frame)
+    return out
+
+
+for _b in ("cpu", "cuda", "triton"):
+    quantize.register(_b)(lambda y, level, delta_table, seed, frame=0, *, out=None, _b=_b:
+                          _native_call(True, _b, y, level, delta_table, seed, frame, out))
+    dequantize.register(_b)(lambda k, level, delta_table, seed, frame=0, *, out=None, _b=_b:
+                            _native_call(False, _b, k, level, delta_table, seed, frame, out))
