@@ -27,7 +27,7 @@ from ..entropy.likelihood import gaussian_bits
 from .autoencoder import Analysis, Synthesis
 from .denoiser import Denoiser
 from .hyperprior import HyperPrior
-from .maps import random_importance
+from ..importance.random_maps import random_importance
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "train"
 CROP = 128
@@ -59,9 +59,14 @@ def random_crops(imgs, n, rng: np.random.Generator, crop: int = CROP) -> torch.T
     return torch.from_numpy(out).permute(0, 3, 1, 2).float() / 255.0
 
 
-def random_gamma_maps(n, h, w, gen) -> torch.Tensor:
+def importance_maps(n, h, w, rng: np.random.Generator) -> torch.Tensor:
+    """(n,1,h,w) random training importance maps (rac_video.importance.random_maps kinds)."""
+    return torch.from_numpy(np.stack([random_importance(rng, (h, w)) for _ in range(n)])[:, None]).float()
+
+
+def random_gamma_maps(n, h, w, gen, rng) -> torch.Tensor:
     """Spatially varying log-SNR maps spanning random sub-ranges of [GAMMA_MIN, GAMMA_MAX]."""
-    m = random_importance(n, h, w, gen)
+    m = importance_maps(n, h, w, rng)
     a = torch.rand(n, 1, 1, 1, generator=gen) * (schedule.GAMMA_MAX - schedule.GAMMA_MIN) + schedule.GAMMA_MIN
     b = torch.rand(n, 1, 1, 1, generator=gen) * (schedule.GAMMA_MAX - schedule.GAMMA_MIN) + schedule.GAMMA_MIN
     return torch.minimum(a, b) + (torch.maximum(a, b) - torch.minimum(a, b)) * m
@@ -187,10 +192,11 @@ def stage1(args, folder):
     opt = torch.optim.Adam(model.parameters(), lr=args.lr or 3e-4)
     run = Run(folder, 1, {"denoiser": model}, opt)
     gen = torch.Generator().manual_seed(run.step + 11)
+    rng = np.random.default_rng(run.step + 11)
 
     def step():
         y = ys[torch.randint(len(ys), (args.batch,), generator=gen)]
-        gamma = random_gamma_maps(y.shape[0], y.shape[2], y.shape[3], gen)
+        gamma = random_gamma_maps(y.shape[0], y.shape[2], y.shape[3], gen, rng)
         a, s = schedule.alpha_sigma(gamma)
         xi = uniform_noise(y.shape, gen)
         eps = model(a * y + s * xi, gamma)
@@ -212,12 +218,13 @@ def stage2(args, folder, conditioned=True):
     opt = torch.optim.Adam(hp.parameters(), lr=args.lr or 1e-3)
     run = Run(folder, 2 if conditioned else 3, {"hyperprior": hp}, opt)
     gen = torch.Generator().manual_seed(run.step + 21)
+    rng = np.random.default_rng(run.step + 21)
     L = schedule.DEFAULT_LEVELS
 
     def step():
         y = ys[torch.randint(len(ys), (args.batch,), generator=gen)]
         n, c, h, w = y.shape
-        imp = random_importance(n, h, w, gen)
+        imp = importance_maps(n, h, w, rng)
         level = (imp * (L - 1)).round().long()
         qs = torch.randint(0, schedule.Q_MAX + 1, (n,), generator=gen)
         delta = torch.stack([schedule.level_table(int(q)).delta for q in qs])          # (n, L)

@@ -1,0 +1,224 @@
+"""The region-adaptive diffusion codec for one frame (DESIGN §3).
+
+encode:  x ─g_a→ y ; levels ─table(q)→ Δ, γ ; k = quantize(y, level, Δ, seed)
+         z = h_a(y, cond) ; ẑ = round(z) coded with the factorized prior
+         (μ, s) = h_s(ẑ, cond) ; symbol = k − round(μ/Δ + u), table index of s/Δ → rANS
+decode:  the same (μ, s) from ẑ ; k = symbol + round(μ/Δ + u) ; ŷ = dequantize(k) ;
+         z_t = α·ŷ is a diffusion sample at each element's own t ; K elementwise DDIM steps
+         t_k = t·(1 − k/K) with the spatially varying denoiser ; x̂ = g_s(ŷ₀)
+
+cond = [t(γ), ℓ/(L−1)] at latent resolution. Frames of any size are padded (edge replicate) to
+a multiple of PAD and cropped back; the level map covers ceil(H/8) × ceil(W/8) and is
+edge-extended over the padding.
+
+Payload layout (little-endian): u8 version, u8 steps K, u32 length of the ẑ stream, ẑ stream,
+y stream (both rac_video.entropy streams).
+"""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import ops, schedule
+from ..entropy.likelihood import gaussian_bits
+from .autoencoder import FACTOR, Analysis, Synthesis
+from .denoiser import Denoiser
+from .hyperprior import HYPER_FACTOR, HyperPrior
+from .weights import DEFAULT_MODEL, ModelMismatchError, load_state
+
+PAD = FACTOR * HYPER_FACTOR
+PAYLOAD_VERSION = 1
+DEFAULT_STEPS = 2
+MAX_STEPS = 64
+_HDR = struct.Struct("<BBI")
+
+
+class PayloadError(ValueError):
+    """A frame payload that cannot be decoded."""
+
+
+def _entropy():
+    from .. import entropy
+    return entropy
+
+
+class Codec:
+    """One loaded model. Thread-compatible (no state changes after construction)."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, *, device="cpu", steps: int = DEFAULT_STEPS):
+        state, record = load_state(name)
+        self.name, self.record = name, record
+        self.weights_hash = record["sha256"]
+        self.factor = FACTOR
+        self.levels = schedule.DEFAULT_LEVELS
+        self.device = torch.device(device)
+        self.steps = steps
+        C = state["g_a"]["scale"].shape[1]
+        self.g_a, self.g_s, self.denoiser, self.hyper = Analysis(C), Synthesis(C), Denoiser(C), HyperPrior(C)
+        for key, mod in (("g_a", self.g_a), ("g_s", self.g_s), ("denoiser", self.denoiser), ("hyperprior", self.hyper)):
+            mod.load_state_dict(state[key])
+            mod.to(self.device).eval().requires_grad_(False)
+        self.latent_channels = C
+        self._z_tables = None
+
+    # ------------------------------------------------------------------ geometry
+    def latent_hw(self, height: int, width: int) -> tuple[int, int]:
+        return -(-int(height) // FACTOR), -(-int(width) // FACTOR)
+
+    def _frame_tensor(self, frame) -> torch.Tensor:
+        if isinstance(frame, torch.Tensor):
+            frame = frame.detach().cpu().numpy()
+        a = np.asarray(frame)
+        if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
+            raise ValueError(f"frame must be uint8 RGB (H, W, 3), got {a.dtype} {a.shape}")
+        if a.shape[0] < 1 or a.shape[1] < 1 or a.shape[0] > 16384 or a.shape[1] > 16384:
+            raise ValueError(f"frame size {a.shape[1]}x{a.shape[0]} out of range 1..16384")
+        x = torch.from_numpy(np.ascontiguousarray(a)).to(self.device).permute(2, 0, 1)[None].float() / 255.0
+        H, W = a.shape[:2]
+        ph, pw = -H % PAD, -W % PAD
+        return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+    def _level_tensor(self, levels_u8, height, width) -> torch.Tensor:
+        lv = np.asarray(levels_u8)
+        want = self.latent_hw(height, width)
+        if lv.shape != want:
+            raise ValueError(f"levels must have shape {want} for a {width}x{height} frame, got {lv.shape}")
+        if lv.dtype != np.uint8 or (lv.size and int(lv.max()) >= self.levels):
+            raise ValueError(f"levels must be uint8 in 0..{self.levels - 1}")
+        t = torch.from_numpy(np.ascontiguousarray(lv)).to(self.device, torch.int32)[None, None]
+        Hp, Wp = -(-height // PAD) * PAD // FACTOR, -(-width // PAD) * PAD // FACTOR
+        return F.pad(t.float(), (0, Wp - want[1], 0, Hp - want[0]), mode="replicate").to(torch.int32)
+
+    def _cond(self, level, table):
+        gamma = table.gamma.to(self.device)[level.long()]
+        return torch.cat([schedule.t_of_gamma(gamma), level.float() / (self.levels - 1)], dim=1), gamma
+
+    # ------------------------------------------------------------------ entropy parameters (both ends)
+    def _z_prior(self):
+        if self._z_tables is None:
+            ent = _entropy()
+            scales = self.hyper.z_scale().double().cpu().numpy()
+            self._z_tables = ent.tables.factorized_gaussian_tables(scales)
+        return self._z_tables
+
+    def _y_params(self, z_hat, cond, level, table, seed, frame_index):
+        mu, s = self.hyper.synthesis(z_hat, cond)
+        delta = table.delta.to(self.device)[level.long()]
+        u = ops.hashed_dither(tuple(mu.shape), seed, frame_index, device=self.device)
+        offset = torch.floor(mu / delta + u + 0.5).to(torch.int32)
+        return offset, s / delta, mu / delta + u
+
+    # ------------------------------------------------------------------ API
+    @torch.no_grad()
+    def encode_frame(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
+                     steps: int | None = None) -> bytes:
+        ent = _entropy()
+        x = self._frame_tensor(frame)
+        H, W = np.asarray(frame).shape[:2]
+        table = schedule.level_table(quality, self.levels)
+        level = self._level_tensor(levels_u8, H, W)
+        y = self.g_a(x)
+        k = ops.quantize(y, level, table.delta.to(self.device), seed, frame_index)
+        cond, _ = self._cond(level, table)
+        z_hat = torch.round(self.hyper.analysis(y, cond))
+        zi = z_hat.to(torch.int32)
+        z_idx = torch.arange(zi.shape[1], dtype=torch.int32).view(1, -1, 1, 1).expand_as(zi)
+        z_bytes = ent.encode(zi.cpu().numpy(), z_idx.contiguous().numpy(), self._z_prior())
+        offset, scale, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
+        tables = ent.gaussian_tables()
+        y_bytes = ent.encode((k - offset).cpu().numpy(), tables.scale_index(scale.cpu().numpy()), tables)
+        K = self.steps if steps is None else steps
+        if not 0 <= K <= MAX_STEPS:
+            raise ValueError(f"steps must be in 0..{MAX_STEPS}")
+        return _HDR.pack(PAYLOAD_VERSION, K, len(z_bytes)) + z_bytes + y_bytes
+
+    @torch.no_grad()
+    def decode_frame(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
+                     height: int, width: int, steps: int | None = None) -> np.ndarray:
+        ent = _entropy()
+        payload = bytes(payload)
+        if len(payload) < _HDR.size:
+            raise PayloadError(f"frame payload of {len(payload)} bytes is shorter than its header")
+        version, K, nz = _HDR.unpack_from(payload)
+        if version != PAYLOAD_VERSION:
+            raise PayloadError(f"frame payload version {version} (this build decodes {PAYLOAD_VERSION})")
+        if K > MAX_STEPS or nz > len(payload) - _HDR.size:
+            raise PayloadError("frame payload header is inconsistent (steps or length out of range)")
+        K = K if steps is None else steps
+        table = schedule.level_table(quality, self.levels)
+        level = self._level_tensor(levels_u8, height, width)
+        cond, gamma = self._cond(level, table)
+        h, w = level.shape[-2:]
+        C, Z = self.latent_channels, self.hyper.z_log_scale.numel()
+        zshape = (1, Z, h // HYPER_FACTOR, w // HYPER_FACTOR)
+        z_idx = np.broadcast_to(np.arange(Z, dtype=np.int32).reshape(1, Z, 1, 1), zshape).copy()
+        try:
+            zi = ent.decode(payload[_HDR.size:_HDR.size + nz], z_idx, self._z_prior())
+            z_hat = torch.from_numpy(zi).to(self.device).float()
+            offset, scale, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
+            tables = ent.gaussian_tables()
+            sym = ent.decode(payload[_HDR.size + nz:], tables.scale_index(scale.cpu().numpy()), tables)
+        except ent.BitstreamError as exc:
+            raise PayloadError(f"corrupt frame payload: {exc}") from exc
+        k = torch.from_numpy(sym).to(self.device).view(1, C, h, w) + offset
+        y_hat = ops.dequantize(k.to(torch.int32), level, table.delta.to(self.device), seed, frame_index)
+        y0 = self.denoise(y_hat, gamma, K)
+        x = self.g_s(y0)[..., :height, :width].clamp(0, 1)
+        return (x[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+
+    def denoise(self, y_hat: torch.Tensor, gamma: torch.Tensor, steps: int) -> torch.Tensor:
+        """K elementwise DDIM steps from each element's own γ (t_k = t·(1 − k/K)); K = 0 returns ŷ."""
+        if steps == 0:
+            return y_hat
+        alpha, _ = schedule.alpha_sigma(gamma)
+        z = alpha * y_hat
+        t = schedule.t_of_gamma(gamma)
+        for i in range(steps):
+            g_from = schedule.gamma_of_t(t * (1 - i / steps))
+            g_to = schedule.gamma_of_t(t * (1 - (i + 1) / steps))
+            eps = self.denoiser(z, g_from)
+            z = ops.ddim_step(z, eps, g_from, g_to)
+        return z / schedule.alpha_sigma(schedule.gamma_of_t(torch.zeros_like(t)))[0]
+
+    @torch.no_grad()
+    def estimate_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0) -> float:
+        """Model rate of a frame (bits, without container overhead): the quantized-Gaussian and
+        factorized-prior information content of the exact symbols the encoder would code."""
+        x = self._frame_tensor(frame)
+        H, W = np.asarray(frame).shape[:2]
+        table = schedule.level_table(quality, self.levels)
+        level = self._level_tensor(levels_u8, H, W)
+        y = self.g_a(x)
+        k = ops.quantize(y, level, table.delta.to(self.device), seed, frame_index)
+        cond, _ = self._cond(level, table)
+        z_hat = torch.round(self.hyper.analysis(y, cond))
+        _, scale, m = self._y_params(z_hat, cond, level, table, seed, frame_index)
+        bits_y = gaussian_bits(k.float(), m, scale).sum()
+        bits_z = gaussian_bits(z_hat, torch.zeros_like(z_hat), self.hyper.z_scale().view(1, -1, 1, 1)).sum()
+        return float(bits_y + bits_z)
+
+    def encode_frames(self, frames, levels, quality, **kw) -> list[bytes]:
+        return [self.encode_frame(f, lv, q, **kw) for f, lv, q in zip(frames, levels, _seq(quality, len(frames)))]
+
+    def decode_frames(self, payloads, levels, quality, **kw) -> list[np.ndarray]:
+        return [self.decode_frame(p, lv, q, **kw) for p, lv, q in zip(payloads, levels, _seq(quality, len(payloads)))]
+
+
+def _seq(q, n):
+    return list(q) if isinstance(q, (list, tuple)) else [q] * n
+
+
+_CACHE: dict = {}
+
+
+def load_model(name: str = DEFAULT_MODEL, *, device="cpu") -> Codec:
+    key = (name, str(device))
+    if key not in _CACHE:
+        _CACHE[key] = Codec(name, device=device)
+    return _CACHE[key]
+
+
+__all__ = ["Codec", "load_model", "PayloadError", "ModelMismatchError", "PAD", "DEFAULT_STEPS"]

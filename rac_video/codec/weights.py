@@ -1,0 +1,72 @@
+"""Shipped weights: one file per model version under rac_video/weights/, named by the bitstream.
+
+``<name>.pt`` holds the state dicts of g_a, g_s, the denoiser and the hyperprior plus the
+architecture config; ``<name>.json`` records its sha256, the training commands, data and final
+losses. :func:`load_state` refuses a file whose hash differs from the record.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import torch
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+DEFAULT_MODEL = "rac-tiny-v1"
+
+
+class ModelMismatchError(ValueError):
+    """A bitstream names a model or weights hash other than the loaded one."""
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
+
+
+def load_state(name: str = DEFAULT_MODEL) -> tuple[dict, dict]:
+    """(state, record) of a shipped model, hash-checked."""
+    if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
+        raise ModelMismatchError(f"bad model name {name!r}")
+    path, rec_path = WEIGHTS_DIR / f"{name}.pt", WEIGHTS_DIR / f"{name}.json"
+    if not path.exists() or not rec_path.exists():
+        raise ModelMismatchError(f"model {name!r} is not installed (have: {', '.join(available()) or 'none'})")
+    record = json.loads(rec_path.read_text())
+    digest = sha256(path)
+    if digest != record["sha256"]:
+        raise ModelMismatchError(f"weights file {path} has sha256 {digest[:16]}…, its record says "
+                                 f"{record['sha256'][:16]}…: reinstall the package")
+    return torch.load(path, map_location="cpu", weights_only=True), record
+
+
+def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL) -> str:
+    """Pack the final checkpoints of a training run into ``out_dir/name.pt`` + ``name.json``."""
+    run, out_dir = Path(run), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state, stages = {}, {}
+    for stage, keys in ((0, ("g_a", "g_s")), (1, ("denoiser",)), (2, ("hyperprior",))):
+        ck = torch.load(run / f"stage{stage}.pt", map_location="cpu", weights_only=False)
+        for k in keys:
+            state[k] = {n: t.contiguous() for n, t in ck["modules"][k].items()}
+        log = [json.loads(line) for line in open(run / f"stage{stage}.jsonl")]
+        stages[f"stage{stage}"] = {"steps": ck["step"], "seconds": round(ck["extra"].get("seconds", 0)),
+                                   "final": {k: v for k, v in log[-1].items() if k not in ("step", "time")}}
+    path = out_dir / f"{name}.pt"
+    torch.save(state, path)
+    n_params = sum(t.numel() for sd in state.values() for t in sd.values())
+    record = {"name": name, "sha256": sha256(path), "bytes": path.stat().st_size, "parameters": n_params,
+              "exported": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "stages": stages,
+              "data": "../shared/data/train (CID22-512 250 PNG + BSDS500 500 JPEG), random crops + flips",
+              "commands": [f"python -m rac_video.codec.train --stage {s} --run {run} --minutes M" for s in (0, 1, 2)]
+              + [f"python -m rac_video.codec.train --run {run} --export {out_dir}"]}
+    (out_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    return json.dumps(record, indent=2)
