@@ -108,3 +108,18 @@ def test_smoother_ema_and_saccade_reset():
     s0 = temporal.Smoother(10.0, tau_s=0)
     s0.update(a)
     assert np.array_equal(s0.update(b), b)
+
+
+def test_gaze_filter_deadzone_holds_still_then_moves():
+    fps, ppd = 30.0, 20.0
+    f = temporal.GazeFilter(fps, ppd, tau_s=0.0, deadzone_deg=0.5)  # tau 0: output = input, only the zone acts
+    rng = np.random.default_rng(2)
+    base = np.array([400.0, 300.0])
+    outs = [f.update(base + rng.uniform(-3, 3, 2))[0] for _ in range(30)]  # jitter well inside 0.5 deg = 10 px
+    assert all(np.array_equal(o, outs[0]) for o in outs)
+    drift = f.update(base + [15.0, 0])[0]  # left the zone (0.75 deg), slowly: follows
+    assert not f.saccade[0] and np.allclose(drift, base + [15, 0])
+    jump = f.update(base + [300.0, 0])[0]
+    assert f.saccade[0] and np.allclose(jump, base + [300, 0])
+    with pytest.raises(ValueError):
+        temporal.GazeFilter(fps, ppd, deadzone_deg=-1)

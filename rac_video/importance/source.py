@@ -20,7 +20,8 @@ Specs (strings, for command lines; options are keyword arguments):
 Map sources are smoothed in time (``temporal.Smoother``, ``tau_s``; masks and boxes are not) and
 sent as :class:`~rac_video.importance.sideinfo.RasterLevels`. Gaze sources run each viewer through a
 ``temporal.GazeFilter`` (jitter removal, jumps at saccades above ``threshold_deg_s``, optional
-prediction ``predict_s`` for streaming latency, ``hold_s`` over blinks), build the map with
+prediction ``predict_s`` for streaming latency, ``hold_s`` over blinks, a ``deadzone_deg`` = 0.5°
+dead zone so the levels stay still during fixations), build the map with
 ``foveation.importance_map`` and are sent as the parametric
 :class:`~rac_video.importance.sideinfo.FoveatedGaze` (tens of bytes). ``background`` (masks, boxes)
 is the importance outside the region, ``feather_px`` softens region edges.
@@ -161,7 +162,7 @@ class _Faces(ImportanceSource):
 class _Gaze(ImportanceSource):
     def __init__(self, paths, frame_hw, fps, *, display=None, params=None, gaze_fmt="auto", offset_s=0.0,
                  gaze_tau_s=0.04, threshold_deg_s=temporal.DEFAULT_THRESHOLD_DEG_S, predict_s=0.0, hold_s=0.25,
-                 **kw):
+                 deadzone_deg=0.5, **kw):
         super().__init__("gaze", frame_hw, fps, **kw)
         if not paths:
             raise ValueError("gaze source needs at least one trace")
@@ -175,7 +176,8 @@ class _Gaze(ImportanceSource):
         self._raw = np.stack([tr.per_frame(self.fps, n, (W, H), offset_s=offset_s) for tr in self.traces], axis=1)
         ppd = self.display.frame_ppd(self.frame_hw)
         self.filter = temporal.GazeFilter(self.fps, ppd, tau_s=gaze_tau_s, threshold_deg_s=threshold_deg_s,
-                                          predict_s=predict_s, hold_s=hold_s, frame_wh=(W, H))
+                                          predict_s=predict_s, hold_s=hold_s, frame_wh=(W, H),
+                                          deadzone_deg=deadzone_deg)
 
     def _step(self, frame):
         raw = self._raw[self.index] if self.index < len(self._raw) else np.full((len(self.traces), 2), np.nan)

@@ -10,6 +10,9 @@
   and follows smooth pursuit without lag, and **jumps** to the new position at a saccade (speed above
   the threshold) instead of sliding there. Optional prediction by ``predict_s`` seconds (velocity
   extrapolation, for streaming latency). Missing samples hold the last state for ``hold_s`` seconds.
+  ``deadzone_deg`` > 0 keeps the output still while the gaze stays within that radius of it (so the
+  level map does not change at all during a fixation; it moves on saccades and when the gaze leaves
+  the zone, e.g. during pursuit).
   Several viewers: one filter state per row of the points array.
 * :class:`Smoother` — exponential smoothing of importance maps (time constant ``tau_s``) that resets
   to the new map at saccades of any viewer (when gaze is passed) or on request (scene cuts), so maps
@@ -77,13 +80,14 @@ class GazeFilter:
 
     def __init__(self, fps: float, ppd: float, *, tau_s: float = 0.04,
                  threshold_deg_s: float = DEFAULT_THRESHOLD_DEG_S, predict_s: float = 0.0, hold_s: float = 0.25,
-                 frame_wh=None):
+                 frame_wh=None, deadzone_deg: float = 0.0):
         self.fps = _check_pos("fps", float(fps))
         self.ppd = _check_pos("ppd", ppd)
         self.tau_s = _check_pos("tau_s", tau_s, allow_zero=True)
         self.threshold = _check_pos("threshold_deg_s", threshold_deg_s)
         self.predict_s = _check_pos("predict_s", predict_s, allow_zero=True)
         self.hold_s = _check_pos("hold_s", hold_s, allow_zero=True)
+        self.deadzone_px = _check_pos("deadzone_deg", deadzone_deg, allow_zero=True) * self.ppd
         self.frame_wh = None if frame_wh is None else (float(frame_wh[0]), float(frame_wh[1]))
         dt = 1.0 / self.fps
         self.alpha = 1.0 if self.tau_s == 0 else 1.0 - math.exp(-dt / self.tau_s)
@@ -95,6 +99,7 @@ class GazeFilter:
         self._v = None        # (K, 2) velocity px/s
         self._last = None     # (K, 2) last raw valid sample
         self._gap = None      # (K,) frames since the last valid sample
+        self._out = None      # (K, 2) last output (dead zone anchor)
         self.saccade = np.zeros(0, bool)
         self.speed = np.zeros(0)
 
@@ -104,6 +109,7 @@ class GazeFilter:
             self._v = np.zeros((k, 2))
             self._last = np.full((k, 2), np.nan)
             self._gap = np.zeros(k, np.int64)
+            self._out = np.full((k, 2), np.nan)
 
     def update(self, points) -> np.ndarray:
         """Feed this frame's raw gaze (K, 2) (NaN rows = no sample); returns the filtered (and
@@ -147,6 +153,13 @@ class GazeFilter:
             self._v[i] = self._v[i] + (self.beta / step) * r
         self.saccade, self.speed = sacc, speed
         out = self._x + self._v * self.predict_s if self.predict_s else self._x.copy()
+        if self.deadzone_px > 0:
+            # keep the previous output while the gaze stays within the dead zone (no level flicker
+            # during fixations); move at once on saccades and when it leaves the zone
+            keep = np.isfinite(self._out).all(axis=1) & np.isfinite(out).all(axis=1) & ~sacc
+            keep &= np.hypot(*(out - self._out).T) <= self.deadzone_px
+            out[keep] = self._out[keep]
+        self._out = out.copy()
         if self.frame_wh is not None:
             out[:, 0] = np.clip(out[:, 0], 0.0, self.frame_wh[0] - 1e-6)
             out[:, 1] = np.clip(out[:, 1], 0.0, self.frame_wh[1] - 1e-6)
