@@ -1,0 +1,76 @@
+"""The codec's networks and schedule without shipped weights (shapes, conditioning, tables)."""
+import math
+
+import pytest
+import torch
+
+from rac_video import schedule
+from rac_video.codec.autoencoder import Analysis, Synthesis
+from rac_video.codec.denoiser import Denoiser, gamma_embedding
+from rac_video.codec.hyperprior import HyperPrior
+from rac_video.entropy.likelihood import gaussian_bits
+
+
+def test_level_table_matches_float64_formula():
+    tab = schedule.level_table(5)
+    g_bg, g_roi = schedule.gamma_range(5)
+    for ell in (0, 7, 15):
+        g = g_bg + (g_roi - g_bg) * ell / 15
+        a, s = math.sqrt(1 / (1 + math.exp(-g))), math.sqrt(1 / (1 + math.exp(g)))
+        assert tab.gamma[ell].item() == pytest.approx(g, rel=1e-6)
+        assert tab.delta[ell].item() == pytest.approx(math.sqrt(12) * s / a, rel=1e-6)
+        assert tab.alpha[ell].item() ** 2 + tab.sigma[ell].item() ** 2 == pytest.approx(1, abs=1e-6)
+    assert (tab.delta[1:] < tab.delta[:-1]).all()          # more important = finer steps
+    assert (schedule.level_table(9).delta < tab.delta).all()  # higher quality = finer everywhere
+
+
+@pytest.mark.parametrize("bad", [-1, 16, 2.0, True, "3"])
+def test_bad_quality(bad):
+    with pytest.raises(ValueError, match="quality"):
+        schedule.level_table(bad)
+
+
+def test_t_gamma_round_trip():
+    t = torch.linspace(0, 1, 11, dtype=torch.float64)
+    assert torch.allclose(schedule.t_of_gamma(schedule.gamma_of_t(t)), t)
+
+
+def test_shapes_for_odd_latents():
+    y = torch.randn(2, 16, 9, 13)
+    gamma = torch.rand(2, 1, 9, 13) * 10 - 4
+    assert Denoiser()(y, gamma).shape == y.shape
+    assert gamma_embedding(gamma).shape == (2, 32, 9, 13)
+    x = torch.rand(1, 3, 64, 96)
+    assert Analysis()(x).shape == (1, 16, 8, 12)
+    assert Synthesis()(Analysis()(x)).shape == x.shape
+
+
+def test_denoiser_is_conditioned_per_pixel():
+    torch.manual_seed(0)
+    d = Denoiser()
+    z = torch.randn(1, 16, 8, 8)
+    g1 = torch.full((1, 1, 8, 8), 2.0)
+    g2 = g1.clone()
+    g2[..., :4] = -5.0                                      # change γ in the left half only
+    out1, out2 = d(z, g1), d(z, g2)
+    assert not torch.allclose(out1, out2)
+
+
+def test_hyperprior_uses_condition():
+    torch.manual_seed(0)
+    hp = HyperPrior()
+    y = torch.randn(1, 16, 16, 16)
+    c1, c2 = torch.zeros(1, 2, 16, 16), torch.ones(1, 2, 16, 16)
+    assert not torch.allclose(hp.analysis(y, c1), hp.analysis(y, c2))
+    mu, s = hp.synthesis(torch.round(hp.analysis(y, c1)), c1)
+    assert mu.shape == y.shape and (s > 0).all()
+
+
+def test_gaussian_bits_matches_float64_and_sums_to_one():
+    mean, scale = torch.tensor(0.3, dtype=torch.float64), torch.tensor(1.7, dtype=torch.float64)
+    ks = torch.arange(-60, 61, dtype=torch.float64)
+    p = 2.0 ** -gaussian_bits(ks, mean, scale)
+    # exact up to the likelihood floor given to each of the far-tail bins
+    assert abs(float(p.sum()) - 1.0) <= len(ks) * 1e-9
+    # far tails do not cancel to zero (computed on the near side of the mean)
+    assert float(gaussian_bits(torch.tensor(9.0), torch.tensor(0.0), torch.tensor(0.5))) < 200
