@@ -1,0 +1,18 @@
+"""Entropy coding (DESIGN §3.4): scale table, integer CDF tables, the rANS coder, likelihoods.
+
+* :data:`SCALE_TABLE` (float32, version :data:`SCALE_TABLE_VERSION`), :data:`SCALE_BOUNDS`,
+  :data:`TAIL_MASS`, :data:`PRECISION`
+* :func:`gaussian_tables` — cached zero-mean quantized-Gaussian tables, one per table scale;
+  :meth:`CdfTables.from_pmfs` — tables for learned (factorized) priors
+* :func:`encode` / :func:`decode` — the multi-lane, chunked rANS coder (C++/OpenMP);
+  :class:`BitstreamError` for every malformed stream
+* :func:`gaussian_bits` — differentiable −log2 P for training losses
+"""
+from .likelihood import LIKELIHOOD_FLOOR, gaussian_bits
+from .rans import BitstreamError, decode, encode
+from .tables import (PRECISION, SCALE_BOUNDS, SCALE_MAX, SCALE_MIN, SCALE_TABLE, SCALE_TABLE_VERSION, TAIL_MASS,
+                     CdfTables, gaussian_tables, quantize_pmf, scale_index_np)
+
+__all__ = ["PRECISION", "SCALE_BOUNDS", "SCALE_MAX", "SCALE_MIN", "SCALE_TABLE", "SCALE_TABLE_VERSION", "TAIL_MASS",
+           "CdfTables", "gaussian_tables", "quantize_pmf", "scale_index_np", "BitstreamError", "encode", "decode",
+           "gaussian_bits", "LIKELIHOOD_FLOOR"]
