@@ -1,0 +1,7 @@
+"""Low-latency gaze-contingent streaming (DESIGN §6): encoder server, decoder client, gaze
+back-channel, latency instrumentation, seeded network emulation, browser viewer. See docs/streaming.md.
+
+Modules: ``framing`` (wire messages around the ``.racv`` header/packets), ``server``, ``client``,
+``netem``, ``stats``, ``codecs`` (rac, JPEG stand-in, rate control), ``sources``, ``gazeio``,
+``viewer`` (page + loopback HTTP server), ``bench`` (server and client together, report).
+"""

@@ -1,0 +1,376 @@
+"""Encoder server: one session per connected client (each viewer has its own gaze, so its own maps).
+
+Per session, on an asyncio loop with the encoder in its own worker thread::
+
+    capture (real time) ─mailbox(1)─▶ map + encode (thread) ─▶ netem ─in-flight─▶ socket
+         ▲ gaze lines ◀──────────────────────────────────────────────────────────── client
+
+* capture paces frames at the source rate; when it wakes more than a frame late it skips ahead
+  (``capture_late``); a frame still waiting when the next arrives is replaced (``encoder_behind``):
+  latency never builds up in front of the encoder;
+* the map is built from the newest gaze sample (``GazeFilter``: smoothing, saccade jumps, optional
+  prediction by ``predict_ms``) and sent as parametric side info (``FoveatedGaze``), from which both
+  ends regenerate the same integer levels;
+* a target bitrate adapts the quality per frame (:class:`~rac_video.stream.codecs.RateController`);
+* frames pass the seeded network emulator, wait for their delivery time and are written without
+  awaiting the socket; when the socket's send buffer holds more than ``max_send_buffer`` bytes (a
+  stalled reader) frames are dropped (``stalled_reader``) instead of queued;
+* malformed gaze lines are counted and logged, never fatal; a client that goes away ends its session
+  and frees its thread; the server keeps listening.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import json
+import logging
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..importance import foveation as fov
+from ..importance.sideinfo import FoveatedGaze
+from ..importance.temporal import GazeFilter
+from . import framing
+from .codecs import RateController, open_codec
+from .gazeio import GazeInbox, LineSplitter
+from .netem import NetEm, NetEmConfig
+from .sources import open_source
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ServerConfig", "StreamServer", "check_loopback"]
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_END = object()
+
+
+def check_loopback(host: str):
+    if host not in LOOPBACK:
+        raise ValueError(f"streaming binds to loopback only (127.0.0.1, ::1, localhost), got {host!r}")
+
+
+@dataclass
+class ServerConfig:
+    source: str = "synthetic"
+    size: tuple = (416, 240)
+    fps: float | None = None
+    count: int | None = None          # frames per session (None: endless / clip length when not looping)
+    max_frames: int = 500
+    loop: bool = True
+    codec: str = "jpeg"
+    model: str | None = None
+    quality: int = 8
+    target_kbps: float = 0.0
+    netem: NetEmConfig = field(default_factory=NetEmConfig)
+    predict_ms: float = 0.0
+    tau_s: float = 0.04
+    deadzone_deg: float = 0.5
+    gaze_hold_s: float = 0.25
+    display: fov.Display = fov.GAZECOM_DISPLAY
+    max_clients: int = 4
+    max_send_buffer: int = 1 << 20
+    max_inflight: int = 256
+
+
+class Mailbox:
+    """One slot, newest wins: ``put`` returns the item it replaced (or None)."""
+
+    def __init__(self):
+        self._item = None
+        self._ev = asyncio.Event()
+
+    def put(self, item):
+        old, self._item = self._item, item
+        self._ev.set()
+        return old
+
+    async def get(self):
+        await self._ev.wait()
+        self._ev.clear()
+        item, self._item = self._item, None
+        return item
+
+
+class Session:
+    def __init__(self, server: "StreamServer", reader, writer, sid: int):
+        self.server, self.reader, self.writer, self.sid = server, reader, writer, sid
+        self.cfg = server.config
+        self.name = f"session {sid}"
+        self.drops = Counter()
+        self.sent = 0
+        self.bytes = 0
+        self.netem = NetEm(self.cfg.netem)
+        self.gaze = None
+        self.stop = asyncio.Event()
+        self._dropped_ranges = collections.deque()
+        self._dropped_total = 0
+        self.ex = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"rac-enc{sid}")
+
+    @property
+    def dropped(self) -> int:
+        return sum(self.drops.values())
+
+    def _drop(self, reason, first: int, n: int = 1):
+        """Frames ``first .. first+n-1`` are not sent. Each sent frame carries the number of dropped
+        frames with a smaller index, so the client can tell server drops from network losses."""
+        self.drops[reason] += n
+        self._dropped_ranges.append((first, n))
+
+    def _dropped_before(self, index: int) -> int:
+        while self._dropped_ranges and self._dropped_ranges[0][0] < index:
+            self._dropped_total += self._dropped_ranges.popleft()[1]
+        return self._dropped_total
+
+    async def run(self):
+        cfg = self.cfg
+        src = self.server.source_factory()
+        codec = self.server.codec
+        self.W, self.H, self.fps = src.width, src.height, src.fps
+        self.latent_hw = codec.latent_hw(self.H, self.W)
+        self.gaze = GazeInbox((self.W, self.H), self.name)
+        ppd = cfg.display.frame_ppd((self.H, self.W))
+        self.filter = GazeFilter(self.fps, ppd, tau_s=cfg.tau_s, predict_s=cfg.predict_ms / 1e3,
+                                 hold_s=cfg.gaze_hold_s, frame_wh=(self.W, self.H), deadzone_deg=cfg.deadzone_deg)
+        tmpl = FoveatedGaze(np.zeros((0, 2)), (self.H, self.W), display=cfg.display, n_levels=codec.levels)
+        self.radii, self.floor = tmpl.radii_q, tmpl.floor_level
+        self.rc = RateController(cfg.target_kbps * 1e3, self.fps, cfg.quality)
+        num, den = _fps_fraction(self.fps)
+        header = framing.Header(model=codec.model, weights_hash=codec.weights_hash, width=self.W, height=self.H,
+                                fps_num=num, fps_den=den, color="rgb24",
+                                settings={"codec": codec.name, "standin": codec.standin, "levels": codec.levels,
+                                          "side_info": "foveated_gaze"})
+        self.writer.write(framing.message(framing.HEADER, header.to_bytes()))
+        self.mailbox = Mailbox()
+        self.inflight = collections.deque()
+        self.inflight_ev = asyncio.Event()
+        tasks = [asyncio.create_task(c) for c in (self._capture(src), self._encode(codec), self._deliver(),
+                                                   self._read_gaze())]
+        stopper = asyncio.create_task(self.stop.wait())
+        tasks.append(stopper)
+        try:
+            pending = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                errors = [t.exception() for t in done if t.exception() is not None]
+                for e in errors:
+                    log.error("%s: %s: %s", self.name, e.__class__.__name__, e)
+                if errors or self.stop.is_set() or any(t in (tasks[2], tasks[3], stopper) for t in done):
+                    break   # an error, the client left, the stream ended, or the server closes
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.ex.shutdown(wait=True, cancel_futures=True)
+            self.writer.close()
+            try:
+                await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+            except (OSError, asyncio.TimeoutError):
+                pass
+        return self.summary()
+
+    def summary(self) -> dict:
+        return {"session": self.sid, "sent": self.sent, "bytes": self.bytes, "drops": dict(self.drops),
+                "netem": self.netem.stats(),
+                "gaze": {} if self.gaze is None else {"received": self.gaze.received, "malformed": self.gaze.bad,
+                                                      "stale": self.gaze.stale}}
+
+    async def _capture(self, src):
+        count = self.cfg.count if self.cfg.count is not None else src.count
+        dt = 1.0 / self.fps
+        t0 = time.monotonic()
+        i = 0
+        while count is None or i < count:
+            now = time.monotonic()
+            due = t0 + i * dt
+            if due > now:
+                await asyncio.sleep(due - now)
+            elif now - due > dt:
+                skip = int((now - due) / dt)
+                if count is not None:
+                    skip = min(skip, count - i)
+                self._drop("capture_late", i, skip)
+                i += skip
+                if count is not None and i >= count:
+                    break
+            frame = src.frame(i)
+            old = self.mailbox.put((i, time.monotonic(), frame))
+            if old is not None:
+                self._drop("encoder_behind", old[0])
+            i += 1
+            await asyncio.sleep(0)
+        # let the last frame reach the encoder before the end marker
+        while self.mailbox._item is not None:
+            await asyncio.sleep(dt / 4)
+        self.mailbox.put(_END)
+
+    def _build_and_encode(self, codec, item):
+        i, t_cap, frame = item
+        g = self.gaze.latest
+        now = time.monotonic()
+        fresh = g is not None and now - g.arrival <= self.cfg.gaze_hold_s
+        pts = self.filter.update([[g.sample.x, g.sample.y]] if fresh else [[math.nan, math.nan]])
+        side = FoveatedGaze(pts, (self.H, self.W), n_levels=codec.levels, radii_q=self.radii,
+                            floor_level=self.floor)
+        levels = side.levels(self.latent_hw)
+        side_b = side.to_bytes()
+        t_map = time.monotonic()
+        q = self.rc.quality()
+        t_es = time.monotonic()
+        payload = codec.encode(frame, levels, q, i)
+        t_ee = time.monotonic()
+        self.rc.update(len(payload) + len(side_b), q)
+        pkt = framing.Packet(index=i, pts=i, quality=q, side_info=side_b, payload=payload)
+        timing = framing.Timing(i, g.sample.seq if g else -1, t_cap, t_map, t_es, t_ee, math.nan, math.nan,
+                                g.arrival if g else math.nan, g.sample.t if g else math.nan, 0)
+        return timing, pkt.to_bytes()
+
+    async def _encode(self, codec):
+        loop = asyncio.get_running_loop()
+        while True:
+            item = await self.mailbox.get()
+            if item is _END:
+                self.inflight.append(_END)
+                self.inflight_ev.set()
+                return
+            timing, pbytes = await loop.run_in_executor(self.ex, self._build_and_encode, codec, item)
+            timing.send = time.monotonic()
+            at = timing.send
+            if self.netem.config.active:
+                at = self.netem.submit(timing.send, framing.MSG_HEADER_SIZE + framing.TIMING_SIZE + len(pbytes))
+                if at is None:
+                    continue   # lost or tail-dropped on the emulated link (netem counts it)
+            if len(self.inflight) >= self.cfg.max_inflight:
+                self._drop("inflight_full", timing.index)
+                continue
+            self.inflight.append((at, timing, pbytes))
+            self.inflight_ev.set()
+
+    async def _deliver(self):
+        tr = self.writer.transport
+        while True:
+            while not self.inflight:
+                self.inflight_ev.clear()
+                await self.inflight_ev.wait()
+            item = self.inflight.popleft()
+            if self.writer.is_closing():
+                return
+            if item is _END:
+                self.writer.write(framing.message(framing.END, json.dumps(self.summary()).encode()))
+                try:
+                    await asyncio.wait_for(self.writer.drain(), 2.0)
+                except (OSError, asyncio.TimeoutError):
+                    pass
+                log.info("%s: source ended after %d frames", self.name, self.sent)
+                return
+            at, timing, pbytes = item
+            wait = at - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if tr.get_write_buffer_size() > self.cfg.max_send_buffer:
+                self._drop("stalled_reader", timing.index)
+                if self.drops["stalled_reader"] in (1, 10, 100) or self.drops["stalled_reader"] % 1000 == 0:
+                    log.warning("%s: client is not reading; %d frames dropped", self.name,
+                                self.drops["stalled_reader"])
+                continue
+            timing.wire = time.monotonic()
+            timing.server_dropped = self._dropped_before(timing.index)
+            msg = framing.frame_message(timing, pbytes)
+            self.writer.write(msg)
+            self.sent += 1
+            self.bytes += len(msg)
+            await asyncio.sleep(0)
+
+    async def _read_gaze(self):
+        split = LineSplitter()
+        while True:
+            try:
+                data = await self.reader.read(4096)
+            except (ConnectionError, OSError) as e:
+                log.info("%s: connection lost (%s)", self.name, e)
+                return
+            if not data:
+                log.info("%s: client closed the connection", self.name)
+                return
+            now = time.monotonic()
+            for line in split.feed(data):
+                if line is None:
+                    self.gaze.overlong()
+                elif line.strip():
+                    self.gaze.feed(line, now)
+
+
+def _fps_fraction(fps: float):
+    from fractions import Fraction
+
+    f = Fraction(fps).limit_denominator(1001)
+    return f.numerator, f.denominator
+
+
+class StreamServer:
+    """``await start()``, then sessions run as clients connect; ``await close()`` ends them all."""
+
+    def __init__(self, config: ServerConfig, host: str = "127.0.0.1", port: int = 0):
+        check_loopback(host)
+        self.config, self.host, self.port = config, host, port
+        self.codec = open_codec(config.codec, **({"model": config.model} if config.codec == "rac" else {}))
+        if config.codec == "jpeg":
+            log.warning("codec: JPEG stand-in (not the region-adaptive codec)")
+        self._src = None
+        self.sessions: dict[int, Session] = {}
+        self._done: dict[int, asyncio.Event] = {}
+        self.finished: list[dict] = []
+        self.refused = 0
+        self._next = 0
+        self._srv = None
+
+    def source_factory(self):
+        if self._src is None or self.config.source == "synthetic":
+            self._src = open_source(self.config.source, size=self.config.size, fps=self.config.fps,
+                                    max_frames=self.config.max_frames, loop=self.config.loop)
+        return self._src   # clips are read once and shared read-only between sessions
+
+    async def start(self) -> int:
+        self.source_factory()   # fail early on a bad source
+        self._srv = await asyncio.start_server(self._on_client, self.host, self.port)
+        self.port = self._srv.sockets[0].getsockname()[1]
+        log.info("serving on %s:%d", self.host, self.port)
+        return self.port
+
+    async def _on_client(self, reader, writer):
+        peer = writer.get_extra_info("peername")
+        if len(self.sessions) >= self.config.max_clients:
+            self.refused += 1
+            log.warning("refusing %s: %d clients already connected", peer, len(self.sessions))
+            writer.close()
+            return
+        sid = self._next
+        self._next += 1
+        log.info("session %d: client %s connected", sid, peer)
+        sess = Session(self, reader, writer, sid)
+        self.sessions[sid] = sess
+        self._done[sid] = asyncio.Event()
+        try:
+            self.finished.append(await sess.run())
+        except Exception as e:  # a broken session must not take the server down
+            log.exception("session %d failed: %s", sid, e)
+            self.finished.append({**sess.summary(), "error": str(e)})
+        finally:
+            self.sessions.pop(sid, None)
+            self._done.pop(sid).set()
+            log.info("session %d closed: %s", sid, sess.summary())
+
+    async def close(self):
+        if self._srv is not None:
+            self._srv.close()
+        waits = [asyncio.create_task(ev.wait()) for ev in self._done.values()]
+        for sess in list(self.sessions.values()):
+            sess.stop.set()
+        if waits:
+            await asyncio.wait(waits, timeout=5.0)
+        if self._srv is not None:
+            await self._srv.wait_closed()
