@@ -152,7 +152,7 @@ class StreamClient:
                 for t in done:
                     if not t.cancelled() and t.exception() is not None:
                         raise t.exception()
-                if tasks[0] not in done:
+                if tasks[1] in done or stopper in done:
                     break   # decoding finished (end of stream) or stop requested
         finally:
             for t in tasks:
