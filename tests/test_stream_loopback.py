@@ -19,7 +19,17 @@ SIZE = (160, 96)
 
 
 def _run(coro, timeout=30):
-    return asyncio.run(asyncio.wait_for(coro, timeout))
+    async def guarded():
+        task = asyncio.create_task(coro)
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:   # show where it hangs before failing
+            import sys
+            for t in asyncio.all_tasks():
+                t.print_stack(file=sys.stderr)
+            task.cancel()
+            raise TimeoutError(f"timed out after {timeout} s")
+        return task.result()
+    return asyncio.run(guarded())
 
 
 def test_loopback_end_to_end():
@@ -295,3 +305,22 @@ def test_client_survives_corrupt_frames_from_a_bad_server():
     assert c["corrupt"] == 2 and c["received"] == 3 and client.ended
     assert c["lost_in_network"] == 1                      # frame 1 counted as lost
     assert c["displayed"] + c.get("superseded", 0) == 3
+
+
+def test_client_gives_up_on_a_server_that_never_delivers():
+    sessions = []
+
+    async def handler(r, w):   # accepts, then hangs up before any frame (e.g. its encoder fails)
+        sessions.append(1)
+        w.close()
+
+    async def main():
+        srv = await asyncio.start_server(handler, "127.0.0.1", 0)
+        client = StreamClient(ClientConfig(port=srv.sockets[0].getsockname()[1], reconnect=3,
+                                           reconnect_delay_s=0.01))
+        await client.run()
+        srv.close()
+        return client
+
+    client = _run(main())
+    assert len(sessions) == 4 and client.stats.counts["disconnects"] == 4

@@ -30,7 +30,7 @@ class Harness:
         self.fps = fps
         self._call(self._start())
 
-    def _call(self, coro, timeout=20):
+    def _call(self, coro, timeout=60):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     async def _start(self):
@@ -44,12 +44,18 @@ class Harness:
 
     async def _close(self):
         self.client.stop.set()
-        await asyncio.wait_for(self.task, 10)
+        await asyncio.wait_for(self.task, 30)
         await self.server.close()
 
     def close(self):
         try:
             self._call(self._close())
+        except Exception:
+            import faulthandler, sys
+            faulthandler.dump_traceback(sys.stderr, all_threads=True)
+            for t in asyncio.all_tasks(self.loop):
+                t.print_stack(file=sys.stderr)
+            raise
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(5)

@@ -109,13 +109,21 @@ class StreamClient:
                                 cfg.reconnect)
                     await asyncio.sleep(cfg.reconnect_delay_s * fails)
                     continue
-                fails = 0
                 self.stats.counts["sessions"] += 1
+                before = self.stats.counts["received"]
                 try:
                     await self._session(reader, writer, deadline)
                 except _Reconnect as e:
                     self.stats.counts["disconnects"] += 1
+                    if self.stats.counts["received"] > before:
+                        fails = 0       # the session delivered frames: a fresh start
+                    else:
+                        fails += 1      # nothing came through: back off, and give up eventually
+                        if fails > cfg.reconnect:
+                            log.error("giving up: %d sessions in a row ended without a frame (%s)", fails, e)
+                            break
                     log.warning("stream interrupted (%s); reconnecting", e)
+                    await asyncio.sleep(cfg.reconnect_delay_s * fails)
                 finally:
                     writer.close()
                     try:
