@@ -88,7 +88,7 @@ class Codec:
             raise ValueError(f"levels must have shape {want} for a {width}x{height} frame, got {lv.shape}")
         if lv.dtype != np.uint8 or (lv.size and int(lv.max()) >= self.levels):
             raise ValueError(f"levels must be uint8 in 0..{self.levels - 1}")
-        t = torch.from_numpy(np.ascontiguousarray(lv)).to(self.device, torch.int32)[None, None]
+        t = torch.from_numpy(np.array(lv, dtype=np.uint8)).to(self.device, torch.int32)[None, None]
         Hp, Wp = -(-height // PAD) * PAD // FACTOR, -(-width // PAD) * PAD // FACTOR
         return F.pad(t.float(), (0, Wp - want[1], 0, Hp - want[0]), mode="replicate").to(torch.int32)
 
@@ -100,8 +100,9 @@ class Codec:
     def _z_prior(self):
         if self._z_tables is None:
             ent = _entropy()
-            scales = self.hyper.z_scale().double().cpu().numpy()
-            self._z_tables = ent.tables.factorized_gaussian_tables(scales)
+            # computed on the CPU in float32 from the shipped weights: the same integers on every device
+            scales = self.hyper.z_log_scale.detach().cpu().float().exp().clamp_min(0.05).double().numpy()
+            self._z_tables = ent.factorized_gaussian_tables(scales)
         return self._z_tables
 
     def _y_params(self, z_hat, cond, level, table, seed, frame_index):
@@ -129,7 +130,7 @@ class Codec:
         z_bytes = ent.encode(zi.cpu().numpy(), z_idx.contiguous().numpy(), self._z_prior())
         offset, scale, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
         tables = ent.gaussian_tables()
-        y_bytes = ent.encode((k - offset).cpu().numpy(), tables.scale_index(scale.cpu().numpy()), tables)
+        y_bytes = ent.encode((k - offset).cpu().numpy(), ent.scale_index_np(scale.cpu().numpy()), tables)
         K = self.steps if steps is None else steps
         if not 0 <= K <= MAX_STEPS:
             raise ValueError(f"steps must be in 0..{MAX_STEPS}")
@@ -160,7 +161,7 @@ class Codec:
             z_hat = torch.from_numpy(zi).to(self.device).float()
             offset, scale, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
             tables = ent.gaussian_tables()
-            sym = ent.decode(payload[_HDR.size + nz:], tables.scale_index(scale.cpu().numpy()), tables)
+            sym = ent.decode(payload[_HDR.size + nz:], ent.scale_index_np(scale.cpu().numpy()), tables)
         except ent.BitstreamError as exc:
             raise PayloadError(f"corrupt frame payload: {exc}") from exc
         k = torch.from_numpy(sym).to(self.device).view(1, C, h, w) + offset
@@ -196,7 +197,7 @@ class Codec:
         cond, _ = self._cond(level, table)
         z_hat = torch.round(self.hyper.analysis(y, cond))
         _, scale, m = self._y_params(z_hat, cond, level, table, seed, frame_index)
-        bits_y = gaussian_bits(k.float(), m, scale).sum()
+        bits_y = gaussian_bits(k.float(), m, scale.clamp_min(_entropy().SCALE_MIN)).sum()
         bits_z = gaussian_bits(z_hat, torch.zeros_like(z_hat), self.hyper.z_scale().view(1, -1, 1, 1)).sum()
         return float(bits_y + bits_z)
 
