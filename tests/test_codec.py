@@ -12,36 +12,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rac_video.codec import weights
-from rac_video.codec.autoencoder import Analysis, Synthesis
-from rac_video.codec.denoiser import Denoiser
-from rac_video.codec.hyperprior import HyperPrior
 from rac_video.codec.image import decode_image, encode_image, parse_header
 from rac_video.codec.model import Codec, PayloadError
 from rac_video.codec.weights import ModelMismatchError
 from rac_video.importance import sideinfo
 
 
-def _export_random(folder, name, seed):
-    torch.manual_seed(seed)
-    state = {"g_a": Analysis().state_dict(), "g_s": Synthesis().state_dict(), "denoiser": Denoiser().state_dict(),
-             "hyperprior": HyperPrior().state_dict()}
-    path = folder / f"{name}.pt"
-    torch.save(state, path)
-    (folder / f"{name}.json").write_text(json.dumps({"name": name, "sha256": weights.sha256(path)}))
-
-
-@pytest.fixture(scope="module")
-def random_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("weights")
-    _export_random(d, "rand-a", 0)
-    _export_random(d, "rand-b", 1)
-    return d
+@pytest.fixture
+def random_dir(random_weights_dir, monkeypatch):
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", random_weights_dir)
+    return random_weights_dir
 
 
 @pytest.fixture
-def codec(random_dir, monkeypatch):
-    monkeypatch.setattr(weights, "WEIGHTS_DIR", random_dir)
-    return Codec("rand-a", steps=1)
+def codec(random_codec):
+    return random_codec
 
 
 def _frame(h, w, seed=0):
@@ -120,8 +105,7 @@ def test_bad_arguments(codec):
         codec.decode_frame(b"\x01", lv, 5, height=16, width=16)
 
 
-def test_wrong_weights_are_refused(random_dir, monkeypatch):
-    monkeypatch.setattr(weights, "WEIGHTS_DIR", random_dir)
+def test_wrong_weights_are_refused(random_dir):
     a, b = Codec("rand-a", steps=0), Codec("rand-b", steps=0)
     data = encode_image(_frame(20, 30), quality=4, model=a)
     assert parse_header(data)["model"] == "rand-a"

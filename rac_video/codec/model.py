@@ -188,18 +188,30 @@ class Codec:
     def estimate_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0) -> float:
         """Model rate of a frame (bits, without container overhead): the quantized-Gaussian and
         factorized-prior information content of the exact symbols the encoder would code."""
+        return self.rate_function(frame, levels_u8, seed=seed, frame_index=frame_index)(quality)
+
+    @torch.no_grad()
+    def rate_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0):
+        """``q -> estimated bits`` for one frame; g_a runs once, each call costs the hyperprior only
+        (what per-frame rate control searches over)."""
         x = self._frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
-        table = schedule.level_table(quality, self.levels)
         level = self._level_tensor(levels_u8, H, W)
         y = self.g_a(x)
-        k = ops.quantize(y, level, table.delta.to(self.device), seed, frame_index)
-        cond, _ = self._cond(level, table)
-        z_hat = torch.round(self.hyper.analysis(y, cond))
-        _, scale, m = self._y_params(z_hat, cond, level, table, seed, frame_index)
-        bits_y = gaussian_bits(k.float(), m, scale.clamp_min(_entropy().SCALE_MIN)).sum()
-        bits_z = gaussian_bits(z_hat, torch.zeros_like(z_hat), self.hyper.z_scale().view(1, -1, 1, 1)).sum()
-        return float(bits_y + bits_z)
+        floor = _entropy().SCALE_MIN
+
+        @torch.no_grad()
+        def bits(quality: int) -> float:
+            table = schedule.level_table(quality, self.levels)
+            k = ops.quantize(y, level, table.delta.to(self.device), seed, frame_index)
+            cond, _ = self._cond(level, table)
+            z_hat = torch.round(self.hyper.analysis(y, cond))
+            _, scale, m = self._y_params(z_hat, cond, level, table, seed, frame_index)
+            bits_y = gaussian_bits(k.float(), m, scale.clamp_min(floor)).sum()
+            bits_z = gaussian_bits(z_hat, torch.zeros_like(z_hat), self.hyper.z_scale().view(1, -1, 1, 1)).sum()
+            return float(bits_y + bits_z)
+
+        return bits
 
     def encode_frames(self, frames, levels, quality, **kw) -> list[bytes]:
         return [self.encode_frame(f, lv, q, **kw) for f, lv, q in zip(frames, levels, _seq(quality, len(frames)))]
