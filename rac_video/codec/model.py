@@ -76,7 +76,7 @@ class Codec:
             raise ValueError(f"frame must be uint8 RGB (H, W, 3), got {a.dtype} {a.shape}")
         if a.shape[0] < 1 or a.shape[1] < 1 or a.shape[0] > 16384 or a.shape[1] > 16384:
             raise ValueError(f"frame size {a.shape[1]}x{a.shape[0]} out of range 1..16384")
-        x = torch.from_numpy(np.ascontiguousarray(a)).to(self.device).permute(2, 0, 1)[None].float() / 255.0
+        x = torch.from_numpy(a if a.flags.writeable and a.flags.c_contiguous else a.copy()).to(self.device).permute(2, 0, 1)[None].float() / 255.0
         H, W = a.shape[:2]
         ph, pw = -H % PAD, -W % PAD
         return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
