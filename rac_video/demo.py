@@ -14,11 +14,22 @@ import os
 
 import numpy as np
 
-__all__ = ["make_clip", "make_gaze_trace", "DEMO_SIZE", "DEMO_FRAMES", "DEMO_FPS"]
+__all__ = ["make_clip", "make_gaze_trace", "demo_display", "DEMO_SIZE", "DEMO_FRAMES", "DEMO_FPS"]
 
 DEMO_SIZE = (240, 320)   # (H, W)
 DEMO_FRAMES = 36
 DEMO_FPS = 24
+
+
+def demo_display(size=DEMO_SIZE):
+    """The clip shown at 1:1 pixels in a window of a 27-inch 2560×1440 monitor (0.597 m wide) viewed
+    from 0.6 m: ~44 pixels per degree, so the 320×240 clip spans ~7°×5° and the periphery of the
+    frame is really outside the fovea (a frame *fitted* to a big screen would be blurry everywhere,
+    and foveation would rightly find nothing to drop)."""
+    from .importance.foveation import Display
+
+    H, W = size
+    return Display(width_m=0.597 * W / 2560, width_px=W, height_px=H, distance_m=0.6)
 
 
 def _portrait() -> np.ndarray:

@@ -10,6 +10,7 @@ def add_arguments(p):
     p.add_argument("--steps", type=int, default=None, help="DDIM steps (default 2)")
     p.add_argument("--uniform", action="store_true",
                    help="also encode with a uniform importance map at the gaze run's bitrate, for comparison")
+    p.add_argument("--model", default=None, help="model name (default: the shipped one)")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--no-progress", action="store_true")
 
@@ -21,8 +22,8 @@ def run(args):
 
     from .. import demo, pipeline
     from ..codec.model import DEFAULT_STEPS
+    from ..codec.weights import DEFAULT_MODEL
     from ..eval.metrics import sequence_metrics
-    from ..importance import foveation
     from ..importance.gaze import read_gaze
     from ..importance.overlay import write_overlay_video
     from ._common import emit
@@ -39,9 +40,13 @@ def run(args):
     steps = DEFAULT_STEPS if args.steps is None else args.steps
     quality = None if args.bitrate else (8 if args.quality is None else args.quality)
 
+    display = demo.demo_display()
+
     def encode(spec, name, quality, bitrate):
-        opts = pipeline.EncodeOptions(quality=quality, bitrate_kbps=bitrate, importance=spec, steps=steps,
-                                      fps=demo.DEMO_FPS)
+        kw = {"display": display} if spec.startswith("gaze:") else {}
+        opts = pipeline.EncodeOptions(quality=quality, bitrate_kbps=bitrate, importance=spec, importance_kw=kw,
+                                      steps=steps,
+                                      fps=demo.DEMO_FPS, model=args.model or DEFAULT_MODEL)
         enc = pipeline.encode_video(src_dir, os.path.join(out, f"{name}.racv"), opts, progress=progress,
                                     keep_frames=True)
         dec = pipeline.decode_video(os.path.join(out, f"{name}.racv"), os.path.join(out, f"{name}_decoded.mp4"),
@@ -53,12 +58,11 @@ def run(args):
     rec = np.stack(dec.pop("_frames"))
     H, W = src.shape[1:3]
     fix = read_gaze(trace).per_frame(demo.DEMO_FPS, len(src), (W, H))
-    display = foveation.GAZECOM_DISPLAY
     write_overlay_video(os.path.join(out, "demo_overlay.mp4"), list(src), list(maps), demo.DEMO_FPS)
     met = sequence_metrics(src, rec, total_bytes=enc["file_bytes"], importance=maps, fixations=fix, display=display)
     report = {"clip": {"source": "matplotlib sample_data/grace_hopper.jpg, pan + zoom", "frames": len(src),
                        "size": [W, H], "fps": demo.DEMO_FPS, "gaze": "synthetic 250 Hz trace (gaze.csv)",
-                       "display": vars(display)},
+                       "display": {**vars(display), "ppd": display.ppd}},
               "encode": {k: v for k, v in enc.items() if k != "per_frame"}, "decode": dec,
               "metrics": met["summary"], "per_frame": [dict(a, **b) for a, b in zip(enc["per_frame"], met["frames"])],
               "files": {k: os.path.join(out, v) for k, v in (("stream", "demo.racv"), ("decoded", "demo_decoded.mp4"),
@@ -71,17 +75,18 @@ def run(args):
         met_u = sequence_metrics(src, rec_u, total_bytes=enc_u["file_bytes"], importance=maps, fixations=fix,
                                  display=display)
         report["uniform"] = {"kbps": enc_u["kbps"], "metrics": met_u["summary"]}
-    m = met["summary"]
+    m = {k: ("n/a" if v is None else f"{v:.2f}" if isinstance(v, float) else v) for k, v in met["summary"].items()}
     lines = [f"rac-video demo: {len(src)} frames {W}x{H} @ {demo.DEMO_FPS} fps, gaze-driven importance",
              f"  stream   {report['files']['stream']}: {enc['file_bytes']} bytes, {enc['kbps']:.1f} kbit/s, "
              f"{enc['bpp']:.4f} bpp (side info {enc['bits_per_frame']['side_info']:.0f} bits/frame)",
-             f"  quality  PSNR {m['psnr']:.2f} dB (inside the foveal region {m['psnr_roi']:.2f}, outside "
-             f"{m['psnr_bg']:.2f}), foveated PSNR {m['psnr_fov']:.2f} dB, MS-SSIM {m['ms_ssim'] or float('nan'):.4f}",
+             f"  quality  PSNR {m['psnr']} dB (importance >= 0.5: {m['psnr_roi']}, below: {m['psnr_bg']}), "
+             f"foveated PSNR {m['psnr_fov']} dB, MS-SSIM {met['summary']['ms_ssim'] or float('nan'):.4f}",
              f"  speed    encode {enc['encode_fps']:.2f} frames/s, decode {dec['decode_fps']:.2f} frames/s (this machine)"]
     if args.uniform:
-        u = report["uniform"]["metrics"]
-        lines.append(f"  uniform  at {report['uniform']['kbps']:.1f} kbit/s: PSNR {u['psnr']:.2f} dB (inside "
-                     f"{u['psnr_roi']:.2f}, outside {u['psnr_bg']:.2f}), foveated PSNR {u['psnr_fov']:.2f} dB")
+        u = {k: ("n/a" if v is None else f"{v:.2f}" if isinstance(v, float) else v)
+             for k, v in report["uniform"]["metrics"].items()}
+        lines.append(f"  uniform  at {report['uniform']['kbps']:.1f} kbit/s: PSNR {u['psnr']} dB (importance >= 0.5: "
+                     f"{u['psnr_roi']}, below: {u['psnr_bg']}), foveated PSNR {u['psnr_fov']} dB")
     lines.append(f"  files    {out}/ (demo_decoded.mp4, demo_overlay.mp4, report.json)")
     emit(report, args.json, "\n".join(lines), report["files"]["report"])
     return 0
