@@ -2,6 +2,7 @@
 import io
 import os
 import struct
+import threading
 import zlib
 
 import pytest
@@ -109,6 +110,31 @@ def test_stream_read_from_non_seekable_pipe():
         assert list(r) == pk and r.damaged == []
         with pytest.raises(ContainerError, match="seekable"):
             len(r)
+
+
+def test_live_pipe_yields_packets_as_they_arrive():
+    pk = packets(3)
+    data = encode(pk, index=False)
+    first = len(header().to_bytes()) + len(pk[0].to_bytes())
+    rfd, wfd = os.pipe()
+    got_first, early = threading.Event(), []
+
+    def produce():
+        with os.fdopen(wfd, "wb") as w:
+            w.write(data[:first])
+            w.flush()
+            early.append(got_first.wait(10))  # the reader must not wait for more bytes than sent
+            w.write(data[first:])
+
+    t = threading.Thread(target=produce)
+    t.start()
+    with os.fdopen(rfd, "rb") as f:
+        out = []
+        for p in Reader(f):
+            out.append(p)
+            got_first.set()
+    t.join()
+    assert out == pk and early == [True]
 
 
 def test_read_packet_on_raw_file_object():

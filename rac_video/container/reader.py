@@ -61,6 +61,9 @@ class _Stream:
     def __init__(self, f, start: int, seekable: bool):
         self.f, self.seekable = f, seekable
         self.buf, self.pos, self.base, self.eof = bytearray(), 0, start, False
+        # read1: whatever is available (one raw read), so a live pipe or socket is not waited on
+        # for a whole chunk before the packet already received is returned
+        self._read = getattr(f, "read1", None) or f.read
 
     @property
     def avail(self) -> int:
@@ -75,20 +78,20 @@ class _Stream:
         while self.avail < n and not self.eof:
             if self.seekable:
                 self.f.seek(self.base + len(self.buf))
-            b = self.f.read(max(_CHUNK, n - self.avail))
+            b = self._read(max(_CHUNK, n - self.avail))
             if b is None:
                 raise ContainerError("the stream is non-blocking and has no data ready")
             if not b:
                 self.eof = True
                 break
-            if self.pos > (1 << 20):
-                try:  # drop consumed bytes (skipped while an exception still references the buffer)
-                    del self.buf[:self.pos]
-                    self.base += self.pos
-                    self.pos = 0
-                except BufferError:
-                    pass
-            self.buf += b
+            if self.pos > (1 << 20):  # drop consumed bytes (a new object: views of the old one may live on)
+                self.buf = self.buf[self.pos:]
+                self.base += self.pos
+                self.pos = 0
+            try:
+                self.buf += b
+            except BufferError:  # a traceback still holds a view of the buffer: grow a copy
+                self.buf = self.buf + b
         return self.avail >= n
 
     def find_marker(self, start: int) -> bool:
@@ -293,10 +296,12 @@ class Reader:
                                                 f"truncated packet after frame {last}"), frame, s.offset)
                     continue
             except EndOfPackets:
-                self._trailer(s, seen if full and not lost and not self.damaged else None)
-                return
+                err = "end"
             except CorruptPacketError as e:
                 err = (str(e), e.frame, e.length)
+            if err == "end":  # (outside the except block, which keeps views of the buffer alive)
+                self._trailer(s, seen if full and not lost and not self.damaged else None)
+                return
             if err is None:
                 pkt, used = res
                 if last is not None and pkt.index <= last:

@@ -68,9 +68,14 @@ class VideoWriter:
         self._part = self.path + ".part"
         if os.path.isdir(self.path):
             raise VideoIOError(f"cannot write {self.path}: it is a folder")
+        try:  # FFmpeg opens the file only at the first frame: check that it can be created now
+            open(self._part, "wb").close()
+        except OSError as e:
+            raise VideoIOError(f"cannot write {self.path}: {e.strerror or e}") from None
         try:
             self._c = av.open(self._part, "w", format=_FORMATS[ext])
         except (OSError, av.error.FFmpegError) as e:
+            os.unlink(self._part)
             raise VideoIOError(f"cannot write {self.path}: {getattr(e, 'strerror', None) or e}") from None
         try:
             s = self._c.add_stream(encoder, rate=self.fps)
