@@ -169,6 +169,14 @@ def test_unpack_packet_incremental_on_socket_buffer():
         unpack_packet(b"RVIX" + bytes(20))
     with pytest.raises(CorruptPacketError, match="sync"):
         unpack_packet(b"XX")
+    buf = bytearray(wire)
+    buf[30] ^= 1
+    try:
+        unpack_packet(buf)
+    except CorruptPacketError as e:  # the receive buffer can be trimmed while handling the error
+        assert e.frame == 0
+        del buf[:e.length]
+    assert unpack_packet(buf)[0] == pk[1]
 
 
 def test_packet_layout_is_as_documented():

@@ -131,13 +131,14 @@ class Header:
     def unpack(cls, buf, offset: int = 0) -> tuple["Header", int] | None:
         """Parse a header at ``buf[offset:]``; None when more bytes are needed (and the ones
         present look like a header); raises ContainerError on anything else."""
-        mv = memoryview(buf)[offset:]
-        n = len(mv)
-        if bytes(mv[:4]) != MAGIC[:min(n, 4)]:
-            raise ContainerError(f"not a .racv stream (starts with {bytes(mv[:4])!r}, expected {MAGIC!r})")
+        # (copies, never views: a caller may resize its receive buffer while an error propagates)
+        n = len(buf) - offset
+        head = bytes(buf[offset:offset + _HEAD_FIXED.size])
+        if head[:4] != MAGIC[:min(n, 4)]:
+            raise ContainerError(f"not a .racv stream (starts with {head[:4]!r}, expected {MAGIC!r})")
         if n < _HEAD_FIXED.size:
             return None
-        _, major, minor, flags, blen = _HEAD_FIXED.unpack_from(mv)
+        _, major, minor, flags, blen = _HEAD_FIXED.unpack(head)
         if major != VERSION:
             raise ContainerError(f".racv format version {major}.{minor} is not supported (this reader "
                                  f"reads {VERSION}.x{'; upgrade rac_video' if major > VERSION else ''})")
@@ -146,6 +147,7 @@ class Header:
         total = _HEAD_FIXED.size + blen + 4
         if n < total:
             return None
+        mv = memoryview(bytes(buf[offset:offset + total]))
         (crc,) = struct.unpack_from("<I", mv, total - 4)
         if _crc(mv[:total - 4]) != crc:
             raise ContainerError("header checksum mismatch: the file header is damaged")
@@ -226,7 +228,7 @@ class Packet:
         return b"".join([head, fields, side, payload, struct.pack("<I", _crc(head, fields, side, payload))])
 
 
-def _check_fixed(mv: memoryview, offset: int, max_size: int):
+def _check_fixed(mv: bytes, offset: int, max_size: int):
     """(body length, frame index) of the packet whose fixed part starts at mv[0]; mv holds >= 16 bytes."""
     sync, blen, idx, hcrc = _PKT_FIXED.unpack_from(mv)
     if sync != SYNC:
@@ -242,8 +244,8 @@ def _check_fixed(mv: memoryview, offset: int, max_size: int):
 def packet_size(buf, offset: int = 0, *, max_size: int = MAX_PACKET) -> int | None:
     """Total size of the packet starting at ``buf[offset]`` (checks its fixed part), or None when
     fewer than 16 bytes are there. Lets a stream reader know how many bytes to wait for."""
-    mv = memoryview(buf)[offset:]
-    head = bytes(mv[:4])
+    mv = bytes(buf[offset:offset + _PKT_FIXED.size])  # a copy (see Header.unpack)
+    head = mv[:4]
     if head == INDEX_MAGIC:
         raise EndOfPackets(f"index trailer at byte {offset}")
     if len(mv) < _PKT_FIXED.size:
@@ -258,9 +260,9 @@ def unpack_packet(buf, offset: int = 0, *, max_size: int = MAX_PACKET) -> tuple[
     before the packet does. Raises CorruptPacketError on damage (``.frame`` set when the packet's
     fixed part is intact) and EndOfPackets at the index trailer."""
     total = packet_size(buf, offset, max_size=max_size)
-    mv = memoryview(buf)[offset:]
-    if total is None or len(mv) < total:
+    if total is None or len(buf) - offset < total:
         return None
+    mv = memoryview(bytes(buf[offset:offset + total]))  # a copy (see Header.unpack)
     idx = _PKT_FIXED.unpack_from(mv)[2]
     (crc,) = struct.unpack_from("<I", mv, total - 4)
     if _crc(mv[:total - 4]) != crc:
