@@ -105,12 +105,11 @@ class Codec:
             self._z_tables = ent.factorized_gaussian_tables(scales)
         return self._z_tables
 
-    def _y_params(self, z_hat, cond, level, table, seed, frame_index):
+    def _y_params(self, z_hat, cond, level, table, seed, frame_index, k=None):
+        """(offset, scale-table index, bits or None) of every latent element: the fused
+        ``ops.entropy_params`` (integers bit-exact on every backend, so both ends agree)."""
         mu, s = self.hyper.synthesis(z_hat, cond)
-        delta = table.delta.to(self.device)[level.long()]
-        u = ops.hashed_dither(tuple(mu.shape), seed, frame_index, device=self.device)
-        offset = torch.floor(mu / delta + u + 0.5).to(torch.int32)
-        return offset, s / delta, mu / delta + u
+        return ops.entropy_params(mu, s, level, table.delta.to(self.device), seed, frame_index, k=k)
 
     # ------------------------------------------------------------------ API
     @torch.no_grad()
@@ -128,9 +127,8 @@ class Codec:
         zi = z_hat.to(torch.int32)
         z_idx = torch.arange(zi.shape[1], dtype=torch.int32).view(1, -1, 1, 1).expand_as(zi)
         z_bytes = ent.encode(zi.cpu().numpy(), z_idx.contiguous().numpy(), self._z_prior())
-        offset, scale, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
-        tables = ent.gaussian_tables()
-        y_bytes = ent.encode((k - offset).cpu().numpy(), ent.scale_index_np(scale.cpu().numpy()), tables)
+        offset, index, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
+        y_bytes = ent.encode((k - offset).cpu().numpy(), index.cpu().numpy(), ent.gaussian_tables())
         K = self.steps if steps is None else steps
         if not 0 <= K <= MAX_STEPS:
             raise ValueError(f"steps must be in 0..{MAX_STEPS}")
@@ -159,9 +157,8 @@ class Codec:
         try:
             zi = ent.decode(payload[_HDR.size:_HDR.size + nz], z_idx, self._z_prior())
             z_hat = torch.from_numpy(zi).to(self.device).float()
-            offset, scale, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
-            tables = ent.gaussian_tables()
-            sym = ent.decode(payload[_HDR.size + nz:], ent.scale_index_np(scale.cpu().numpy()), tables)
+            offset, index, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
+            sym = ent.decode(payload[_HDR.size + nz:], index.cpu().numpy(), ent.gaussian_tables())
         except ent.BitstreamError as exc:
             raise PayloadError(f"corrupt frame payload: {exc}") from exc
         k = torch.from_numpy(sym).to(self.device).view(1, C, h, w) + offset
@@ -198,7 +195,6 @@ class Codec:
         H, W = np.asarray(frame).shape[:2]
         level = self._level_tensor(levels_u8, H, W)
         y = self.g_a(x)
-        floor = _entropy().SCALE_MIN
 
         @torch.no_grad()
         def bits(quality: int) -> float:
@@ -206,10 +202,10 @@ class Codec:
             k = ops.quantize(y, level, table.delta.to(self.device), seed, frame_index)
             cond, _ = self._cond(level, table)
             z_hat = torch.round(self.hyper.analysis(y, cond))
-            _, scale, m = self._y_params(z_hat, cond, level, table, seed, frame_index)
-            bits_y = gaussian_bits(k.float(), m, scale.clamp_min(floor)).sum()
+            _, _, bits = self._y_params(z_hat, cond, level, table, seed, frame_index, k=k)
+            bits_y = bits.double().sum()
             bits_z = gaussian_bits(z_hat, torch.zeros_like(z_hat), self.hyper.z_scale().view(1, -1, 1, 1)).sum()
-            return float(bits_y + bits_z)
+            return float(bits_y + bits_z.double())
 
         return bits
 
