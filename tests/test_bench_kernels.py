@@ -13,7 +13,7 @@ def test_bench_kernels_writes_report(tmp_path):
     assert rep["copy_bandwidth"]["cpu"]["bytes_per_s"] > 0
     ops = {r["op"] for r in rep["results"]}
     assert ops == {"quantize", "dequantize", "hashed_dither", "ddim_step", "forward_noise[hashed U]",
-                   "forward_noise[given U]"}
+                   "forward_noise[given U]", "gamma_embedding"}
     timed = [r for r in rep["results"] if "skipped" not in r]
     assert {r["backend"] for r in timed} >= {"torch"}
     for r in timed:

@@ -1,8 +1,8 @@
 """Throughput of the per-element kernels on every backend available here (DESIGN §4).
 
-For quantize, dequantize, hashed_dither, ddim_step and forward_noise (hashed U and given U) at
-latent sizes (default 1×16×68×120 and 1×16×135×240, i.e. 544×960 and 1080×1920 frames), times one
-call per backend (torch reference, C++, CUDA / Triton where a GPU is present) into a preallocated
+For quantize, dequantize, hashed_dither, ddim_step, forward_noise (hashed U and given U) and
+gamma_embedding (D = 32, the denoiser's) at latent sizes (default 1×16×68×120 and 1×16×135×240,
+i.e. 544×960 and 1080×1920 frames), times one call per backend (torch reference, C++, CUDA / Triton where a GPU is present) into a preallocated
 ``out=``, and reports
 
 * seconds per call (median and best of ``--repeats`` timed batches),
@@ -151,6 +151,8 @@ def cases(shape, device):
         ("forward_noise[hashed U]", ops.forward_noise, (y, gamma), {"seed": SEED, "frame": FRAME}, f32(),
          8 * n + 4 * px),
         ("forward_noise[given U]", ops.forward_noise, (y, gamma, U), {}, f32(), 12 * n + 4 * px),
+        ("gamma_embedding", ops.gamma_embedding, (gamma, 32), {},
+         torch.empty((N, 32, H, W), device=device), 4 * px + 4 * 32 * px),
     ]
 
 
