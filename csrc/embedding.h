@@ -23,7 +23,7 @@ RAC_HD SinCos sincos_f32(float a) {
   const double x = static_cast<double>(a);
   const double q = (x * 0.63661977236758134 + 6755399441055744.0) - 6755399441055744.0;  // round(x·2/π)
   const float r = static_cast<float>(x - q * 1.5707963267948966 - q * 6.123233995736766e-17);
-  const int32_t k = static_cast<int32_t>(static_cast<int64_t>(q) & 3);
+  const int32_t k = static_cast<int32_t>(q) & 3;  // |q| < 2^31 for |a| < 3e9
   const float z = r * r;
   const float sr = ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f) * z * r + r;
   const float cr = ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z + 4.166664568298827e-2f) * z * z -
