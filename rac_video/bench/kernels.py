@@ -2,8 +2,8 @@
 
 For quantize, dequantize, hashed_dither, ddim_step, forward_noise (hashed U and given U) and
 gamma_embedding (D = 32, the denoiser's) at latent sizes (default 1×16×68×120 and 1×16×135×240,
-i.e. 544×960 and 1080×1920 frames), times one call per backend (torch reference, C++, CUDA / Triton where a GPU is present) into a preallocated
-``out=``, and reports
+i.e. 544×960 and 1080×1920 frames), times one call per backend (torch reference, C++, CUDA /
+Triton where a GPU is present) into a preallocated ``out=``, and reports
 
 * seconds per call (median and best of ``--repeats`` timed batches),
 * achieved bytes/s = (bytes the op must read + write) / time,

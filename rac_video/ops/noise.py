@@ -66,16 +66,17 @@ forward_noise = Op("forward_noise", forward_noise_reference)
 def _native_call(which, y, gamma, uniform, seed, frame, out):
     y, g, U, seed, frame = _prepare(y, gamma, uniform, seed, frame)
     out = _out(out, y)
+    if y.numel() == 0:
+        return out
     N, C, H, W = y.shape
     if which == "triton":
         from rac_video.kernels import noise as kn
 
         kn.forward_noise(y, g, U, out, N, C, H, W, g.shape[1], seed, frame)
         return out
-    args = (y.data_ptr(), g.data_ptr(), 0 if U is None or U.numel() == 0 else U.data_ptr(), out.data_ptr(),
-            N, C, H, W, g.shape[1], seed, frame)
-    if U is not None and U.numel() == 0:
-        return out  # nothing to do; a 0 pointer would mean "hashed"
+    # a 0 pointer for U selects the hashed U
+    args = (y.data_ptr(), g.data_ptr(), 0 if U is None else U.data_ptr(), out.data_ptr(), N, C, H, W, g.shape[1],
+            seed, frame)
     if which == "cpu":
         _native.cpu_module()[0].forward_noise(*args)
     else:
