@@ -1,0 +1,54 @@
+// Gaussian-conditional entropy parameters, CUDA backend (math in entropy_params.h, dither in dither_hash.h).
+#include "cuda/cuda_common.h"
+#include "dither_hash.h"
+#include "entropy_params.h"
+
+namespace rac {
+
+template <bool kBits>
+__global__ void entropy_params_kernel(const float* __restrict__ mu, const float* __restrict__ scale,
+                                      const int32_t* __restrict__ level, const float* __restrict__ delta,
+                                      const float* __restrict__ bounds, int32_t nb, const int32_t* __restrict__ k,
+                                      int32_t* __restrict__ offset, int32_t* __restrict__ index,
+                                      float* __restrict__ bits, int64_t total, uint32_t C, uint32_t H, uint32_t W,
+                                      uint32_t LC, uint32_t seed, uint32_t frame0, float scale_min, float floor_p) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+    const int64_t r = i / W;
+    const uint32_t x = static_cast<uint32_t>(i - r * W);
+    const uint32_t y = static_cast<uint32_t>(r % H);
+    const int64_t nc = r / H;
+    const uint32_t c = static_cast<uint32_t>(nc % C);
+    const uint32_t n = static_cast<uint32_t>(nc / C);
+    const int64_t li = ((static_cast<int64_t>(n) * LC + (LC == 1 ? 0 : c)) * H + y) * W + x;
+    const float d = delta[level[li]];
+    const float u = dither_value(dither_bits(dither_row_key(seed, frame0 + n, c, y), x));
+    const float m = ep_mean(mu[i], d, u);
+    const float q = ep_div(scale[i], d);
+    offset[i] = ep_offset(m);
+    index[i] = ep_scale_index(q, bounds, nb);
+    if constexpr (kBits) bits[i] = ep_bits(k[i], m, q, scale_min, floor_p);
+  }
+}
+
+cudaError_t launch_entropy_params(const float* mu, const float* scale, const int32_t* level, const float* delta,
+                                  const float* bounds, int32_t nb, const int32_t* k, int32_t* offset,
+                                  int32_t* index, float* bits, int64_t N, int64_t C, int64_t H, int64_t W,
+                                  int64_t LC, uint32_t seed, uint32_t frame0, float scale_min, float floor_p,
+                                  cudaStream_t stream) {
+  const int64_t total = N * C * H * W;
+  if (total == 0) return cudaSuccess;
+  const int threads = 256;
+  const unsigned grid = grid_for(total, threads);
+  if (bits)
+    entropy_params_kernel<true><<<grid, threads, 0, stream>>>(mu, scale, level, delta, bounds, nb, k, offset, index,
+                                                              bits, total, C, H, W, LC, seed, frame0, scale_min,
+                                                              floor_p);
+  else
+    entropy_params_kernel<false><<<grid, threads, 0, stream>>>(mu, scale, level, delta, bounds, nb, k, offset,
+                                                               index, bits, total, C, H, W, LC, seed, frame0,
+                                                               scale_min, floor_p);
+  return cudaGetLastError();
+}
+
+}  // namespace rac

@@ -1,0 +1,52 @@
+// Gaussian-conditional entropy parameters, C++ backend (math in entropy_params.h, dither in dither_hash.h).
+#include "dither_hash.h"
+#include "entropy_params.h"
+#include "registry.h"
+
+namespace {
+
+// mu, scale, k: (N,C,H,W) contiguous; level (N,LC,H,W) int32 with LC = 1 (broadcast over C) or C.
+// k == 0 / bits == 0: no likelihood. bounds: nb ascending float32 scale-table bounds.
+void entropy_params(std::uintptr_t mu, std::uintptr_t scale, std::uintptr_t level, std::uintptr_t delta,
+                    int64_t levels, std::uintptr_t bounds, int64_t nb, std::uintptr_t k, std::uintptr_t offset,
+                    std::uintptr_t index, std::uintptr_t bits, int64_t N, int64_t C, int64_t H, int64_t W,
+                    int64_t LC, uint32_t seed, uint32_t frame0, float scale_min, float floor_p) {
+  rac::require(N >= 0 && C >= 0 && H >= 0 && W >= 0, "entropy_params: negative size");
+  rac::require(LC == 1 || LC == C, "entropy_params: level map must have 1 or C channels");
+  rac::require(levels > 0, "entropy_params: empty delta table");
+  rac::require(nb >= 1 && nb < (1 << 20), "entropy_params: need 1..2^20 scale bounds");
+  rac::require((k == 0) == (bits == 0), "entropy_params: k and bits go together");
+  const float* d = rac::as_ptr<const float>(delta);
+  const float* bd = rac::as_ptr<const float>(bounds);
+  const int32_t nbi = static_cast<int32_t>(nb);
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < N * C * H; ++r) {
+    const int64_t row = r % H, c = (r / H) % C, n = r / (H * C);
+    const uint32_t key = rac::dither_row_key(seed, frame0 + static_cast<uint32_t>(n), static_cast<uint32_t>(c),
+                                             static_cast<uint32_t>(row));
+    const float* mr = rac::as_ptr<const float>(mu) + r * W;
+    const float* sr = rac::as_ptr<const float>(scale) + r * W;
+    const int32_t* lr = rac::as_ptr<const int32_t>(level) + ((n * LC + (LC == 1 ? 0 : c)) * H + row) * W;
+    int32_t* orow = rac::as_ptr<int32_t>(offset) + r * W;
+    int32_t* irow = rac::as_ptr<int32_t>(index) + r * W;
+    const int32_t* kr = k ? rac::as_ptr<const int32_t>(k) + r * W : nullptr;
+    float* br = bits ? rac::as_ptr<float>(bits) + r * W : nullptr;
+    for (int64_t x = 0; x < W; ++x) {
+      const float u = rac::dither_value(rac::dither_bits(key, static_cast<uint32_t>(x)));
+      const float dl = d[lr[x]];
+      const float m = rac::ep_mean(mr[x], dl, u);
+      const float q = rac::ep_div(sr[x], dl);
+      orow[x] = rac::ep_offset(m);
+      irow[x] = rac::ep_scale_index(q, bd, nbi);
+      if (br) br[x] = rac::ep_bits(kr[x], m, q, scale_min, floor_p);
+    }
+  }
+}
+
+}  // namespace
+
+RAC_OPS(entropy_params) {
+  namespace py = pybind11;
+  m.def("entropy_params", &entropy_params, py::call_guard<py::gil_scoped_release>(),
+        "offset = floor(μ/Δ + u + ½), scale-table index of s/Δ and (with k) −log2 P(k) (see entropy_params.h)");
+}

@@ -1,0 +1,114 @@
+"""Gaussian-conditional entropy parameters in one pass over the latent (DESIGN §3.4).
+
+Given the hyperprior's mean ``mu`` and scale ``scale`` (latent units), the importance
+``level`` map with its ``delta_table`` (as :func:`rac_video.ops.quantize`) and the hashed
+dither u of (``seed``, ``frame``), per element with Δ = ``delta_table[level]``::
+
+    m      = mu/Δ + u                         the mean in step units, dither included (float32)
+    offset = floor(m + 1/2)                   int32 (clamped to ±2^30); the coded symbol is k − offset
+    index  = searchsorted(SCALE_BOUNDS, scale/Δ, 'left')    int32 scale-table index (0..63)
+    bits   = −log2 max(P(k), LIKELIHOOD_FLOOR)              float32, only when ``k`` is given
+             P(k) = Φ((k − m + ½)/s') − Φ((k − m − ½)/s'),  s' = max(scale/Δ, SCALE_MIN)
+
+``offset`` equals the codec's ``torch.floor(mu / delta + u + 0.5)`` (same float32 operations)
+and, with ``index``, is bit-exact on every backend: the encoder and decoder may run on
+different devices. ``bits`` (training losses, rate estimates) is within 2e-4 + 2e-5·bits of
+the float64 likelihood of the same float32 m and s' (csrc/entropy_params.h says how each
+backend evaluates it). ``mu`` and ``scale`` must be finite.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+
+from ..entropy.likelihood import LIKELIHOOD_FLOOR, gaussian_bits
+from ..entropy.tables import SCALE_BOUNDS, SCALE_MIN
+from . import _checks, _native
+from ._dispatch import Op
+from .dither import hashed_dither_reference
+from .quantize import _prepare
+
+__all__ = ["entropy_params", "entropy_params_reference", "BITS_ATOL", "BITS_RTOL"]
+
+_LIMIT = float(2**30)
+BITS_ATOL, BITS_RTOL = 2e-4, 2e-5  # bits of every backend vs the float64 likelihood
+
+
+@functools.lru_cache(maxsize=None)
+def _bounds(device: str) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(SCALE_BOUNDS, dtype=np.float32)).to(device)
+
+
+def _check(mu, scale, level, delta_table, k, out):
+    mu, level, delta = _prepare(mu, "mu", torch.float32, level, delta_table)
+    scale = _checks.tensor(scale, "scale", torch.float32, mu.device)
+    _checks.same_shape("mu", mu, "scale", scale)
+    if k is not None:
+        k = _checks.tensor(k, "k", torch.int32, mu.device)
+        _checks.same_shape("mu", mu, "k", k)
+    if mu.numel() and not bool(torch.isfinite(mu).all() & torch.isfinite(scale).all()):
+        raise ValueError("mu and scale must be finite")
+    shape, dev = tuple(mu.shape), mu.device
+    if out is None:
+        outs = (torch.empty(shape, dtype=torch.int32, device=dev), torch.empty(shape, dtype=torch.int32, device=dev),
+                None if k is None else torch.empty(shape, dtype=torch.float32, device=dev))
+    else:
+        if not isinstance(out, (tuple, list)) or len(out) != 3 or (out[2] is None) != (k is None):
+            raise ValueError("out must be a tuple (offset, index, bits), bits None exactly when k is None")
+        outs = tuple(out)
+        for o, dt, name in zip(outs, (torch.int32, torch.int32, torch.float32), ("offset", "index", "bits")):
+            if o is None:
+                continue
+            if not isinstance(o, torch.Tensor) or o.dtype != dt or tuple(o.shape) != shape \
+                    or not o.is_contiguous() or o.device != dev:
+                raise ValueError(f"out {name} must be a contiguous {dt} tensor of shape {shape} on {dev}")
+    return mu, scale, level, delta, k, outs
+
+
+def entropy_params_reference(mu, scale, level, delta_table, seed: int, frame: int = 0, *, k=None, out=None):
+    """(offset int32, index int32, bits float32 or None); see the module docstring."""
+    mu, scale, level, delta, k, (o_off, o_idx, o_bits) = _check(mu, scale, level, delta_table, k, out)
+    u = hashed_dither_reference(mu.shape, seed, frame, device=mu.device)
+    d = delta[level.long()].expand_as(mu)
+    m = mu / d + u                                   # float32, exactly the codec's expression
+    o_off.copy_(torch.floor(m + 0.5).clamp(-_LIMIT, _LIMIT))
+    r = scale / d
+    o_idx.copy_(torch.searchsorted(_bounds(str(mu.device)), r, right=False))
+    if k is None:
+        return o_off, o_idx, None
+    s = r.clamp_min(float(np.float32(SCALE_MIN)))  # in float32, as the kernels
+    o_bits.copy_(gaussian_bits(k.double(), m.double(), s.double()))
+    return o_off, o_idx, o_bits
+
+
+entropy_params = Op("entropy_params", entropy_params_reference)
+
+
+def _native_call(which, mu, scale, level, delta_table, seed, frame, k, out):
+    mu, scale, level, delta, k, (o_off, o_idx, o_bits) = _check(mu, scale, level, delta_table, k, out)
+    N, C, H, W = mu.shape
+    seed, frame = _checks.uint32(seed, "seed"), _checks.uint32(frame, "frame")
+    bounds = _bounds(str(mu.device))
+    smin, floor_p = float(np.float32(SCALE_MIN)), float(np.float32(LIKELIHOOD_FLOOR))
+    if which == "triton":
+        from rac_video.kernels import entropy_params as kep
+
+        kep.run(mu, scale, level, delta, bounds, k, o_off, o_idx, o_bits, N, C, H, W, level.shape[1], seed, frame,
+                smin, floor_p)
+        return o_off, o_idx, o_bits
+    args = (mu.data_ptr(), scale.data_ptr(), level.data_ptr(), delta.data_ptr(), delta.numel(), bounds.data_ptr(),
+            bounds.numel(), 0 if k is None else k.data_ptr(), o_off.data_ptr(), o_idx.data_ptr(),
+            0 if o_bits is None else o_bits.data_ptr(), N, C, H, W, level.shape[1], seed, frame, smin, floor_p)
+    if which == "cpu":
+        _native.cpu_module()[0].entropy_params(*args)
+    else:
+        _native.cuda_runtime()[0].entropy_params(*args, *_checks.cuda_stream(mu.device))
+    return o_off, o_idx, o_bits
+
+
+for _b in ("cpu", "cuda", "triton"):
+    entropy_params.register(_b)(
+        lambda mu, scale, level, delta_table, seed, frame=0, *, k=None, out=None, _b=_b:
+        _native_call(_b, mu, scale, level, delta_table, seed, frame, k, out))
