@@ -45,7 +45,7 @@ def test_clip_source_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         ClipSource(str(tmp_path / "none_here"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="no images"):
+    with pytest.raises(ValueError):
         ClipSource(str(tmp_path / "empty"))
 
 

@@ -283,7 +283,7 @@ def test_client_survives_corrupt_frames_from_a_bad_server():
         return bytes(b)
 
     async def handler(r, w):
-        h = framing.Header(model="jpeg-standin", weights_hash="none", width=W, height=H, fps_num=50, fps_den=1,
+        h = framing.Header(model="jpeg-standin", weights_hash="0" * 64, width=W, height=H, fps_num=50, fps_den=1,
                            color="rgb24", settings={"codec": "jpeg"})
         w.write(framing.message(framing.HEADER, h.to_bytes()))
         w.write(frame_msg(0) + frame_msg(1, corrupt=True) + frame_msg(2))

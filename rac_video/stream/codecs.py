@@ -49,7 +49,7 @@ class JpegStandIn(StreamCodec):
     name = "jpeg"
     standin = True
     model = "jpeg-standin"
-    weights_hash = "none"
+    weights_hash = "0" * 64   # no weights; the .racv header wants a sha256-shaped field
 
     def jpeg_quality(self, levels_u8, q: int) -> int:
         if not 0 <= int(q) <= Q_MAX:

@@ -17,16 +17,11 @@ import math
 import struct
 from dataclasses import astuple, dataclass
 
-try:  # the real .racv framing once it is on main
-    from ..container import ContainerError, CorruptPacketError, Header, Packet, unpack_packet
-    TEMPORARY_FRAMING = False
-except ImportError:  # pragma: no cover - only until rac_video/container.py lands
-    from ._tmp_container import ContainerError, CorruptPacketError, Header, Packet, unpack_packet
-    TEMPORARY_FRAMING = True
+from ..container import ContainerError, CorruptPacketError, Header, Packet, unpack_packet
 
 __all__ = ["HEADER", "FRAME", "END", "MAX_MESSAGE", "MAX_GAZE_LINE", "ProtocolError", "Timing", "Header",
            "Packet", "ContainerError", "CorruptPacketError", "message", "frame_message", "parse_frame",
-           "GazeSample", "parse_gaze", "gaze_line", "TEMPORARY_FRAMING"]
+           "GazeSample", "parse_gaze", "gaze_line"]
 
 HEADER, FRAME, END = 1, 2, 3
 MAX_MESSAGE = 32 << 20

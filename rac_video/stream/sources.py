@@ -7,7 +7,6 @@ camera, a frame is "captured" when the loop takes it.
 """
 from __future__ import annotations
 
-import glob
 import logging
 import os
 
@@ -17,7 +16,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["SyntheticSource", "ClipSource", "open_source"]
 
-_IMG = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MAX_BYTES = 2 << 30
 
 
@@ -48,16 +46,25 @@ class SyntheticSource:
 
 
 class ClipSource:
+    """A clip read with :func:`rac_video.io.open_video` (image folder, glob or video file)."""
+
     def __init__(self, path: str, fps: float | None = None, max_frames: int = 500, loop: bool = True):
-        frames, vfps = _read_clip(path, max_frames)
+        from ..io import open_video
+
+        if not os.path.exists(path) and not any(c in path for c in "*?["):
+            raise FileNotFoundError(path)
+        frames, total = [], 0
+        with open_video(path, fps=fps, max_frames=max_frames) as r:
+            self.fps = float(r.fps)
+            for _, _, a in r:
+                total += a.nbytes
+                if total > MAX_BYTES:
+                    raise ValueError(f"{path}: more than {MAX_BYTES >> 20} MiB of frames; use --max-frames")
+                frames.append(a)
         if not frames:
             raise ValueError(f"no frames in {path}")
-        shapes = {f.shape for f in frames}
-        if len(shapes) != 1:
-            raise ValueError(f"frames of different sizes in {path}: {sorted(shapes)[:3]}")
         self.frames = frames
         self.height, self.width = frames[0].shape[:2]
-        self.fps = float(fps or vfps or 25.0)
         self.count = None if loop else len(frames)
         self.loop = loop
 
@@ -65,44 +72,6 @@ class ClipSource:
         if not self.loop and i >= len(self.frames):
             raise IndexError(i)
         return self.frames[i % len(self.frames)]
-
-
-def _read_clip(path, max_frames):
-    if os.path.isdir(path):
-        from PIL import Image
-
-        files = sorted(p for p in glob.glob(os.path.join(path, "*")) if p.lower().endswith(_IMG))
-        if not files:
-            raise ValueError(f"no images in {path}")
-        out, total = [], 0
-        for p in files[:max_frames]:
-            with Image.open(p) as im:
-                a = np.asarray(im.convert("RGB"))
-            total += a.nbytes
-            if total > MAX_BYTES:
-                raise ValueError(f"{path}: more than {MAX_BYTES >> 20} MiB of frames; use --max-frames")
-            out.append(a)
-        return out, None
-    if not os.path.exists(path):
-        raise FileNotFoundError(path)
-    import av
-
-    out, total = [], 0
-    try:
-        with av.open(path) as c:
-            s = c.streams.video[0]
-            fps = float(s.average_rate) if s.average_rate else None
-            for fr in c.decode(video=0):
-                a = fr.to_ndarray(format="rgb24")
-                total += a.nbytes
-                if total > MAX_BYTES:
-                    raise ValueError(f"{path}: more than {MAX_BYTES >> 20} MiB of frames; use --max-frames")
-                out.append(a)
-                if len(out) >= max_frames:
-                    break
-    except av.error.FFmpegError as e:
-        raise ValueError(f"cannot read {path}: {e}") from None
-    return out, fps
 
 
 def open_source(spec: str, *, size=(416, 240), fps: float | None = None, max_frames: int = 500,
