@@ -168,7 +168,8 @@ class StreamStats:
                 a1.plot(bad, [0] * len(bad), "rx", ms=4, label="not displayed")
         a1.set_xlabel("capture time (s)")
         a1.set_ylabel("latency (ms)")
-        a1.legend(fontsize=7, loc="upper right")
+        if shown:
+            a1.legend(fontsize=7, loc="upper right")
         a1.set_title(title, fontsize=9)
         s = self.bitrate_series()
         if s:

@@ -59,7 +59,7 @@ class Viewer:
 
     def start(self):
         self._thread.start()
-        log.warning("viewer at %s", self.url)
+        log.info("viewer at %s", self.url)
 
     def close(self):
         with self._cond:

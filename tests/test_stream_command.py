@@ -1,0 +1,46 @@
+import json
+
+import pytest
+
+from rac_video.cli import main
+from rac_video.commands.stream import parse_netem_spec
+
+
+def test_bench_inprocess_writes_report(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    rc = main(["stream", "bench", "--inprocess", "--frames", "15", "--size", "96x64", "--fps", "50",
+               "--run", "none", "--run", "rate=20,delay=20,jitter=5,loss=1,seed=3", "--target-kbps", "500",
+               "--json", str(out)])
+    assert rc == 0
+    rep = json.loads(out.read_text())
+    assert rep["machine"]["hostname"] and len(rep["runs"]) == 2
+    none, lossy = rep["runs"]
+    assert none["netem"] == "none" and lossy["netem"].startswith("20 Mbit/s, 20 ms ± 5 ms, 1 % loss")
+    for r in rep["runs"]:
+        assert r["codec_note"].startswith("JPEG stand-in")
+        assert r["latency_ms"]["end_to_end"]["n"] == r["frames"]["displayed"] > 0
+        assert r["target_kbps"] == 500
+    # the emulated delay shows up in the network stage
+    assert lossy["latency_ms"]["network_emulation"]["median"] >= 15
+    assert (tmp_path / "r" / "none.csv").exists() and (tmp_path / "r" / "none.png").exists()
+    assert "end-to-end ms" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [
+    ["stream", "bench", "--inprocess", "--run", "rate=fast"],
+    ["stream", "bench", "--inprocess", "--run", "speed=3"],
+    ["stream", "bench", "--inprocess", "--frames", "0"],
+    ["stream", "serve", "--source", "/nonexistent/clip.mp4", "--port", "0", "--duration", "0.1"],
+    ["stream", "serve", "--host", "0.0.0.0", "--port", "0", "--duration", "0.1"],
+    ["stream", "serve", "--quality", "40", "--port", "0"],
+    ["stream", "play", "--gaze", "viewer"],
+])
+def test_bad_arguments_exit_2(argv, capsys):
+    assert main(argv) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_netem_spec():
+    c = parse_netem_spec("rate=20,delay=20,jitter=5,loss=1,queue=100,seed=4")
+    assert (c.rate_bps, c.delay_s, c.jitter_s, c.loss, c.queue_s, c.seed) == (20e6, 0.02, 0.005, 0.01, 0.1, 4)
+    assert not parse_netem_spec("none").active
