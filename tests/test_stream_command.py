@@ -10,7 +10,7 @@ def test_bench_inprocess_writes_report(tmp_path, capsys):
     out = tmp_path / "r.json"
     rc = main(["stream", "bench", "--inprocess", "--frames", "15", "--size", "96x64", "--fps", "50",
                "--run", "none", "--run", "rate=20,delay=20,jitter=5,loss=1,seed=3", "--target-kbps", "500",
-               "--json", str(out)])
+               "--report", str(out)])
     assert rc == 0
     rep = json.loads(out.read_text())
     assert rep["machine"]["hostname"] and len(rep["runs"]) == 2
@@ -44,3 +44,11 @@ def test_netem_spec():
     c = parse_netem_spec("rate=20,delay=20,jitter=5,loss=1,queue=100,seed=4")
     assert (c.rate_bps, c.delay_s, c.jitter_s, c.loss, c.queue_s, c.seed) == (20e6, 0.02, 0.005, 0.01, 0.1, 4)
     assert not parse_netem_spec("none").active
+
+
+def test_bench_json_output(tmp_path, capsys):
+    rc = main(["stream", "bench", "--inprocess", "--frames", "5", "--size", "64x48", "--run", "none",
+               "--report", str(tmp_path / "r.json"), "--json"])
+    assert rc == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((tmp_path / "r.json").read_text())

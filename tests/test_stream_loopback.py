@@ -324,3 +324,16 @@ def test_client_gives_up_on_a_server_that_never_delivers():
 
     client = _run(main())
     assert len(sessions) == 4 and client.stats.counts["disconnects"] == 4
+
+
+def test_slow_link_costs_frames_not_latency():
+    # a 0.3 Mbit/s link under a stream of ~1.5 Mbit/s: the sender skips frames (link_busy) instead of
+    # queueing them, so the end-to-end latency stays near delay + max backlog
+    scfg = ServerConfig(size=(320, 192), fps=50, count=60, quality=12,
+                        netem=parse_netem(rate_mbps=0.3, delay_ms=10, queue_ms=2000))
+    client, _ = _run(run_inprocess(scfg, ClientConfig(port=0, gaze="none")))
+    rep = client.server_reports[0]
+    assert rep["drops"].get("link_busy", 0) > 10 and rep["netem"]["queue_drops"] == 0
+    e2e = client.summary()["latency_ms"]["end_to_end"]
+    assert e2e["n"] > 0
+    assert max((r.wire - r.send) for r in client.stats.frames) < 0.5   # nowhere near the 2 s queue

@@ -63,3 +63,12 @@ def test_inactive_and_describe():
 def test_bad_config(kw):
     with pytest.raises(ValueError):
         parse_netem(**kw)
+
+
+def test_backlog():
+    em = NetEm(parse_netem(rate_mbps=1))
+    assert em.backlog(0.0) == 0.0
+    em.submit(0.0, 12_500)              # 0.1 s of link time
+    assert em.backlog(0.04) == pytest.approx(0.06)
+    assert em.backlog(0.5) == 0.0
+    assert NetEm(parse_netem(delay_ms=10)).backlog(0.0) == 0.0

@@ -80,6 +80,7 @@ def add_arguments(p):
     c.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     c.add_argument("--reconnect", type=int, default=5, help="failed connection attempts in a row before giving up")
     c.add_argument("--out", default=None, help="write OUT.json, OUT.csv (per frame) and OUT.png (plot)")
+    c.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     b = sub.add_parser("bench", help="server (own process) + client on loopback for N frames: latency report",
                        description="Latency report: server process + client on loopback, one run per --netem.")
@@ -88,7 +89,8 @@ def add_arguments(p):
     b.add_argument("--frames", type=int, default=500, help="frames per run (default 500)")
     b.add_argument("--run", action="append", dest="runs", default=None, metavar="NETEM",
                    help="a netem spec per run (repeatable; default: none and the issue's lossy link)")
-    b.add_argument("--json", default=None, help="report path (default benchmarks/stream-<hostname>.json)")
+    b.add_argument("--report", default=None, help="report path (default benchmarks/stream-<hostname>.json)")
+    b.add_argument("--json", action="store_true", help="print the report as JSON")
     b.add_argument("--out-dir", default=None, help="per-run CSV and plots (default: beside the report)")
     b.add_argument("--inprocess", action="store_true", help="server on the same event loop (no subprocess)")
 
@@ -186,7 +188,10 @@ def _play(args):
         s = _write_outputs(client, args.out, {"command": "play"}, "rac-video stream play")
         with open(args.out + ".json", "w") as f:
             json.dump(s, f, indent=1)
-    _print_summary(s)
+    if args.json:
+        print(json.dumps(s, indent=1))
+    else:
+        _print_summary(s)
     return 0 if client.stats.counts["received"] else 1
 
 
@@ -217,12 +222,11 @@ def _bench(args):
         parse_netem_spec(r)   # validate all before running any
     if args.frames <= 0:
         raise ValueError("--frames must be positive")
-    out_json = args.json or os.path.join("benchmarks", f"stream-{platform.node()}.json")
+    out_json = args.report or os.path.join("benchmarks", f"stream-{platform.node()}.json")
     out_dir = args.out_dir or os.path.splitext(out_json)[0]
     os.makedirs(out_dir, exist_ok=True)
     report = {"what": "rac-video stream bench: server and client on loopback",
-              "command": "rac-video " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["stream"] else
-              " ".join(sys.argv), "machine": bench.machine(), "runs": []}
+              "command": "rac-video " + " ".join(sys.argv[1:]), "machine": bench.machine(), "runs": []}
     for spec in runs:
         args.netem = spec
         args.count = args.frames
@@ -244,13 +248,17 @@ def _bench(args):
                 "process_pair": not args.inprocess}
         s = _write_outputs(client, os.path.join(out_dir, name), meta, f"{args.codec} · netem {meta['netem']}")
         report["runs"].append(s)
-        print(f"== netem {meta['netem']}")
-        _print_summary(s)
+        if not args.json:
+            print(f"== netem {meta['netem']}")
+            _print_summary(s)
     os.makedirs(os.path.dirname(os.path.abspath(out_json)), exist_ok=True)
     with open(out_json, "w") as f:
         json.dump(report, f, indent=1)
         f.write("\n")
-    print(f"wrote {out_json} (per-frame CSV and plots in {out_dir})")
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print(f"wrote {out_json} (per-frame CSV and plots in {out_dir})")
     return 0
 
 

@@ -132,6 +132,12 @@ class RateController:
     def quality(self) -> int:
         return int(min(Q_MAX, max(0, round(self.qf))))
 
+    def congested(self):
+        """The link is backed up (a frame was skipped): one quality step down at once."""
+        self.qf = max(-0.49, self.qf - 1.0)
+        if self.target:
+            self.bucket = max(self.bucket, 0.0) + self.budget
+
     def update(self, nbytes: int, q: int):
         """Report the size of the frame just coded at quality ``q``."""
         if not self.target:

@@ -95,6 +95,11 @@ class NetEm:
         self.sent += 1
         return t
 
+    def backlog(self, now: float) -> float:
+        """Seconds of link time still queued ahead of a message offered at ``now`` (0 without a rate
+        limit) — what a sender sees as unsent bytes in its socket at a bottleneck first hop."""
+        return max(0.0, self._link_free - now) if self.config.rate_bps else 0.0
+
     def stats(self) -> dict:
         return {"config": self.config.describe(), "sent": self.sent, "lost": self.lost,
                 "queue_drops": self.queue_drops}

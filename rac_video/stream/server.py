@@ -12,6 +12,9 @@ Per session, on an asyncio loop with the encoder in its own worker thread::
   prediction by ``predict_ms``) and sent as parametric side info (``FoveatedGaze``), from which both
   ends regenerate the same integer levels;
 * a target bitrate adapts the quality per frame (:class:`~rac_video.stream.codecs.RateController`);
+* a frame is skipped before encoding when the (emulated) link still has more than ``max_backlog_ms``
+  queued (``link_busy``; the quality steps down), so a link slower than the stream costs frames,
+  not latency;
 * frames pass the seeded network emulator, wait for their delivery time and are written without
   awaiting the socket; when the socket's send buffer holds more than ``max_send_buffer`` bytes (a
   stalled reader) frames are dropped (``stalled_reader``) instead of queued;
@@ -74,6 +77,7 @@ class ServerConfig:
     display: fov.Display = fov.GAZECOM_DISPLAY
     max_clients: int = 4
     max_send_buffer: int = 1 << 20
+    max_backlog_ms: float = 60.0      # skip a frame when the link has more than this queued
     max_inflight: int = 256
 
 
@@ -237,6 +241,11 @@ class Session:
                 self.inflight.append(_END)
                 self.inflight_ev.set()
                 return
+            backlog = self.netem.backlog(time.monotonic())
+            if backlog * 1e3 > self.cfg.max_backlog_ms:
+                self._drop("link_busy", item[0])   # sending now would only queue: skip, step quality down
+                self.rc.congested()
+                continue
             timing, pbytes = await loop.run_in_executor(self.ex, self._build_and_encode, codec, item)
             timing.send = time.monotonic()
             at = timing.send
