@@ -88,9 +88,9 @@ def test_viewer_endpoints(harness):
     assert st == 200 and b"/frame?after=" in page
     st, hdr, jpg = _req(u + "frame?after=-1")
     assert st == 200 and jpg[:2] == b"\xff\xd8"
-    idx = int(hdr["X-Frame-Index"])
-    st, hdr2, _ = _req(u + f"frame?after={idx}")
-    assert st in (200, 204) and (st == 204 or int(hdr2["X-Frame-Index"]) > idx)
+    idx, seq = int(hdr["X-Frame-Index"]), int(hdr["X-Frame-Seq"])
+    st, hdr2, _ = _req(u + f"frame?after={seq}")
+    assert st in (200, 204) and (st == 204 or int(hdr2["X-Frame-Seq"]) > seq)
     assert _req(u + "displayed", {"index": idx})[0] == 204
     for _ in range(100):
         if harness.client.stats.counts["displayed"]:

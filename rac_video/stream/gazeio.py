@@ -12,7 +12,6 @@ the frame, looping). ``position(t)`` gives frame pixels or ``None`` (no valid sa
 from __future__ import annotations
 
 import logging
-
 import random
 from dataclasses import dataclass
 

@@ -3,8 +3,9 @@
 Endpoints (``http://127.0.0.1:PORT``):
 
 * ``GET /``               the page (``viewer.html``): shows the stream, sends the mouse as gaze;
-* ``GET /frame?after=N``  long-poll (≤ 1 s) for the newest decoded frame with index > N: JPEG
-  (quality 92, re-encoded for the browser) with ``X-Frame-Index``; 204 when none came, 410 when the
+* ``GET /frame?after=S``  long-poll (≤ 1 s) for the newest decoded frame offered after the S-th:
+  JPEG (quality 92, re-encoded for the browser) with ``X-Frame-Seq`` (offer count; packet indices
+  restart when the client reconnects) and ``X-Frame-Index``; 204 when none came, 410 when the
   stream has ended;
 * ``POST /displayed``     ``{"index": N}`` — the page painted frame N (its display time);
 * ``POST /gaze``          ``{"nx": 0..1, "ny": 0..1}`` — mouse position in the picture;
@@ -42,8 +43,9 @@ class Viewer:
         check_loopback(host)
         self.client, self.loop = client, loop
         self._cond = threading.Condition()
-        self._frame = None        # (index, frame)
-        self._jpeg = None         # (index, bytes) cache
+        self._frame = None        # (seq, index, frame); seq counts offers (packet indices restart on reconnect)
+        self._seq = -1
+        self._jpeg = None         # (seq, index, bytes) cache
         self.closed = False
         self.bad_requests = 0
         viewer = self
@@ -71,7 +73,8 @@ class Viewer:
 
     def offer(self, frame: np.ndarray, rec):
         with self._cond:
-            self._frame = (rec.index, frame)
+            self._seq += 1
+            self._frame = (self._seq, rec.index, frame)
             self._cond.notify_all()
 
     def wait_frame(self, after: int, timeout: float = 1.0):
@@ -84,13 +87,13 @@ class Viewer:
                 self._cond.wait(left)
             if self._frame is None or self._frame[0] <= after:
                 return "closed"
-            idx, frame = self._frame
-            if self._jpeg is None or self._jpeg[0] != idx:
+            seq, idx, frame = self._frame
+            if self._jpeg is None or self._jpeg[0] != seq:
                 from PIL import Image
 
                 buf = io.BytesIO()
                 Image.fromarray(frame).save(buf, format="JPEG", quality=92)
-                self._jpeg = (idx, buf.getvalue())
+                self._jpeg = (seq, idx, buf.getvalue())
             return self._jpeg
 
     def live_stats(self) -> dict:
@@ -156,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
                 elif r == "closed":
                     self._send(410, b"stream ended")
                 else:
-                    self._send(200, r[1], "image/jpeg", {"X-Frame-Index": str(r[0])})
+                    self._send(200, r[2], "image/jpeg", {"X-Frame-Seq": str(r[0]), "X-Frame-Index": str(r[1])})
             elif u.path == "/stats":
                 self._send(200, json.dumps(self.viewer.live_stats()).encode(), "application/json")
             else:
