@@ -145,7 +145,15 @@ class StreamClient:
         kind, body = await self._read_message(reader, cfg.connect_timeout_s)
         if kind != framing.HEADER:
             raise _Reconnect(f"expected a header, got message kind {kind}")
-        self._open_codec(body)
+        h, name = self._parse_header(body)
+        # load the codec off the loop, while frames are already being received (a model load takes
+        # seconds; until it is there, newer frames supersede older ones instead of piling up)
+        if self.codec is None or self.codec.model != h.model:
+            self.codec = None
+            self._codec_ready = asyncio.get_running_loop().run_in_executor(self.ex, self._load_codec, h, name)
+        else:
+            self._codec_ready = asyncio.get_running_loop().create_future()
+            self._codec_ready.set_result(self.codec)
         tasks = [asyncio.create_task(self._receive(reader)), asyncio.create_task(self._decode()),
                  asyncio.create_task(self._send_gaze(writer))]
         stopper = asyncio.create_task(self.stop.wait())
@@ -170,30 +178,30 @@ class StreamClient:
                 rec.status = "not_shown"
             self._pending_display.clear()
 
-    def _open_codec(self, body):
+    def _parse_header(self, body):
         try:
             h, _ = framing.Header.from_bytes(body)
         except framing.ContainerError as e:
             raise _Reconnect(f"bad stream header: {e}") from None
         settings = h.settings if isinstance(h.settings, dict) else {}
         name = settings.get("codec")
-        if self.codec is None or self.codec.model != h.model:
-            if name == "jpeg":
-                self.codec = JpegStandIn()
-            elif name == "rac":
-                self.codec = RacCodec(model=h.model)
-                if self.codec.weights_hash != h.weights_hash:
-                    self.stop.set()
-                    raise ValueError(f"server codes with {h.model} weights {h.weights_hash[:12]}…, this client "
-                                     f"has {self.codec.weights_hash[:12]}…")
-            else:
-                self.stop.set()
-                raise ValueError(f"stream uses an unknown codec {name!r}")
+        if name not in ("jpeg", "rac"):
+            self.stop.set()
+            raise ValueError(f"stream uses an unknown codec {name!r}")
         self.header = h
         self.W, self.H = int(h.width), int(h.height)
-        self.latent_hw = self.codec.latent_hw(self.H, self.W)
         log.info("stream %dx%d at %d/%d fps, codec %s%s", self.W, self.H, h.fps_num, h.fps_den, name,
-                 " (stand-in)" if self.codec.standin else "")
+                 " (stand-in)" if settings.get("standin") else "")
+        return h, name
+
+    def _load_codec(self, h, name):
+        if name == "jpeg":
+            return JpegStandIn()
+        codec = RacCodec(model=h.model)
+        if codec.weights_hash != h.weights_hash:
+            raise ValueError(f"server codes with {h.model} weights {h.weights_hash[:12]}…, this client "
+                             f"has {codec.weights_hash[:12]}…")
+        return codec
 
     async def _read_message(self, reader, timeout):
         try:
@@ -280,6 +288,12 @@ class StreamClient:
 
     async def _decode(self):
         loop = asyncio.get_running_loop()
+        try:
+            self.codec = await self._codec_ready
+        except Exception:
+            self.stop.set()   # a missing or mismatched model does not get better by reconnecting
+            raise
+        self.latent_hw = self.codec.latent_hw(self.H, self.W)
         while True:
             item = await self.mailbox.get()
             if item is None:

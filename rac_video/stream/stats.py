@@ -114,7 +114,9 @@ class StreamStats:
         series = self.bitrate_series()
         full = series[:-1] if len(series) > 1 else series   # the last bin is partial
         fr = self.frames
-        dur = (max(r.receive for r in fr) - min(r.receive for r in fr)) if len(fr) > 1 else 0.0
+        # over the capture span of the received frames (bursts at the receiver do not inflate it)
+        caps = sorted(r.capture for r in fr)
+        dur = (caps[-1] - caps[0]) * len(caps) / (len(caps) - 1) if len(caps) > 1 else 0.0
         return {
             **(meta or {}),
             "frames": dict(sorted(self.counts.items())),
