@@ -52,3 +52,18 @@ def test_bench_json_output(tmp_path, capsys):
     assert rc == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads((tmp_path / "r.json").read_text())
+
+
+def test_bench_process_pair(tmp_path):
+    """The default bench path: the server as its own process (rac-video stream serve), ended by the stream."""
+    out = tmp_path / "p.json"
+    assert main(["stream", "bench", "--frames", "10", "--size", "96x64", "--run", "none", "--report", str(out)]) == 0
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["process_pair"] and run["server"] and run["server"][0]["sent"] == run["frames"]["received"] > 0
+
+
+def test_bench_server_that_cannot_start(tmp_path, capsys):
+    rc = main(["stream", "bench", "--frames", "5", "--source", str(tmp_path / "missing"), "--run", "none",
+               "--report", str(tmp_path / "x.json")])
+    assert rc == 1 and "server exited" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()

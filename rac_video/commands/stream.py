@@ -242,7 +242,11 @@ def _bench(args):
                     "--max-frames", str(args.max_frames)]
             argv += ["--fps", str(args.fps)] if args.fps else []
             argv += ["--model", args.model] if args.model else []
-            client = asyncio.run(bench.run_pair(argv, ccfg, run_timeout=args.frames / 5 + 120))
+            try:
+                client = asyncio.run(bench.run_pair(argv, ccfg, run_timeout=args.frames / 5 + 120))
+            except RuntimeError as e:   # the server process did not come up (its own error is above)
+                print(f"rac-video stream bench: error: {e}", file=sys.stderr)
+                return 1
         meta = {"netem": scfg.netem.describe(), "codec": args.codec, "source": args.source, "frames": args.frames,
                 "target_kbps": args.target_kbps, "quality": args.quality, "gaze": args.gaze,
                 "process_pair": not args.inprocess}
