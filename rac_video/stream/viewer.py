@@ -160,6 +160,8 @@ class _Handler(BaseHTTPRequestHandler):
                     self._send(410, b"stream ended")
                 else:
                     self._send(200, r[2], "image/jpeg", {"X-Frame-Seq": str(r[0]), "X-Frame-Index": str(r[1])})
+            elif u.path == "/favicon.ico":
+                self._send(204)
             elif u.path == "/stats":
                 self._send(200, json.dumps(self.viewer.live_stats()).encode(), "application/json")
             else:
