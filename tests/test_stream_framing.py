@@ -83,3 +83,17 @@ def test_timing_nan_roundtrip():
     msg = framing.frame_message(t, framing.Packet(0, 0, 0, b"", b"").to_bytes())
     t2, _ = framing.parse_frame(msg[framing.MSG_HEADER_SIZE:])
     assert t2.gaze_seq == -1 and math.isnan(t2.gaze_arrival)
+
+
+def test_ack_lines():
+    assert framing.parse_upstream(framing.ack_line(17).strip(), (416, 240)) == framing.Ack(17)
+    for bad in (b'{"ack": -1}', b'{"ack": "3"}', b'{"ack": 1.5}', b'{"ack": 3, "x": 1}', b'{"ack": true}'):
+        with pytest.raises(ValueError):
+            framing.parse_upstream(bad, (416, 240))
+    with pytest.raises(ValueError):
+        framing.parse_gaze(framing.ack_line(3).strip(), (416, 240))
+    acks = []
+    box = GazeInbox((416, 240), on_ack=lambda i, t: acks.append((i, t)))
+    box.feed(b'{"ack": 5}', 2.0)
+    box.feed(b'{"ack": "x"}', 2.0)
+    assert acks == [(5, 2.0)] and box.bad == 1 and box.latest is None

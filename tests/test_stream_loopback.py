@@ -337,3 +337,50 @@ def test_slow_link_costs_frames_not_latency():
     e2e = client.summary()["latency_ms"]["end_to_end"]
     assert e2e["n"] > 0
     assert max((r.wire - r.send) for r in client.stats.frames) < 0.5   # nowhere near the 2 s queue
+
+
+def _slow_decoder(client, seconds):
+    orig = client._decode_one
+
+    def slow(rec, pkt):
+        time.sleep(seconds)
+        return orig(rec, pkt)
+    client._decode_one = slow
+
+
+@pytest.mark.parametrize("window", [0, 1])
+def test_send_window_with_a_slow_decoder(window):
+    async def main():
+        server = StreamServer(ServerConfig(size=SIZE, fps=50, count=50, window=window))
+        port = await server.start()
+        client = StreamClient(ClientConfig(port=port, gaze="none"))
+        _slow_decoder(client, 0.06)    # ~16 fps decoder under a 50 fps stream
+        await client.run()
+        await server.close()
+        return client
+
+    client = _run(main())
+    c, rep = client.stats.counts, client.server_reports[0]
+    if window == 0:   # without a window the server sends everything and the client skips most
+        assert c["superseded"] > 10 and rep["sent"] > 40
+    else:             # with one frame in flight nothing is superseded: the server skips instead
+        assert c.get("superseded", 0) == 0 and rep["drops"]["client_behind"] > 10
+        assert rep["acks"] >= c["displayed"] - 1 and rep["sent"] - c["displayed"] <= 1
+
+
+def test_send_window_reopens_without_acks():
+    async def main():
+        server = StreamServer(ServerConfig(size=SIZE, fps=50, window=1, ack_timeout_s=0.2))
+        port = await server.start()
+        r, w = await _raw_connect(port)        # reads frames, never acknowledges
+        t0 = time.monotonic()
+        n = 0
+        while time.monotonic() - t0 < 1.0:
+            await asyncio.wait_for(_read_frame(r), 2.0)
+            n += 1
+        w.close()
+        await server.close()
+        return n
+
+    n = _run(main())
+    assert 3 <= n <= 8        # about one frame per ack timeout, not 50

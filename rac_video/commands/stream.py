@@ -48,6 +48,8 @@ def _server_args(p):
                    "[,queue=MS][,seed=N]")
     g.add_argument("--predict-ms", type=float, default=0.0, help="gaze prediction horizon (latency compensation)")
     g.add_argument("--deadzone-deg", type=float, default=0.5, help="gaze dead zone (no map change in fixations)")
+    g.add_argument("--window", type=int, default=0,
+                   help="at most this many frames in flight, unacknowledged by the client (0: no limit)")
 
 
 def _client_args(p):
@@ -102,10 +104,12 @@ def _server_config(args):
         raise ValueError("quality must be in 0..15")
     if args.target_kbps < 0:
         raise ValueError("target bitrate must be >= 0")
+    if args.window < 0:
+        raise ValueError("window must be >= 0")
     return ServerConfig(source=args.source, size=_size(args.size), fps=args.fps, count=args.count,
                         max_frames=args.max_frames, loop=not args.no_loop, codec=args.codec, model=args.model,
                         quality=args.quality, target_kbps=args.target_kbps, netem=parse_netem_spec(args.netem),
-                        predict_ms=args.predict_ms, deadzone_deg=args.deadzone_deg)
+                        predict_ms=args.predict_ms, deadzone_deg=args.deadzone_deg, window=args.window)
 
 
 def _client_config(args, **kw):
@@ -239,7 +243,7 @@ def _bench(args):
             argv = ["--source", args.source, "--size", args.size, "--count", str(args.frames), "--codec", args.codec,
                     "--quality", str(args.quality), "--target-kbps", str(args.target_kbps), "--netem", spec,
                     "--predict-ms", str(args.predict_ms), "--deadzone-deg", str(args.deadzone_deg),
-                    "--max-frames", str(args.max_frames)]
+                    "--max-frames", str(args.max_frames), "--window", str(args.window)]
             argv += ["--fps", str(args.fps)] if args.fps else []
             argv += ["--model", args.model] if args.model else []
             try:
@@ -248,7 +252,7 @@ def _bench(args):
                 print(f"rac-video stream bench: error: {e}", file=sys.stderr)
                 return 1
         meta = {"netem": scfg.netem.describe(), "codec": args.codec, "source": args.source, "frames": args.frames,
-                "target_kbps": args.target_kbps, "quality": args.quality, "gaze": args.gaze,
+                "target_kbps": args.target_kbps, "quality": args.quality, "gaze": args.gaze, "window": args.window,
                 "process_pair": not args.inprocess}
         s = _write_outputs(client, os.path.join(out_dir, name), meta, f"{args.codec} · netem {meta['netem']}")
         report["runs"].append(s)

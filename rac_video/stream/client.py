@@ -78,6 +78,8 @@ class StreamClient:
         self._received = 0
         self._seq = 0
         self._pending_display: dict[int, FrameRecord] = {}
+        self._writer = None
+        self._acked = -1
         self.ex = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rac-dec")
 
     # ------------------------------------------------------------------ run
@@ -142,6 +144,7 @@ class StreamClient:
         self._last_index = None
         self._last_server_dropped = 0
         self.mailbox = asyncio.Queue(1)
+        self._writer, self._acked = writer, -1
         kind, body = await self._read_message(reader, cfg.connect_timeout_s)
         if kind != framing.HEADER:
             raise _Reconnect(f"expected a header, got message kind {kind}")
@@ -253,6 +256,7 @@ class StreamClient:
             if cfg.deadline_ms and (t_recv - timing.capture) * 1e3 > cfg.deadline_ms:
                 rec.status = "late"
                 self.stats.counts["late"] += 1
+                self._ack(rec.index)
             else:
                 if self.mailbox.full():
                     old = self.mailbox.get_nowait()
@@ -307,6 +311,7 @@ class StreamClient:
             except (ValueError, SideInfoError) as e:   # PayloadError, SideInfoError, bad JPEG are ValueErrors
                 rec.status = "decode_error"
                 self.stats.counts["decode_errors"] += 1
+                self._ack(rec.index)
                 log.warning("frame %d does not decode, skipped: %s", rec.index, e)
                 continue
             if self.viewer is not None:
@@ -319,6 +324,7 @@ class StreamClient:
                 if self.sink is not None:
                     self.sink(frame, rec)
                 self.stats.displayed(rec, time.monotonic())
+                self._ack(rec.index)
 
     def on_displayed(self, index: int, t: float):
         """The viewer page painted frame ``index`` at ``t`` (called on the loop)."""
@@ -331,6 +337,17 @@ class StreamClient:
             self._pending_display.pop(k).status = "not_shown"
             self.stats.counts["not_shown"] += 1
         self.stats.displayed(rec, t)
+        self._ack(index)
+
+    def _ack(self, index: int):
+        """Tell the server that every frame up to ``index`` is done with (for its send window)."""
+        w = self._writer
+        if w is None or w.is_closing() or index <= self._acked:
+            return
+        if w.transport.get_write_buffer_size() > 65536:
+            return   # the server is not reading; a later ack covers this one
+        self._acked = index
+        w.write(framing.ack_line(index))
 
     # ------------------------------------------------------------------ gaze upstream
     async def _send_gaze(self, writer):

@@ -7,8 +7,10 @@ Downstream (server → client), each message is ``kind u8, length u32 (little-en
   by one ``.racv`` packet (index, pts, quality, side info = importance levels, payload).
 * ``END``    — the source has no more frames (empty body).
 
-Upstream (client → server): gaze samples as JSON lines (at most ``MAX_GAZE_LINE`` bytes each),
-``{"seq": int, "t": client monotonic seconds, "x": px, "y": px}`` in frame pixels.
+Upstream (client → server): JSON lines (at most ``MAX_GAZE_LINE`` bytes each): gaze samples
+``{"seq": int, "t": client monotonic seconds, "x": px, "y": px}`` in frame pixels, and cumulative
+acknowledgements ``{"ack": index}`` (the client is done with every frame up to ``index``: shown,
+or skipped as late or undecodable), used by the server's optional send window.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from ..container import ContainerError, CorruptPacketError, Header, Packet, unpa
 
 __all__ = ["HEADER", "FRAME", "END", "MAX_MESSAGE", "MAX_GAZE_LINE", "ProtocolError", "Timing", "Header",
            "Packet", "ContainerError", "CorruptPacketError", "message", "frame_message", "parse_frame",
-           "GazeSample", "parse_gaze", "gaze_line"]
+           "GazeSample", "parse_gaze", "gaze_line", "Ack", "ack_line", "parse_upstream"]
 
 HEADER, FRAME, END = 1, 2, 3
 MAX_MESSAGE = 32 << 20
@@ -109,16 +111,43 @@ def gaze_line(s: GazeSample) -> bytes:
     return json.dumps({"seq": s.seq, "t": s.t, "x": s.x, "y": s.y}, separators=(",", ":")).encode() + b"\n"
 
 
-def parse_gaze(line: bytes, frame_wh) -> GazeSample:
-    """Validate one upstream line; ValueError with a reason when malformed (the caller logs and goes on)."""
+@dataclass
+class Ack:
+    index: int
+
+
+def ack_line(index: int) -> bytes:
+    return b'{"ack":%d}\n' % int(index)
+
+
+def parse_upstream(line: bytes, frame_wh):
+    """A :class:`GazeSample` or an :class:`Ack`; ValueError with a reason when malformed (the caller
+    logs and goes on)."""
     if len(line) > MAX_GAZE_LINE:
-        raise ValueError(f"gaze line longer than {MAX_GAZE_LINE} bytes")
+        raise ValueError(f"upstream line longer than {MAX_GAZE_LINE} bytes")
     try:
         d = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"gaze line is not JSON ({e.__class__.__name__})") from None
+        raise ValueError(f"upstream line is not JSON ({e.__class__.__name__})") from None
     if not isinstance(d, dict):
-        raise ValueError("gaze line must be a JSON object")
+        raise ValueError("upstream line must be a JSON object")
+    if "ack" in d:
+        a = d["ack"]
+        if len(d) != 1 or isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < 2 ** 32:
+            raise ValueError(f"ack must be the only field and a frame index, got {d!r:.80}")
+        return Ack(a)
+    return _gaze_from(d, frame_wh)
+
+
+def parse_gaze(line: bytes, frame_wh) -> GazeSample:
+    """Validate one gaze line; ValueError with a reason when malformed or not a gaze sample."""
+    r = parse_upstream(line, frame_wh)
+    if not isinstance(r, GazeSample):
+        raise ValueError("not a gaze sample")
+    return r
+
+
+def _gaze_from(d: dict, frame_wh) -> GazeSample:
     missing = [k for k in ("seq", "t", "x", "y") if k not in d]
     if missing:
         raise ValueError(f"gaze line lacks {', '.join(missing)}")

@@ -1,7 +1,7 @@
 """Gaze on both ends of the stream.
 
-Server: :class:`GazeInbox` keeps the newest valid sample (with its arrival time) and counts bad and
-stale lines; :class:`LineSplitter` cuts the upstream bytes into lines with a hard length bound (an
+Server: :class:`GazeInbox` keeps the newest valid sample (with its arrival time), passes frame
+acknowledgements on, and counts bad and stale lines; :class:`LineSplitter` cuts the upstream bytes into lines with a hard length bound (an
 over-long line is skipped up to its newline, never buffered).
 
 Client: gaze generators for :class:`~rac_video.stream.client.StreamClient` — ``SyntheticGaze``
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .framing import MAX_GAZE_LINE, GazeSample, parse_gaze
+from .framing import MAX_GAZE_LINE, Ack, GazeSample, parse_upstream
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,9 @@ class GazeInbox:
     """Newest gaze sample of one session. Written by the network task, read by the encoder thread
     (a single attribute swap, so no lock is needed)."""
 
-    def __init__(self, frame_wh, name: str = "session"):
+    def __init__(self, frame_wh, name: str = "session", on_ack=None):
         self.frame_wh = frame_wh
+        self.on_ack = on_ack
         self.name = name
         self.latest: Received | None = None
         self.received = 0
@@ -44,11 +45,15 @@ class GazeInbox:
 
     def feed(self, line: bytes, now: float):
         try:
-            s = parse_gaze(line, self.frame_wh)
+            s = parse_upstream(line, self.frame_wh)
         except ValueError as e:
             self.bad += 1
             if self.bad <= 5 or self.bad % 100 == 0:
                 log.warning("%s: malformed gaze message #%d ignored: %s", self.name, self.bad, e)
+            return
+        if isinstance(s, Ack):
+            if self.on_ack is not None:
+                self.on_ack(s.index, now)
             return
         if self.latest is not None and s.seq <= self.latest.sample.seq:
             self.stale += 1

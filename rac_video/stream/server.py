@@ -15,6 +15,10 @@ Per session, on an asyncio loop with the encoder in its own worker thread::
 * a frame is skipped before encoding when the (emulated) link still has more than ``max_backlog_ms``
   queued (``link_busy``; the quality steps down), so a link slower than the stream costs frames,
   not latency;
+* with ``window`` > 0, at most that many frames are in flight (handed to the link, not yet
+  acknowledged by the client as shown or skipped); further frames are skipped before encoding
+  (``client_behind``), so a slow decoder does not make the server encode frames that would only be
+  superseded. Acks are cumulative; after ``ack_timeout_s`` without one the window reopens;
 * frames pass the seeded network emulator, wait for their delivery time and are written without
   awaiting the socket; when the socket's send buffer holds more than ``max_send_buffer`` bytes (a
   stalled reader) frames are dropped (``stalled_reader``) instead of queued;
@@ -78,6 +82,8 @@ class ServerConfig:
     max_clients: int = 4
     max_send_buffer: int = 1 << 20
     max_backlog_ms: float = 60.0      # skip a frame when the link has more than this queued
+    window: int = 0                   # frames handed to the link and not yet acknowledged (0: no limit)
+    ack_timeout_s: float = 1.0        # no acknowledgement for this long: the window opens again
     max_inflight: int = 256
 
 
@@ -111,6 +117,10 @@ class Session:
         self.netem = NetEm(self.cfg.netem)
         self.gaze = None
         self.stop = asyncio.Event()
+        self._unacked = collections.deque()
+        self.acked = -1
+        self.acks = 0
+        self._last_progress = time.monotonic()
         self._dropped_ranges = collections.deque()
         self._dropped_total = 0
         self.ex = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"rac-enc{sid}")
@@ -136,7 +146,7 @@ class Session:
         codec = self.server.codec
         self.W, self.H, self.fps = src.width, src.height, src.fps
         self.latent_hw = codec.latent_hw(self.H, self.W)
-        self.gaze = GazeInbox((self.W, self.H), self.name)
+        self.gaze = GazeInbox((self.W, self.H), self.name, on_ack=self._on_ack)
         ppd = cfg.display.frame_ppd((self.H, self.W))
         self.filter = GazeFilter(self.fps, ppd, tau_s=cfg.tau_s, predict_s=cfg.predict_ms / 1e3,
                                  hold_s=cfg.gaze_hold_s, frame_wh=(self.W, self.H), deadzone_deg=cfg.deadzone_deg)
@@ -177,8 +187,29 @@ class Session:
                 pass
         return self.summary()
 
+    def _on_ack(self, index: int, now: float):
+        self.acks += 1
+        if index > self.acked:
+            self.acked = index
+            while self._unacked and self._unacked[0] <= index:
+                self._unacked.popleft()
+            self._last_progress = now
+
+    def _window_full(self) -> bool:
+        w = self.cfg.window
+        if w <= 0 or len(self._unacked) < w:
+            return False
+        now = time.monotonic()
+        if now - self._last_progress > self.cfg.ack_timeout_s:   # acks lost with their frames, or none coming
+            log.info("%s: no acknowledgement for %.1f s; reopening the window", self.name, now - self._last_progress)
+            self._unacked.clear()
+            self._last_progress = now
+            return False
+        return True
+
     def summary(self) -> dict:
         return {"session": self.sid, "sent": self.sent, "bytes": self.bytes, "drops": dict(self.drops),
+                "window": self.cfg.window, "acks": self.acks,
                 "netem": self.netem.stats(),
                 "gaze": {} if self.gaze is None else {"received": self.gaze.received, "malformed": self.gaze.bad,
                                                       "stale": self.gaze.stale}}
@@ -246,8 +277,13 @@ class Session:
                 self._drop("link_busy", item[0])   # sending now would only queue: skip, step quality down
                 self.rc.congested()
                 continue
+            if self._window_full():
+                self._drop("client_behind", item[0])  # the client has not caught up: do not encode more
+                continue
             timing, pbytes = await loop.run_in_executor(self.ex, self._build_and_encode, codec, item)
             timing.send = time.monotonic()
+            if self.cfg.window > 0:
+                self._unacked.append(timing.index)
             at = timing.send
             if self.netem.config.active:
                 at = self.netem.submit(timing.send, framing.MSG_HEADER_SIZE + framing.TIMING_SIZE + len(pbytes))
