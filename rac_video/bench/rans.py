@@ -75,7 +75,8 @@ def machine() -> dict:
             "logical_cpus": os.cpu_count(), "omp_max_threads": torch.get_num_threads(),
             "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "native_cpu_module": bool(mod), "git_commit": commit}
+            "native_cpu_module": bool(mod), "git_commit": commit,
+            "load_average_1_5_15min": [round(v, 2) for v in os.getloadavg()]}
 
 
 def make_data(n: int, seed: int = 0):
@@ -256,6 +257,7 @@ def main(argv=None) -> int:
     else:
         res["external"] = bench_external(d, args.repeats, args.compressai_python)
     res["ratios"] = _ratios(res)
+    res["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     out = args.out or os.path.join(ROOT, "benchmarks", f"rans-{platform.node() or 'host'}.json")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
