@@ -2,7 +2,8 @@
 
 A command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int`` (the exit code). Modules are found automatically, so a new command is a
-new file. Exit codes: 0 ok, 1 failure, 2 bad usage or bad input.
+new file. Exit codes: 0 ok, 1 failure (I/O), 2 bad usage or bad input (including corrupt streams and model
+mismatch), 3 decoded but damaged frames were skipped (``decode --skip-damaged``).
 """
 from __future__ import annotations
 
@@ -43,9 +44,12 @@ def main(argv=None) -> int:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (ValueError, FileNotFoundError, IsADirectoryError) as exc:
+    except (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
         print(f"rac-video {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # unwritable output, disk full, a video PyAV cannot open
+        print(f"rac-video {args.command}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -27,3 +27,39 @@ def shared_data():
 
 def devices():
     return ["cpu"] + (["cuda"] if _has_gpu else [])
+
+
+def export_random_model(folder, name, seed):
+    """Write a randomly initialised model exactly like shipped weights (state dicts + sha256 record)."""
+    import json
+
+    from rac_video.codec import weights
+    from rac_video.codec.autoencoder import Analysis, Synthesis
+    from rac_video.codec.denoiser import Denoiser
+    from rac_video.codec.hyperprior import HyperPrior
+
+    torch.manual_seed(seed)
+    state = {"g_a": Analysis().state_dict(), "g_s": Synthesis().state_dict(), "denoiser": Denoiser().state_dict(),
+             "hyperprior": HyperPrior().state_dict()}
+    path = folder / f"{name}.pt"
+    torch.save(state, path)
+    (folder / f"{name}.json").write_text(json.dumps({"name": name, "sha256": weights.sha256(path)}))
+
+
+@pytest.fixture(scope="session")
+def random_weights_dir(tmp_path_factory):
+    """A weights folder with two random models, ``rand-a`` and ``rand-b`` (tests of the bitstream path
+    that must not depend on the shipped weights)."""
+    d = tmp_path_factory.mktemp("weights")
+    export_random_model(d, "rand-a", 0)
+    export_random_model(d, "rand-b", 1)
+    return d
+
+
+@pytest.fixture
+def random_codec(random_weights_dir, monkeypatch):
+    from rac_video.codec import weights
+    from rac_video.codec.model import Codec
+
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", random_weights_dir)
+    return Codec("rand-a", steps=1)

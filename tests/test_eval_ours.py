@@ -8,7 +8,7 @@ import types
 import numpy as np
 import pytest
 
-from rac_video import schedule
+from rac_video import container, schedule
 from rac_video.eval import metrics as M
 
 sideinfo = pytest.importorskip("rac_video.importance.sideinfo")
@@ -40,22 +40,9 @@ class _Codec:
 def fake_modules(monkeypatch):
     codec = types.ModuleType("rac_video.codec")
     codec.load_model = lambda name="default": _Codec()
-    container = types.ModuleType("rac_video.container")
-
-    class StreamHeader:
-        def __init__(self, model, weights_hash, width, height, fps, color="rgb", settings=None):
-            self.model = model
-
-    class Packet:
-        def __init__(self, pts, quality, side_info, payload, flags=0):
-            self.pts, self.quality, self.side_info, self.payload = pts, quality, side_info, payload
-
-    container.StreamHeader, container.Packet = StreamHeader, Packet
-    container.pack_header = lambda h: b"RACV" + bytes(28)
-    container.pack_packet = lambda p: struct.pack("<IHH", len(p.payload), len(p.side_info), p.quality) + p.side_info + p.payload
     sched = types.ModuleType("rac_video.schedule")
     sched.Q_MAX = 63
-    for name, mod in [("rac_video.codec", codec), ("rac_video.container", container), ("rac_video.schedule", sched)]:
+    for name, mod in [("rac_video.codec", codec), ("rac_video.schedule", sched)]:
         monkeypatch.setitem(sys.modules, name, mod)
 
 
@@ -71,8 +58,10 @@ def test_ours_counts_every_byte_and_decodes(fake_modules):
     enc = ours.encode(frames, imp, 40)
     h, w = 5, 6
     side = len(sideinfo.RasterLevels(sideinfo.levels_from_importance(imp, (h, w))).to_bytes())
-    per_packet = 8 + side + (1 + h * w * 3)
-    assert enc.nbytes == 32 + 3 * per_packet and enc.info["side_info_bytes"] == 3 * side
+    per_packet = container.PACKET_OVERHEAD + side + (1 + h * w * 3)
+    head = len(container.Header("fake", "ab" * 32, 48, 40, 25, 1, settings={"eval": True, "levels": 16, "seed": 0,
+                                                                            "steps": None}).to_bytes())
+    assert enc.nbytes == head + 3 * per_packet and enc.info["side_info_bytes"] == 3 * side
     rec = enc.decode()
     assert rec.shape == frames.shape and rec.dtype == np.uint8
     uni = OursMethod(uniform=True)
@@ -98,17 +87,6 @@ def test_ours_gaze_side_info(fake_modules):
     assert enc.info["side_info"] == "gaze"
     raster = OursMethod().encode(frames, np.ones((64, 96), np.float32), 40)
     assert enc.info["side_info_bytes"] > 0 and raster.info["side_info"] == "raster"
-    assert enc.decode().shape == frames.shape
-
-
-def test_ours_without_container_counts_payload_and_side_info(fake_modules, monkeypatch):
-    from rac_video.eval.ours import OursMethod
-
-    monkeypatch.setitem(sys.modules, "rac_video.container", None)
-    frames = np.random.default_rng(2).integers(0, 256, (2, 40, 48, 3), dtype=np.uint8)
-    enc = OursMethod().encode(frames, None, 30)
-    assert enc.info["container"] is False
-    assert enc.nbytes == enc.info["side_info_bytes"] + 2 * (1 + 5 * 6 * 3)
     assert enc.decode().shape == frames.shape
 
 

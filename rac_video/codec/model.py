@@ -76,7 +76,7 @@ class Codec:
             raise ValueError(f"frame must be uint8 RGB (H, W, 3), got {a.dtype} {a.shape}")
         if a.shape[0] < 1 or a.shape[1] < 1 or a.shape[0] > 16384 or a.shape[1] > 16384:
             raise ValueError(f"frame size {a.shape[1]}x{a.shape[0]} out of range 1..16384")
-        x = torch.from_numpy(np.ascontiguousarray(a)).to(self.device).permute(2, 0, 1)[None].float() / 255.0
+        x = torch.from_numpy(a if a.flags.writeable and a.flags.c_contiguous else a.copy()).to(self.device).permute(2, 0, 1)[None].float() / 255.0
         H, W = a.shape[:2]
         ph, pw = -H % PAD, -W % PAD
         return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
@@ -88,7 +88,7 @@ class Codec:
             raise ValueError(f"levels must have shape {want} for a {width}x{height} frame, got {lv.shape}")
         if lv.dtype != np.uint8 or (lv.size and int(lv.max()) >= self.levels):
             raise ValueError(f"levels must be uint8 in 0..{self.levels - 1}")
-        t = torch.from_numpy(np.ascontiguousarray(lv)).to(self.device, torch.int32)[None, None]
+        t = torch.from_numpy(np.array(lv, dtype=np.uint8)).to(self.device, torch.int32)[None, None]
         Hp, Wp = -(-height // PAD) * PAD // FACTOR, -(-width // PAD) * PAD // FACTOR
         return F.pad(t.float(), (0, Wp - want[1], 0, Hp - want[0]), mode="replicate").to(torch.int32)
 
@@ -100,16 +100,16 @@ class Codec:
     def _z_prior(self):
         if self._z_tables is None:
             ent = _entropy()
-            scales = self.hyper.z_scale().double().cpu().numpy()
-            self._z_tables = ent.tables.factorized_gaussian_tables(scales)
+            # computed on the CPU in float32 from the shipped weights: the same integers on every device
+            scales = self.hyper.z_log_scale.detach().cpu().float().exp().clamp_min(0.05).double().numpy()
+            self._z_tables = ent.factorized_gaussian_tables(scales)
         return self._z_tables
 
-    def _y_params(self, z_hat, cond, level, table, seed, frame_index):
+    def _y_params(self, z_hat, cond, level, table, seed, frame_index, k=None):
+        """(offset, scale-table index, bits or None) of every latent element: the fused
+        ``ops.entropy_params`` (integers bit-exact on every backend, so both ends agree)."""
         mu, s = self.hyper.synthesis(z_hat, cond)
-        delta = table.delta.to(self.device)[level.long()]
-        u = ops.hashed_dither(tuple(mu.shape), seed, frame_index, device=self.device)
-        offset = torch.floor(mu / delta + u + 0.5).to(torch.int32)
-        return offset, s / delta, mu / delta + u
+        return ops.entropy_params(mu, s, level, table.delta.to(self.device), seed, frame_index, k=k)
 
     # ------------------------------------------------------------------ API
     @torch.no_grad()
@@ -127,9 +127,8 @@ class Codec:
         zi = z_hat.to(torch.int32)
         z_idx = torch.arange(zi.shape[1], dtype=torch.int32).view(1, -1, 1, 1).expand_as(zi)
         z_bytes = ent.encode(zi.cpu().numpy(), z_idx.contiguous().numpy(), self._z_prior())
-        offset, scale, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
-        tables = ent.gaussian_tables()
-        y_bytes = ent.encode((k - offset).cpu().numpy(), tables.scale_index(scale.cpu().numpy()), tables)
+        offset, index, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
+        y_bytes = ent.encode((k - offset).cpu().numpy(), index.cpu().numpy(), ent.gaussian_tables())
         K = self.steps if steps is None else steps
         if not 0 <= K <= MAX_STEPS:
             raise ValueError(f"steps must be in 0..{MAX_STEPS}")
@@ -158,9 +157,8 @@ class Codec:
         try:
             zi = ent.decode(payload[_HDR.size:_HDR.size + nz], z_idx, self._z_prior())
             z_hat = torch.from_numpy(zi).to(self.device).float()
-            offset, scale, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
-            tables = ent.gaussian_tables()
-            sym = ent.decode(payload[_HDR.size + nz:], tables.scale_index(scale.cpu().numpy()), tables)
+            offset, index, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
+            sym = ent.decode(payload[_HDR.size + nz:], index.cpu().numpy(), ent.gaussian_tables())
         except ent.BitstreamError as exc:
             raise PayloadError(f"corrupt frame payload: {exc}") from exc
         k = torch.from_numpy(sym).to(self.device).view(1, C, h, w) + offset
@@ -187,18 +185,29 @@ class Codec:
     def estimate_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0) -> float:
         """Model rate of a frame (bits, without container overhead): the quantized-Gaussian and
         factorized-prior information content of the exact symbols the encoder would code."""
+        return self.rate_function(frame, levels_u8, seed=seed, frame_index=frame_index)(quality)
+
+    @torch.no_grad()
+    def rate_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0):
+        """``q -> estimated bits`` for one frame; g_a runs once, each call costs the hyperprior only
+        (what per-frame rate control searches over)."""
         x = self._frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
-        table = schedule.level_table(quality, self.levels)
         level = self._level_tensor(levels_u8, H, W)
         y = self.g_a(x)
-        k = ops.quantize(y, level, table.delta.to(self.device), seed, frame_index)
-        cond, _ = self._cond(level, table)
-        z_hat = torch.round(self.hyper.analysis(y, cond))
-        _, scale, m = self._y_params(z_hat, cond, level, table, seed, frame_index)
-        bits_y = gaussian_bits(k.float(), m, scale).sum()
-        bits_z = gaussian_bits(z_hat, torch.zeros_like(z_hat), self.hyper.z_scale().view(1, -1, 1, 1)).sum()
-        return float(bits_y + bits_z)
+
+        @torch.no_grad()
+        def bits(quality: int) -> float:
+            table = schedule.level_table(quality, self.levels)
+            k = ops.quantize(y, level, table.delta.to(self.device), seed, frame_index)
+            cond, _ = self._cond(level, table)
+            z_hat = torch.round(self.hyper.analysis(y, cond))
+            _, _, bits = self._y_params(z_hat, cond, level, table, seed, frame_index, k=k)
+            bits_y = bits.double().sum()
+            bits_z = gaussian_bits(z_hat, torch.zeros_like(z_hat), self.hyper.z_scale().view(1, -1, 1, 1)).sum()
+            return float(bits_y + bits_z.double())
+
+        return bits
 
     def encode_frames(self, frames, levels, quality, **kw) -> list[bytes]:
         return [self.encode_frame(f, lv, q, **kw) for f, lv, q in zip(frames, levels, _seq(quality, len(frames)))]

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from .. import schedule
 from ..entropy.likelihood import gaussian_bits
+from ..entropy.tables import SCALE_MIN
 from .autoencoder import Analysis, Synthesis
 from .denoiser import Denoiser
 from .hyperprior import HyperPrior
@@ -236,7 +237,7 @@ def stage2(args, folder, conditioned=True):
         z_tilde = z + torch.rand(z.shape, generator=gen) - 0.5
         mu, s = hp.synthesis(z_tilde, cond)
         y_tilde = y / d + torch.rand(y.shape, generator=gen) - 0.5      # universal quantization proxy (Δ units)
-        bits_y = gaussian_bits(y_tilde, mu / d, s / d).sum() / n
+        bits_y = gaussian_bits(y_tilde, mu / d, (s / d).clamp_min(SCALE_MIN)).sum() / n  # coder's table floor
         bits_z = gaussian_bits(z_tilde, torch.zeros_like(z_tilde), hp.z_scale().view(1, -1, 1, 1)).sum() / n
         loss = (bits_y + bits_z) / (h * w * 64)                           # bits per pixel (f = 8)
         opt.zero_grad(set_to_none=True)

@@ -7,6 +7,7 @@ losses. :func:`load_state` refuses a file whose hash differs from the record.
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import time
 from pathlib import Path
@@ -15,6 +16,12 @@ import torch
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_MODEL = "rac-tiny-v1"
+WEIGHTS_ENV = "RAC_VIDEO_WEIGHTS"  # a folder of extra models (name.pt + name.json), searched first
+
+
+def _dirs() -> list[Path]:
+    extra = os.environ.get(WEIGHTS_ENV)
+    return ([Path(extra)] if extra else []) + [WEIGHTS_DIR]
 
 
 class ModelMismatchError(ValueError):
@@ -30,14 +37,15 @@ def sha256(path: Path) -> str:
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
+    return sorted({p.stem for d in _dirs() for p in d.glob("*.pt")})
 
 
 def load_state(name: str = DEFAULT_MODEL) -> tuple[dict, dict]:
     """(state, record) of a shipped model, hash-checked."""
     if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
         raise ModelMismatchError(f"bad model name {name!r}")
-    path, rec_path = WEIGHTS_DIR / f"{name}.pt", WEIGHTS_DIR / f"{name}.json"
+    folder = next((d for d in _dirs() if (d / f"{name}.pt").exists()), WEIGHTS_DIR)
+    path, rec_path = folder / f"{name}.pt", folder / f"{name}.json"
     if not path.exists() or not rec_path.exists():
         raise ModelMismatchError(f"model {name!r} is not installed (have: {', '.join(available()) or 'none'})")
     record = json.loads(rec_path.read_text())

@@ -15,7 +15,8 @@ import math
 import numpy as np
 
 __all__ = ["SCALE_TABLE", "SCALE_BOUNDS", "SCALE_TABLE_VERSION", "SCALE_MIN", "SCALE_MAX", "TAIL_MASS",
-           "PRECISION", "CdfTables", "gaussian_tables", "quantize_pmf", "scale_index_np"]
+           "PRECISION", "CdfTables", "gaussian_tables", "factorized_gaussian_tables", "gaussian_pmf", "quantize_pmf",
+           "scale_index_np"]
 
 PRECISION = 16
 SCALE_TABLE_VERSION = 1
@@ -149,7 +150,7 @@ class CdfTables:
         return bits
 
 
-def _gaussian_pmf(scale: float) -> tuple[np.ndarray, int]:
+def gaussian_pmf(scale: float) -> tuple[np.ndarray, int]:
     """P(v) = Φ((v+½)/s) − Φ((v−½)/s) for v in [−R, R], R = ceil(s·Φ⁻¹(1 − TAIL_MASS/2))."""
     mult = 6.109410204869  # -Φ⁻¹(TAIL_MASS / 2) for TAIL_MASS = 1e-9
     R = max(1, int(math.ceil(scale * mult)))
@@ -164,7 +165,21 @@ def gaussian_tables() -> CdfTables:
     """Zero-mean quantized-Gaussian tables, one per SCALE_TABLE entry (cached)."""
     freqs, mins = [], []
     for s in SCALE_TABLE.astype(np.float64):
-        p, lo = _gaussian_pmf(float(s))
+        p, lo = gaussian_pmf(float(s))
         freqs.append(quantize_pmf(p, max(TAIL_MASS, 1.0 - float(p.sum()))))
         mins.append(lo)
     return CdfTables(freqs, mins, version=f"gaussian-v{SCALE_TABLE_VERSION}")
+
+
+def factorized_gaussian_tables(scales) -> CdfTables:
+    """One zero-mean quantized-Gaussian table per entry of ``scales`` (float64; the codec's
+    per-channel hyper-latent prior). Both ends build it from the same weights, so the same integers."""
+    scales = np.asarray(scales, dtype=np.float64).reshape(-1)
+    if scales.size == 0 or not np.all(np.isfinite(scales)) or np.any(scales <= 0) or np.any(scales > 1e4):
+        raise ValueError("scales must be finite, positive and at most 1e4")
+    freqs, mins = [], []
+    for s in scales:
+        p, lo = gaussian_pmf(float(s))
+        freqs.append(quantize_pmf(p, max(TAIL_MASS, 1.0 - float(p.sum()))))
+        mins.append(lo)
+    return CdfTables(freqs, mins, version="factorized-gaussian")

@@ -3,9 +3,8 @@
 Per frame: importance map -> latent level map (``rac_video.importance.sideinfo.levels_from_importance``,
 sent as ``RasterLevels`` side info; on gaze sequences the parametric ``FoveatedGaze`` side info) ->
 ``Codec.encode_frame`` at an integer quality. Every byte is counted as the .racv container stores it
-(stream header + one packet per frame with its side info and payload, ``rac_video.container``); if
-that module is absent, payload + side-info bytes are counted and the result says so
-(``info["container"] = False``). ``uniform=True`` is our codec with a uniform map (every latent
+(stream header + one packet per frame with its side info and payload, ``rac_video.container``).
+``uniform=True`` is our codec with a uniform map (every latent
 at the top level: no region adaptivity), a baseline of its own.
 """
 from __future__ import annotations
@@ -25,15 +24,6 @@ def available() -> tuple:
     except ImportError as e:  # a module of another helper not there yet
         return False, f"{type(e).__name__}: {e}"
     return True, ""
-
-
-def _container():
-    """(StreamHeader, Packet, pack_header, pack_packet) or None when rac_video.container is absent."""
-    try:
-        from ..container import Packet, StreamHeader, pack_header, pack_packet
-    except ImportError:
-        return None
-    return StreamHeader, Packet, pack_header, pack_packet
 
 
 class OursMethod:
@@ -81,13 +71,11 @@ class OursMethod:
             imp = np.asarray(importance, dtype=np.float32)
             if imp.ndim == 2:
                 imp = np.broadcast_to(imp, (T, H, W))
-        cont = _container()
-        total = 0
-        if cont is not None:
-            StreamHeader, Packet, pack_header, pack_packet = cont
-            settings = {"eval": True, "levels": self.levels, "seed": self.seed}
-            total = len(pack_header(StreamHeader(self.model.name, self.model.weights_hash, W, H, self.fps,
-                                                 settings=settings)))
+        from ..container import Header, Packet
+
+        settings = {"eval": True, "levels": self.levels, "seed": self.seed, "steps": self.steps}
+        total = len(Header(self.model.name, self.model.weights_hash, W, H, self.fps.numerator, self.fps.denominator,
+                           settings=settings).to_bytes())
         packets = []
         use_gaze = gaze is not None and not self.uniform
         for t in range(T):
@@ -101,12 +89,8 @@ class OursMethod:
                 si = RasterLevels(lv, n_levels=self.levels)
             side = si.to_bytes()
             payload = self.model.encode_frame(np.ascontiguousarray(f[t]), lv, q, seed=self.seed, frame_index=0)
-            if cont is not None:
-                pk = Packet(pts=t, quality=q, side_info=side, payload=payload)
-                total += len(pack_packet(pk))
-            else:
-                pk = _Pk(q, side, payload)
-                total += len(side) + len(payload)
+            pk = Packet(index=t, pts=t, quality=q, side_info=side, payload=payload)
+            total += len(pk.to_bytes())
             packets.append(pk)
 
         def decode():
@@ -117,13 +101,6 @@ class OursMethod:
                                                    height=H, width=W, steps=self.steps))
             return np.stack(out)
 
-        info = {"latent_hw": list(hw), "side_info": "gaze" if use_gaze else "raster", "container": cont is not None,
+        info = {"latent_hw": list(hw), "side_info": "gaze" if use_gaze else "raster", "container": True,
                 "side_info_bytes": sum(len(pk.side_info) for pk in packets)}
         return Encoded(nbytes=total, param=float(q), _decode=decode, info=info)
-
-
-class _Pk:
-    """A packet's fields when rac_video.container is absent."""
-
-    def __init__(self, quality, side_info, payload):
-        self.quality, self.side_info, self.payload = quality, side_info, payload

@@ -1,0 +1,45 @@
+HELP = "encode a video (file or image folder) to .racv with gaze / saliency / ROI importance"
+
+
+def add_arguments(p):
+    from ._common import add_importance_arguments
+
+    p.add_argument("input", help="video file (any format PyAV reads) or folder of PNG/JPEG frames")
+    p.add_argument("-o", "--output", required=True, help="output .racv file")
+    add_importance_arguments(p)
+    r = p.add_mutually_exclusive_group()
+    r.add_argument("-q", "--quality", type=int, default=None, help="constant quality q in 0..15 (default 8)")
+    r.add_argument("-b", "--bitrate", type=float, default=None, help="target bitrate in kbit/s (q chosen per frame)")
+    p.add_argument("--steps", type=int, default=None, help="DDIM steps the decoder runs (default 2; 0 = none)")
+    p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
+    p.add_argument("--fps", type=float, default=None, help="frame rate of an image folder (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="dither seed")
+    p.add_argument("--model", default=None, help="model name (default: the shipped one)")
+    p.add_argument("--device", default="cpu", help="torch device for the networks (cpu, cuda)")
+    p.add_argument("--report", default=None, help="write the JSON report here")
+    p.add_argument("--json", action="store_true", help="print the JSON report instead of a summary")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run(args):
+    from .. import pipeline
+    from ..codec.model import DEFAULT_STEPS
+    from ..codec.weights import DEFAULT_MODEL
+    from ._common import emit, importance_spec
+
+    spec, kw = importance_spec(args)
+    opts = pipeline.EncodeOptions(quality=None if args.bitrate else (8 if args.quality is None else args.quality),
+                                  bitrate_kbps=args.bitrate, importance=spec, importance_kw=kw,
+                                  steps=DEFAULT_STEPS if args.steps is None else args.steps, seed=args.seed,
+                                  model=args.model or DEFAULT_MODEL, device=args.device, max_frames=args.frames,
+                                  fps=args.fps)
+    rep = pipeline.encode_video(args.input, args.output, opts, progress=not (args.no_progress or args.json))
+    bpf = rep["bits_per_frame"]
+    text = (f"{args.output}: {rep['frames']} frames {rep['width']}x{rep['height']} @ {rep['fps']:.3g} fps, "
+            f"{rep['file_bytes']} bytes, {rep['kbps']:.1f} kbit/s, {rep['bpp']:.4f} bpp, mean q {rep['quality_mean']:.2f}"
+            + (f" (target {rep['target_kbps']:.1f} kbit/s, {100 * rep['rate_error']:+.1f} %)" if "target_kbps" in rep
+               else "")
+            + f"\n  bits/frame: payload {bpf['payload']:.0f}, side info {bpf['side_info']:.0f}, headers "
+            f"{bpf['headers']:.0f}; encode {rep['encode_fps']:.2f} frames/s")
+    emit(rep, args.json, text, args.report)
+    return 0

@@ -1,0 +1,374 @@
+"""Video pipeline: reader → importance → codec → ``.racv``, and ``.racv`` → codec → writer (DESIGN §2).
+
+Both directions overlap I/O with compute: a reader thread decodes frames (and builds the
+importance map, which needs them in order) into a bounded queue, the calling thread runs the
+codec, and a writer thread drains a second bounded queue into the container or the video file,
+so memory stays bounded by the queue sizes whatever the length of the video.
+
+The hashed dither depends on the seed only, not on the frame number, so a static region with
+static importance quantizes to the same integers in every frame: the dither adds no flicker.
+
+:class:`FrameEncoder` / :class:`FrameDecoder` are the per-frame halves (streaming uses them on
+its own transport); :func:`encode_video` / :func:`decode_video` are what ``rac-video encode`` /
+``decode`` run.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from . import schedule
+from .codec.model import DEFAULT_STEPS, Codec, PayloadError, load_model
+from .codec.weights import DEFAULT_MODEL, ModelMismatchError
+from .container import ContainerError, CorruptPacketError, Header, Packet, Reader, Writer
+from .importance import sideinfo
+from .importance.source import ImportanceFrame, open_source
+from .rate import RateController
+
+__all__ = ["EncodeOptions", "FrameEncoder", "FrameDecoder", "encode_video", "decode_video", "PipelineError",
+           "header_for"]
+
+DITHER_FRAME = 0  # the dither's frame counter: fixed, so static content quantizes identically in every frame
+
+
+class PipelineError(ValueError):
+    """A user-facing failure of encode/decode (bad input file, model mismatch, corrupt stream)."""
+
+
+@dataclass
+class EncodeOptions:
+    quality: int | None = 8              # constant quality q (0..Q_MAX), or None with bitrate_kbps
+    bitrate_kbps: float | None = None    # target bitrate: q chosen per frame from the rate estimate
+    importance: str = "uniform"          # rac_video.importance.source spec
+    importance_kw: dict = field(default_factory=dict)
+    steps: int = DEFAULT_STEPS           # DDIM steps the decoder runs by default (stored in the header)
+    seed: int = 0
+    model: str = DEFAULT_MODEL
+    device: str = "cpu"
+    max_frames: int | None = None
+    fps: float | None = None             # frame rate of an image folder (a video file has its own)
+    queue_size: int = 4
+
+    def check(self):
+        if self.bitrate_kbps is None:
+            if self.quality is None or not 0 <= int(self.quality) <= schedule.Q_MAX:
+                raise ValueError(f"quality must be in 0..{schedule.Q_MAX}, got {self.quality!r}")
+        elif not float(self.bitrate_kbps) > 0:
+            raise ValueError(f"bitrate must be positive (kbit/s), got {self.bitrate_kbps!r}")
+        if not 0 <= int(self.steps) <= 64:
+            raise ValueError("steps must be in 0..64")
+        if not 0 <= int(self.seed) < 2**32:
+            raise ValueError("seed must be in [0, 2^32)")
+
+
+def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: EncodeOptions) -> Header:
+    from .entropy import SCALE_TABLE_VERSION
+
+    fps = Fraction(fps).limit_denominator(1_000_000)
+    settings = {"steps": int(opts.steps), "seed": int(opts.seed), "levels": codec.levels,
+                "schedule_version": schedule.SCHEDULE_VERSION, "scale_table_version": SCALE_TABLE_VERSION,
+                "dither_frame": DITHER_FRAME, "importance": opts.importance,
+                "rate_control": ({"mode": "bitrate", "target_kbps": float(opts.bitrate_kbps)}
+                                 if opts.bitrate_kbps else {"mode": "quality", "quality": int(opts.quality)})}
+    return Header(model=codec.name, weights_hash=codec.weights_hash, width=int(width), height=int(height),
+                  fps_num=fps.numerator, fps_den=fps.denominator, color="rgb24", settings=settings)
+
+
+class FrameEncoder:
+    """Frame + importance → :class:`~rac_video.container.Packet` (with per-frame stats)."""
+
+    def __init__(self, codec: Codec, width: int, height: int, fps, opts: EncodeOptions):
+        opts.check()
+        self.codec, self.width, self.height, self.opts = codec, int(width), int(height), opts
+        self.latent_hw = codec.latent_hw(height, width)
+        self.rate = RateController(opts.bitrate_kbps, fps) if opts.bitrate_kbps else None
+
+    def encode(self, frame: np.ndarray, imp: ImportanceFrame, index: int, pts: int) -> tuple[Packet, dict]:
+        t0 = time.perf_counter()
+        side = imp.side_info(self.latent_hw)
+        side_bytes = side.to_bytes()
+        levels = side.levels(self.latent_hw)
+        est = None
+        if self.rate is not None:
+            rate_fn = self.codec.rate_function(frame, levels, seed=self.opts.seed, frame_index=DITHER_FRAME)
+            overhead = 8 * (len(side_bytes) + len(Packet(index, pts, 0, b"", b"").to_bytes()))
+            q, est = self.rate.choose(lambda q: rate_fn(q) + overhead)
+        else:
+            q = int(self.opts.quality)
+        payload = self.codec.encode_frame(frame, levels, q, seed=self.opts.seed, frame_index=DITHER_FRAME,
+                                          steps=self.opts.steps)
+        pkt = Packet(index=index, pts=pts, quality=q, side_info=side_bytes, payload=payload)
+        nbytes = len(pkt.to_bytes())
+        if self.rate is not None:
+            self.rate.update(8 * nbytes)
+        stats = {"index": index, "quality": q, "bytes": nbytes, "payload_bytes": len(payload),
+                 "side_info_bytes": len(side_bytes), "header_bytes": nbytes - len(payload) - len(side_bytes),
+                 "estimated_bits": est, "encode_ms": 1e3 * (time.perf_counter() - t0),
+                 "mean_level": float(levels.mean()) if levels.size else 0.0}
+        return pkt, stats
+
+
+class FrameDecoder:
+    """:class:`~rac_video.container.Packet` → uint8 RGB frame, for the stream described by ``header``."""
+
+    def __init__(self, codec: Codec, header: Header, *, steps: int | None = None):
+        if header.model != codec.name or header.weights_hash != codec.weights_hash:
+            raise ModelMismatchError(f"stream was encoded with {header.model} ({header.weights_hash[:16]}…), the "
+                                     f"loaded model is {codec.name} ({codec.weights_hash[:16]}…)")
+        self.codec, self.header = codec, header
+        self.latent_hw = codec.latent_hw(header.height, header.width)
+        s = header.settings
+        self.seed = int(s.get("seed", 0))
+        self.dither_frame = int(s.get("dither_frame", DITHER_FRAME))
+        self.steps = steps
+
+    def decode(self, pkt: Packet) -> np.ndarray:
+        try:
+            levels = sideinfo.from_bytes(pkt.side_info).levels(self.latent_hw)
+        except sideinfo.SideInfoError as exc:
+            raise CorruptPacketError(f"frame {pkt.index}: bad side information: {exc}", frame=pkt.index) from exc
+        if not 0 <= pkt.quality <= schedule.Q_MAX:
+            raise CorruptPacketError(f"frame {pkt.index}: quality {pkt.quality} out of range", frame=pkt.index)
+        try:
+            return self.codec.decode_frame(pkt.payload, levels, pkt.quality, seed=self.seed,
+                                           frame_index=self.dither_frame, height=self.header.height,
+                                           width=self.header.width, steps=self.steps)
+        except PayloadError as exc:
+            raise CorruptPacketError(f"frame {pkt.index}: {exc}", frame=pkt.index) from exc
+
+
+# ---------------------------------------------------------------------------------------------- threads
+_END = object()
+
+
+class _Pump(threading.Thread):
+    """Run ``produce(put)`` in a thread feeding a bounded queue; errors are re-raised by the consumer."""
+
+    def __init__(self, produce, size):
+        super().__init__(daemon=True)
+        self.q: queue.Queue = queue.Queue(maxsize=size)
+        self.produce, self.error, self.stop = produce, None, threading.Event()
+
+    def put(self, item):
+        while not self.stop.is_set():
+            try:
+                self.q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(self):
+        try:
+            self.produce(self.put)
+        except BaseException as exc:  # handed to the consumer
+            self.error = exc
+        finally:
+            self.put(_END)
+
+    def __iter__(self):
+        while True:
+            item = self.q.get()
+            if item is _END:
+                if self.error is not None:
+                    raise self.error
+                return
+            yield item
+
+    def close(self):
+        self.stop.set()
+
+
+class _Sink(threading.Thread):
+    """Consume items with ``consume(item)`` in a thread (bounded queue)."""
+
+    def __init__(self, consume, size):
+        super().__init__(daemon=True)
+        self.q: queue.Queue = queue.Queue(maxsize=size)
+        self.consume, self.error = consume, None
+
+    def run(self):
+        while True:
+            item = self.q.get()
+            if item is _END:
+                return
+            if self.error is None:
+                try:
+                    self.consume(item)
+                except BaseException as exc:
+                    self.error = exc
+
+    def put(self, item):
+        if self.error is not None:
+            raise self.error
+        self.q.put(item)
+
+    def finish(self):
+        self.q.put(_END)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+# ---------------------------------------------------------------------------------------------- encode
+def encode_video(src, out_path, opts: EncodeOptions | None = None, *, progress: bool = True,
+                 keep_frames: bool = False, codec: Codec | None = None) -> dict:
+    """Encode the video ``src`` (file, image folder; see :func:`rac_video.io.open_video`) to ``out_path``.
+
+    Returns a report: header, per-frame stats, totals, speed; with ``keep_frames`` also the source
+    frames and importance maps (for metrics and overlays; memory grows with the video).
+    """
+    from .io import open_video
+
+    opts = opts or EncodeOptions()
+    opts.check()
+    reader = open_video(src, max_frames=opts.max_frames, fps=opts.fps)
+    W, H, fps = reader.width, reader.height, Fraction(reader.fps)
+    codec = codec or load_model(opts.model, device=opts.device)
+    isrc = open_source(opts.importance, (H, W), float(fps), levels=codec.levels, **opts.importance_kw)
+    enc = FrameEncoder(codec, W, H, fps, opts)
+    header = header_for(codec, W, H, fps, opts)
+
+    def produce(put):
+        for index, pts_s, frame in reader:
+            if frame.shape[:2] != (H, W):
+                raise PipelineError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, the stream is {W}x{H}")
+            if not put((index, int(round(pts_s * fps)), frame, isrc.step(frame))):
+                return
+
+    frames_kept, maps_kept, stats = [], [], []
+    pump = _Pump(produce, opts.queue_size)
+    t_start = time.perf_counter()
+    bar = _bar(progress, reader.num_frames, "encode")
+    try:
+        with Writer(out_path, header) as writer:
+            sink = _Sink(writer.write, opts.queue_size)
+            sink.start()
+            pump.start()
+            try:
+                for index, pts, frame, imp in pump:
+                    pkt, st = enc.encode(frame, imp, index, pts)
+                    sink.put(pkt)
+                    stats.append(st)
+                    if keep_frames:
+                        frames_kept.append(frame)
+                        maps_kept.append(imp.map)
+                    bar.update(1)
+            finally:
+                sink.finish()
+    finally:
+        pump.close()
+        bar.close()
+    seconds = time.perf_counter() - t_start
+    if not stats:
+        raise PipelineError(f"{src}: no frames decoded")
+    report = _summary(header, stats, seconds, os.path.getsize(out_path), opts)
+    if keep_frames:
+        report["_frames"], report["_maps"] = frames_kept, maps_kept
+    return report
+
+
+def _summary(header: Header, stats, seconds, file_bytes, opts) -> dict:
+    fps = header.fps_num / header.fps_den
+    n = len(stats)
+    tot = {k: int(sum(s[k] for s in stats)) for k in ("bytes", "payload_bytes", "side_info_bytes", "header_bytes")}
+    kbps = 8 * file_bytes / 1000 / (n / fps)
+    out = {"model": header.model, "weights_hash": header.weights_hash, "width": header.width,
+           "height": header.height, "fps": fps, "frames": n, "file_bytes": int(file_bytes),
+           "container_overhead_bytes": int(file_bytes - tot["bytes"]), **{f"total_{k}": v for k, v in tot.items()},
+           "bits_per_frame": {"payload": 8 * tot["payload_bytes"] / n, "side_info": 8 * tot["side_info_bytes"] / n,
+                              "headers": 8 * (tot["header_bytes"] + file_bytes - tot["bytes"]) / n},
+           "bpp": 8 * file_bytes / (n * header.width * header.height), "kbps": kbps,
+           "encode_seconds": seconds, "encode_fps": n / seconds if seconds > 0 else None,
+           "quality_mean": float(np.mean([s["quality"] for s in stats])), "settings": header.settings,
+           "per_frame": stats}
+    if opts.bitrate_kbps:
+        out["target_kbps"] = float(opts.bitrate_kbps)
+        out["rate_error"] = kbps / float(opts.bitrate_kbps) - 1
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- decode
+def decode_video(racv_path, out_path, *, steps: int | None = None, skip_damaged: bool = False,
+                 lossless: bool = False, progress: bool = True, device: str = "cpu",
+                 codec: Codec | None = None, keep_frames: bool = False) -> dict:
+    """Decode ``racv_path`` to the video ``out_path`` (mp4/mkv; ``lossless`` for FFV1/x264-qp0)."""
+    from .io import VideoWriter
+
+    t_start = time.perf_counter()
+    reader = Reader(racv_path, skip_damaged=skip_damaged)
+    hdr = reader.header
+    codec = codec or load_model(hdr.model, device=device)
+    dec = FrameDecoder(codec, hdr, steps=steps)
+    fps = Fraction(hdr.fps_num, hdr.fps_den)
+    damaged, decoded, times, kept = [], 0, [], []
+
+    def produce(put):
+        for pkt in reader:
+            if not put(pkt):
+                return
+
+    pump = _Pump(produce, 4)
+    bar = _bar(progress, len(reader) if reader.has_index else None, "decode")
+    last = None
+    try:
+        with VideoWriter(out_path, hdr.width, hdr.height, fps, codec="ffv1" if lossless else "libx264") as vw:
+            sink = _Sink(vw.write, 4)
+            sink.start()
+            pump.start()
+            try:
+                expect = None
+                for pkt in pump:
+                    t0 = time.perf_counter()
+                    try:
+                        frame = dec.decode(pkt)
+                        times.append(time.perf_counter() - t0)
+                    except CorruptPacketError:
+                        if not skip_damaged:
+                            raise
+                        damaged.append(pkt.index)
+                        frame = None
+                    # frames the reader skipped (or that failed) repeat the previous frame: timing is kept
+                    gap = (pkt.index - expect) if expect is not None and skip_damaged else 0
+                    expect = pkt.index + 1
+                    for f in [last] * max(0, gap) + [frame if frame is not None else last]:
+                        if f is None:
+                            continue
+                        sink.put(f)
+                        decoded += 1
+                        if keep_frames:
+                            kept.append(f)
+                    last = frame if frame is not None else last
+                    bar.update(1)
+            finally:
+                sink.finish()
+    finally:
+        pump.close()
+        bar.close()
+        reader.close()
+    damaged = sorted(set(damaged) | set(getattr(reader, "damaged", [])))
+    seconds = time.perf_counter() - t_start
+    out = {"frames": decoded, "damaged_frames": damaged, "decode_seconds": seconds,
+           "decode_fps": decoded / seconds if seconds > 0 else None,
+           "codec_ms_per_frame": 1e3 * float(np.mean(times)) if times else None, "width": hdr.width,
+           "height": hdr.height, "fps": float(fps), "output": str(out_path)}
+    if keep_frames:
+        out["_frames"] = kept
+    return out
+
+
+def _bar(enabled, total, desc):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", disable=not enabled, mininterval=1.0)
+
+
+# re-exported for the CLI's error handling
+USER_ERRORS = (PipelineError, ContainerError, ModelMismatchError, PayloadError, sideinfo.SideInfoError,
+               FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, ValueError)

@@ -1,0 +1,70 @@
+"""rac-video encode / decode / info FILE / demo, in process, with a random model from RAC_VIDEO_WEIGHTS."""
+import json
+
+import pytest
+
+from rac_video.cli import main
+
+
+@pytest.fixture
+def weights_env(random_weights_dir, monkeypatch):
+    monkeypatch.setenv("RAC_VIDEO_WEIGHTS", str(random_weights_dir))
+
+
+@pytest.fixture
+def clip(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    d = tmp_path / "clip"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (30, 41, 3), dtype=np.uint8)).save(d / f"{i}.png")
+    return str(d)
+
+
+def test_encode_info_decode(tmp_path, clip, weights_env, capsys):
+    out = str(tmp_path / "c.racv")
+    assert main(["encode", clip, "-o", out, "--model", "rand-a", "-q", "5", "--json", "--steps", "1",
+                 "--roi", "boxes:0,0,20,30"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["frames"] == 3 and rep["width"] == 41 and rep["height"] == 30
+    assert main(["info", out, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["frames"] == 3 and info["bytes"] == rep["file_bytes"] and info["model"] == "rand-a"
+    assert info["bytes_split"]["side_info"] == rep["total_side_info_bytes"]
+    assert main(["decode", out, "-o", str(tmp_path / "c.mp4"), "--no-progress"]) == 0
+    assert (tmp_path / "c.mp4").stat().st_size > 0
+
+
+def test_user_errors_exit_2_without_traceback(tmp_path, clip, weights_env, capsys):
+    assert main(["encode", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "x.racv"), "--model", "rand-a"]) == 2
+    assert "error" in capsys.readouterr().err
+    assert main(["encode", clip, "-o", str(tmp_path / "x.racv"), "--model", "no-such-model"]) == 2
+    assert "not installed" in capsys.readouterr().err
+    (tmp_path / "junk.racv").write_bytes(b"RACV" + bytes(40))
+    assert main(["decode", str(tmp_path / "junk.racv"), "-o", str(tmp_path / "j.mp4")]) == 2
+    assert not (tmp_path / "j.mp4").exists()
+    # a stream from another model
+    out = str(tmp_path / "a.racv")
+    assert main(["encode", clip, "-o", out, "--model", "rand-a", "--no-progress"]) == 0
+    capsys.readouterr()
+    data = bytearray(open(out, "rb").read())
+    pos = data.find(b"rand-a")
+    data[pos:pos + 6] = b"rand-b"
+    open(tmp_path / "b.racv", "wb").write(bytes(data))
+    code = main(["decode", str(tmp_path / "b.racv"), "-o", str(tmp_path / "b.mp4")])
+    assert code == 2 and not (tmp_path / "b.mp4").exists()
+
+
+def test_demo_runs_end_to_end(tmp_path, weights_env, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out), "--frames", "3", "--model", "rand-a", "--steps", "0", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["encode"]["frames"] == 3 and rep["decode"]["frames"] == 3
+    for k in ("stream", "decoded", "overlay", "report", "gaze"):
+        assert (out / rep["files"][k].split("/")[-1]).exists()
+    m = rep["metrics"]
+    assert m["psnr"] > 0 and m["psnr_roi"] is not None and m["psnr_fov"] is not None
+    assert json.loads((out / "report.json").read_text())["encode"]["file_bytes"] == rep["encode"]["file_bytes"]
