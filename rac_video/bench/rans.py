@@ -125,10 +125,13 @@ def bench_rans(d, repeats, thread_counts):
             off, idx, _ = ops.entropy_params(d["mu"], d["scale"], level, delta, seed)
             return torch.from_numpy(E.decode(data, idx.numpy(), tb, threads=th)).view(off.shape) + off
 
+        before = torch.get_num_threads()
         torch.set_num_threads(th)
-        tee, _ = _best(e2e_encode, repeats)
-        ted, k_back = _best(e2e_decode, repeats)
-        torch.set_num_threads(max(thread_counts))
+        try:
+            tee, _ = _best(e2e_encode, repeats)
+            ted, k_back = _best(e2e_decode, repeats)
+        finally:
+            torch.set_num_threads(before)
         assert torch.equal(k_back, d["k"]), "end-to-end round trip failed"
         res["threads"][str(th)] = {
             "encode_s": te, "decode_s": td,
