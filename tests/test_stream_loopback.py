@@ -290,6 +290,7 @@ def test_client_survives_corrupt_frames_from_a_bad_server():
         w.write(framing.message(framing.FRAME, b"short"))
         w.write(frame_msg(3) + framing.message(framing.END, json.dumps({"sent": 4}).encode()))
         await w.drain()
+        await r.read()      # until the client hangs up (closing first could reset the connection)
         w.close()
 
     async def main():

@@ -44,7 +44,12 @@ class Harness:
 
     async def _close(self):
         self.client.stop.set()
-        await asyncio.wait_for(self.task, 30)
+        done, _ = await asyncio.wait({self.task}, timeout=30)
+        if not done:   # show where it hangs before failing
+            import sys
+            for t in asyncio.all_tasks():
+                t.print_stack(file=sys.stderr)
+            raise TimeoutError("the client did not stop within 30 s")
         await self.server.close()
 
     def close(self):

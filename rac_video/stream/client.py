@@ -59,6 +59,34 @@ class _Reconnect(Exception):
     pass
 
 
+def _timeout(seconds):
+    """``asyncio.timeout`` (3.11+). Not ``asyncio.wait_for``: on 3.11 it can swallow a cancellation
+    that arrives as the read completes, and a receive loop on a live stream then never stops."""
+    if hasattr(asyncio, "timeout"):
+        return asyncio.timeout(seconds)
+    return _WaitForTimeout(seconds)   # pragma: no cover - Python 3.10
+
+
+class _WaitForTimeout:  # pragma: no cover - Python 3.10 fallback: a timer that cancels the task
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    async def __aenter__(self):
+        task = asyncio.current_task()
+        self._fired = False
+
+        def fire():
+            self._fired = True
+            task.cancel()
+        self._h = asyncio.get_running_loop().call_later(self.seconds, fire)
+
+    async def __aexit__(self, et, exc, tb):
+        self._h.cancel()
+        if et is asyncio.CancelledError and self._fired:
+            raise asyncio.TimeoutError
+        return False
+
+
 class StreamClient:
     def __init__(self, config: ClientConfig, sink=None):
         """``sink(frame, record)``: called on the event loop for every displayed frame (headless)."""
@@ -208,9 +236,11 @@ class StreamClient:
 
     async def _read_message(self, reader, timeout):
         try:
-            head = await asyncio.wait_for(reader.readexactly(framing.MSG_HEADER_SIZE), timeout)
+            async with _timeout(timeout):
+                head = await reader.readexactly(framing.MSG_HEADER_SIZE)
             kind, n = framing.split_header(head)
-            body = await asyncio.wait_for(reader.readexactly(n), timeout)
+            async with _timeout(timeout):
+                body = await reader.readexactly(n)
         except asyncio.TimeoutError:
             raise _Reconnect(f"no data from the server for {timeout:g} s") from None
         except asyncio.IncompleteReadError:

@@ -117,6 +117,7 @@ class Session:
         self.netem = NetEm(self.cfg.netem)
         self.gaze = None
         self.stop = asyncio.Event()
+        self._reader_done = asyncio.Event()
         self._unacked = collections.deque()
         self.acked = -1
         self.acks = 0
@@ -307,7 +308,12 @@ class Session:
             if item is _END:
                 self.writer.write(framing.message(framing.END, json.dumps(self.summary()).encode()))
                 try:
+                    if self.writer.can_write_eof():
+                        self.writer.write_eof()
                     await asyncio.wait_for(self.writer.drain(), 2.0)
+                    # keep reading until the client hangs up: closing first would answer its last
+                    # acks/gaze with a reset, which can destroy END unread in its receive buffer
+                    await asyncio.wait_for(self._reader_done.wait(), 2.0)
                 except (OSError, asyncio.TimeoutError):
                     pass
                 log.info("%s: source ended after %d frames", self.name, self.sent)
@@ -331,6 +337,12 @@ class Session:
             await asyncio.sleep(0)
 
     async def _read_gaze(self):
+        try:
+            await self._read_lines()
+        finally:
+            self._reader_done.set()
+
+    async def _read_lines(self):
         split = LineSplitter()
         while True:
             try:
