@@ -1,0 +1,89 @@
+"""Ablation: the hyperprior with vs without the γ / importance conditioning (bits at equal quality).
+
+    python tools/ablation_conditioning.py --run runs/v3 --limit 6    # writes benchmarks/ablation-conditioning.json
+
+Both entropy models code the *same* symbols (same g_a, levels, Δ, dither), so the reconstruction
+is identical and only the rate differs. The unconditioned hyperprior is ``RUN/stage3.pt``
+(``rac-video train --stage 3``: same architecture and data, no [t(γ), level] inputs). Rates are the
+model's information content (``Codec.estimate_bits``, within a few % of the coded size).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("RAC_VIDEO_DATA", ROOT.parent / "shared" / "data"))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", type=Path, required=True, help="training run folder with stage2.pt and stage3.pt")
+    p.add_argument("--data", type=Path, default=DATA / "eval" / "kodak")
+    p.add_argument("--qualities", default="0,4,8,12,15")
+    p.add_argument("--limit", type=int, default=6)
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "ablation-conditioning.json")
+    args = p.parse_args(argv)
+
+    import torch
+    from PIL import Image
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from eval_images import blobs, centre_gaussian
+
+    from rac_video.codec import load_model
+    from rac_video.codec.hyperprior import HyperPrior
+    from rac_video.importance import sideinfo
+
+    codec = load_model()
+    ck = torch.load(args.run / "stage3.pt", map_location="cpu", weights_only=False)
+    uncond = HyperPrior(codec.latent_channels, conditioned=False)
+    uncond.load_state_dict(ck["modules"]["hyperprior"])
+    uncond.eval().requires_grad_(False)
+    cond = codec.hyper
+    files = sorted(args.data.rglob("*.png"))[: args.limit]
+    qs = [int(q) for q in args.qualities.split(",")]
+    rows = []
+    for n, f in enumerate(files):
+        img = np.asarray(Image.open(f).convert("RGB"))
+        H, W = img.shape[:2]
+        hw = codec.latent_hw(H, W)
+        for mname, imp in (("uniform", None), ("centre", centre_gaussian(H, W)), ("blobs", blobs(H, W, 1000 + n))):
+            levels = (np.full(hw, codec.levels - 1, np.uint8) if imp is None
+                      else sideinfo.levels_from_importance(imp, hw, codec.levels))
+            for q in qs:
+                bits = {}
+                for name, hp in (("conditioned", cond), ("unconditioned", uncond)):
+                    codec.hyper = hp
+                    try:
+                        bits[name] = codec.estimate_bits(img, levels, q)
+                    finally:
+                        codec.hyper = cond
+                rows.append({"image": f.name, "map": mname, "quality": q, **bits,
+                             "saved_pct": 100 * (1 - bits["conditioned"] / bits["unconditioned"])})
+                print(f"{f.name} {mname:8s} q={q:2d}: {bits['conditioned'] / (H * W):.4f} vs "
+                      f"{bits['unconditioned'] / (H * W):.4f} bpp ({rows[-1]['saved_pct']:+.1f} %)")
+    summary = {"mean_bits_saved_by_conditioning_pct": float(np.mean([r["saved_pct"] for r in rows])),
+               "by_map": {m: float(np.mean([r["saved_pct"] for r in rows if r["map"] == m]))
+                          for m in ("uniform", "centre", "blobs")},
+               "by_quality": {q: float(np.mean([r["saved_pct"] for r in rows if r["quality"] == q])) for q in qs},
+               "stage3_steps": ck["step"], "stage2_steps": json.loads(
+                   (ROOT / "rac_video" / "weights" / f"{codec.name}.json").read_text())["stages"]["stage2"]["steps"]}
+    out = {"command": "python tools/ablation_conditioning.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+           "model": codec.name, "weights_sha256": codec.weights_hash, "images": [f.name for f in files],
+           "machine": {"host": platform.node(), "cores": os.cpu_count(), "torch": torch.__version__},
+           "summary": summary, "rows": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
