@@ -166,3 +166,34 @@ def _fuzz_stream(codec):
         imp = np.linspace(0, 1, 40, dtype=np.float32)[None].repeat(24, 0)
         _STREAM["s"] = encode_image(img, imp, quality=5, model=codec)
     return _STREAM["s"]
+
+
+def test_mean_bucket_tables():
+    from rac_video import entropy as ent
+
+    t = ent.conditional_gaussian_tables()
+    assert t.num_tables == len(ent.SCALE_TABLE) * ent.MEAN_BUCKETS
+    d = torch.tensor([-0.5, -0.49, 0.0, 0.49, 0.4999999])
+    b = ent.mean_bucket(d)
+    assert b.tolist()[0] == 0 and b.tolist()[2] == ent.MEAN_BUCKETS // 2 and b.max() == ent.MEAN_BUCKETS - 1
+    # a table centred at +0.47 gives symbol +1 far more mass than the zero-mean one at a small scale
+    p_shift, lo = ent.shifted_gaussian_pmf(0.11, 0.47)
+    p_zero, lo0 = ent.gaussian_pmf(0.11)
+    assert p_shift[1 - lo] > 1e3 * p_zero[1 - lo0]
+
+
+def test_shipped_model_rate_estimate_within_3_percent():
+    """With the shipped weights, the coded payload is within 3 % of the model's information content."""
+    from rac_video.codec import load_model
+    from rac_video.codec.weights import DEFAULT_MODEL, available
+    from rac_video.demo import _portrait
+
+    if DEFAULT_MODEL not in available():
+        pytest.skip("shipped weights not installed")
+    codec = load_model()
+    img = np.ascontiguousarray(_portrait()[100:356, 128:384])
+    lv = np.full(codec.latent_hw(256, 256), codec.levels - 1, np.uint8)
+    for q in (4, 12):
+        est = codec.estimate_bits(img, lv, q)
+        got = 8 * len(codec.encode_frame(img, lv, q))
+        assert abs(got / est - 1) < 0.03, (q, got, est)

@@ -30,7 +30,7 @@ from .hyperprior import HYPER_FACTOR, HyperPrior
 from .weights import DEFAULT_MODEL, ModelMismatchError, load_state
 
 PAD = FACTOR * HYPER_FACTOR
-PAYLOAD_VERSION = 1
+PAYLOAD_VERSION = 2  # 2: y tables indexed by (scale, mean bucket)
 DEFAULT_STEPS = 2
 MAX_STEPS = 64
 _HDR = struct.Struct("<BBI")
@@ -106,10 +106,18 @@ class Codec:
         return self._z_tables
 
     def _y_params(self, z_hat, cond, level, table, seed, frame_index, k=None):
-        """(offset, scale-table index, bits or None) of every latent element: the fused
-        ``ops.entropy_params`` (integers bit-exact on every backend, so both ends agree)."""
+        """(offset, table index, bits or None) of every latent element. ``ops.entropy_params`` gives the
+        offset ⌊m + ½⌋ and the scale-table index (integers bit-exact on every backend); the table index
+        adds the bucket of the fractional mean d = m − offset (exact float32 steps), so each symbol is
+        coded with a Gaussian centred where the model expects it."""
+        ent = _entropy()
         mu, s = self.hyper.synthesis(z_hat, cond)
-        return ops.entropy_params(mu, s, level, table.delta.to(self.device), seed, frame_index, k=k)
+        delta = table.delta.to(self.device)
+        offset, sidx, bits = ops.entropy_params(mu, s, level, delta, seed, frame_index, k=k)
+        u = ops.hashed_dither(tuple(mu.shape), seed, frame_index, device=self.device)
+        m = mu / delta[level.long()] + u                      # the same float32 steps as entropy_params
+        index = sidx * ent.MEAN_BUCKETS + ent.mean_bucket(m - offset.to(torch.float32))
+        return offset, index, bits
 
     # ------------------------------------------------------------------ API
     @torch.no_grad()
@@ -128,7 +136,7 @@ class Codec:
         z_idx = torch.arange(zi.shape[1], dtype=torch.int32).view(1, -1, 1, 1).expand_as(zi)
         z_bytes = ent.encode(zi.cpu().numpy(), z_idx.contiguous().numpy(), self._z_prior())
         offset, index, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
-        y_bytes = ent.encode((k - offset).cpu().numpy(), index.cpu().numpy(), ent.gaussian_tables())
+        y_bytes = ent.encode((k - offset).cpu().numpy(), index.cpu().numpy(), ent.conditional_gaussian_tables())
         K = self.steps if steps is None else steps
         if not 0 <= K <= MAX_STEPS:
             raise ValueError(f"steps must be in 0..{MAX_STEPS}")
@@ -158,7 +166,7 @@ class Codec:
             zi = ent.decode(payload[_HDR.size:_HDR.size + nz], z_idx, self._z_prior())
             z_hat = torch.from_numpy(zi).to(self.device).float()
             offset, index, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
-            sym = ent.decode(payload[_HDR.size + nz:], index.cpu().numpy(), ent.gaussian_tables())
+            sym = ent.decode(payload[_HDR.size + nz:], index.cpu().numpy(), ent.conditional_gaussian_tables())
         except ent.BitstreamError as exc:
             raise PayloadError(f"corrupt frame payload: {exc}") from exc
         k = torch.from_numpy(sym).to(self.device).view(1, C, h, w) + offset

@@ -10,10 +10,11 @@
 """
 from .likelihood import LIKELIHOOD_FLOOR, gaussian_bits
 from .rans import BitstreamError, decode, encode
-from .tables import (PRECISION, SCALE_BOUNDS, SCALE_MAX, SCALE_MIN, SCALE_TABLE, SCALE_TABLE_VERSION, TAIL_MASS,
+from .tables import (MEAN_BUCKETS, conditional_gaussian_tables, mean_bucket, shifted_gaussian_pmf,
+                     PRECISION, SCALE_BOUNDS, SCALE_MAX, SCALE_MIN, SCALE_TABLE, SCALE_TABLE_VERSION, TAIL_MASS,
                      CdfTables, factorized_gaussian_tables, gaussian_pmf, gaussian_tables, quantize_pmf,
                      scale_index_np)
 
-__all__ = ["PRECISION", "SCALE_BOUNDS", "SCALE_MAX", "SCALE_MIN", "SCALE_TABLE", "SCALE_TABLE_VERSION", "TAIL_MASS",
+__all__ = ["MEAN_BUCKETS", "conditional_gaussian_tables", "mean_bucket", "shifted_gaussian_pmf", "PRECISION", "SCALE_BOUNDS", "SCALE_MAX", "SCALE_MIN", "SCALE_TABLE", "SCALE_TABLE_VERSION", "TAIL_MASS",
            "CdfTables", "factorized_gaussian_tables", "gaussian_pmf", "gaussian_tables", "quantize_pmf", "scale_index_np", "BitstreamError", "encode", "decode",
            "gaussian_bits", "LIKELIHOOD_FLOOR"]

@@ -16,7 +16,7 @@ import numpy as np
 
 __all__ = ["SCALE_TABLE", "SCALE_BOUNDS", "SCALE_TABLE_VERSION", "SCALE_MIN", "SCALE_MAX", "TAIL_MASS",
            "PRECISION", "CdfTables", "gaussian_tables", "factorized_gaussian_tables", "gaussian_pmf", "quantize_pmf",
-           "scale_index_np"]
+           "scale_index_np", "MEAN_BUCKETS", "shifted_gaussian_pmf", "conditional_gaussian_tables", "mean_bucket"]
 
 PRECISION = 16
 SCALE_TABLE_VERSION = 1
@@ -183,3 +183,41 @@ def factorized_gaussian_tables(scales) -> CdfTables:
         freqs.append(quantize_pmf(p, max(TAIL_MASS, 1.0 - float(p.sum()))))
         mins.append(lo)
     return CdfTables(freqs, mins, version="factorized-gaussian")
+
+
+# --- mean-position buckets ------------------------------------------------------------------
+# The coded symbol is v = k − offset with offset = ⌊m + ½⌋, so v is centred on d = m − offset ∈ [−½, ½),
+# not on 0. At small scales (low-importance latents, where Δ is large) a zero-mean table prices
+# d ≈ ±½ badly (a near-certain symbol costs many bits). The codec's tables are therefore indexed
+# by (scale, bucket of d): MEAN_BUCKETS tables per scale, each centred on its bucket's midpoint.
+MEAN_BUCKETS = 16
+
+
+def mean_bucket(d):
+    """Bucket ⌊(d + ½)·B⌋ ∈ [0, B) of the fractional mean d = m − offset (float32 arithmetic)."""
+    import torch
+
+    b = torch.floor((d + 0.5) * MEAN_BUCKETS)
+    return b.clamp_(0, MEAN_BUCKETS - 1).to(torch.int32)
+
+
+def shifted_gaussian_pmf(scale: float, shift: float) -> tuple[np.ndarray, int]:
+    """P(v) = Φ((v+½−shift)/s) − Φ((v−½−shift)/s) for v in [−R, R] (|shift| ≤ ½), tails excluded."""
+    mult = 6.109410204869
+    R = max(1, int(math.ceil(scale * mult + abs(shift))))
+    c = 1.0 / (scale * math.sqrt(2.0))
+    p = np.array([0.5 * (math.erfc((v - 0.5 - shift) * c) - math.erfc((v + 0.5 - shift) * c)) for v in range(-R, R + 1)],
+                 dtype=np.float64)
+    return np.maximum(p, 0.0), -R
+
+
+@functools.lru_cache(maxsize=None)
+def conditional_gaussian_tables() -> CdfTables:
+    """Quantized-Gaussian tables for (scale-table index i, mean bucket b), table number i·B + b (cached)."""
+    freqs, mins = [], []
+    for s in SCALE_TABLE.astype(np.float64):
+        for b in range(MEAN_BUCKETS):
+            p, lo = shifted_gaussian_pmf(float(s), (b + 0.5) / MEAN_BUCKETS - 0.5)
+            freqs.append(quantize_pmf(p, max(TAIL_MASS, 1.0 - float(p.sum()))))
+            mins.append(lo)
+    return CdfTables(freqs, mins, version=f"gaussian-v{SCALE_TABLE_VERSION}-mean{MEAN_BUCKETS}")
