@@ -230,3 +230,16 @@ def test_headline_verdicts_and_partial_means():
     md = R.headline_markdown(res)
     assert "+20.0 %" in md and "-5.0 % (1/2)" in md and "-0.0050" in md
     assert "- vs x264: loses on MS-SSIM, fov. MS-SSIM, fov. PSNR; wins on ROI MS-SSIM, FovVideoVDP." in md
+
+
+def test_anchor_extra_targets_only_for_baselines(fake_modules, tmp_path):
+    from rac_video.eval import run as R
+    from test_eval_run import _config, _write_clip
+
+    fdir, mdir = _write_clip(tmp_path)
+    cfg = _config(fdir, mdir, methods=["ours", "x264"], rates={"qualities": [20, 56], "anchor_extra": [0.5]})
+    res = R.run_config(cfg, out_dir=str(tmp_path / "o"), log=lambda *a: None)
+    by = {(e["method"], e["target"]): e for e in res["entries"]}
+    assert set(by) == {("ours", "q20"), ("ours", "q56"), ("x264", "q20"), ("x264", "q56"), ("x264", "x0.5")}
+    assert by[("x264", "x0.5")]["target_bytes"] == round(0.5 * by[("ours", "q20")]["bytes"])
+    assert "extra baseline-only targets" in R.report_markdown(res)

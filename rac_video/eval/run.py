@@ -13,6 +13,7 @@ Config (TOML or JSON; see tools/eval_configs/*.toml)::
     [rates]
     qualities = [3, 7, 11, 15]  # our codec's qualities (0..Q_MAX): their sizes are the targets of every baseline
     bpp = [0.05, 0.1, 0.2, 0.4] # targets when our codec is absent (or not in methods)
+    anchor_extra = [0.5, 0.25]  # optional: baselines also at 0.5x / 0.25x the smallest target (x2: the largest)
     [baseline]
     preset = "medium"
     roi_strength = 12
@@ -208,8 +209,16 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
         else:
             for b in rates.get("bpp", [0.05, 0.1, 0.2, 0.4]):
                 targets.append(("bpp%g" % b, int(round(b * T * H * W / 8))))
+        # extra anchor-only targets (factor x the smallest target when < 1, x the largest when > 1): they
+        # widen the baselines' curves so that BD-rate has a quality overlap with a much weaker reference
+        extra = []
+        for fac in rates.get("anchor_extra", []):
+            fac = float(fac)
+            base = min(t for _, t in targets) if fac < 1 else max(t for _, t in targets)
+            extra.append(("x%g" % fac, max(1, int(round(fac * base)))))
         for name, method in made.items():
-            for ti, (tname, target) in enumerate(targets):
+            own = targets + ([] if name in ("ours", "ours-uniform") else extra)
+            for ti, (tname, target) in enumerate(own):
                 t0 = time.time()
                 if name == "ours":
                     enc, enc_s = ours_runs[int(tname[1:])]
@@ -457,6 +466,9 @@ def headline_markdown(results) -> str:
     for r in rows:
         lost = [names[k] for k, v in r["verdict"].items() if v == "lose"]
         won = [names[k] for k, v in r["verdict"].items() if v == "win"]
+        if not lost and not won:
+            lines.append(f"- vs {r['anchor']}: no comparable values (the curves do not overlap).")
+            continue
         lines.append(f"- vs {r['anchor']}: loses on {', '.join(lost) or 'nothing'}"
                      + (f"; wins on {', '.join(won)}" if won else "") + ".")
     return "\n".join(lines)
@@ -486,6 +498,9 @@ def report_markdown(results, command=None) -> str:
                      f"{str(results['methods']['ours'].get('weights_hash'))[:12]}…)")
     else:
         lines.append(f"- targets: bpp {rates.get('bpp', [0.05, 0.1, 0.2, 0.4])}")
+    if rates.get("anchor_extra"):
+        lines.append(f"- extra baseline-only targets (rows `x<factor>`): {rates['anchor_extra']} x the smallest "
+                     "(factor < 1) or largest (> 1) target, so that the BD curves can overlap in quality")
     if cfg.get("subset"):
         lines.append(f"- subset of the config's sequences: {', '.join(cfg['subset']['sequences'])}")
     for m, why in results.get("skipped", {}).items():
