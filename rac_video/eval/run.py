@@ -253,6 +253,7 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
         if ref not in made:
             ref = cfg.get("fallback_reference", "x264-roi")
         results["bdrate"].extend(bd_table(results["entries"], seq.name, ref))
+    results["headline"] = headline(results)
     results["elapsed_s"] = time.time() - t_run
     write_outputs(results, out_dir)
     if plots:
@@ -442,7 +443,7 @@ def headline(results) -> list:
     return out
 
 
-def headline_markdown(results) -> str:
+def headline_markdown(results, *, verdicts=True) -> str:
     """The headline table (reference vs every anchor, BD-rate and BD-quality on whole-frame, ROI and
     foveated metrics, means over sequences) and a plain list of where the reference loses."""
     rows = headline(results)
@@ -463,7 +464,7 @@ def headline_markdown(results) -> str:
               "for that value. BD-rate: extra bits the reference needs for the same quality (positive = it loses); "
               "Δ: its quality difference at the same rate (negative = it loses).", ""]
     names = dict(HEADLINE_RATE)
-    for r in rows:
+    for r in rows if verdicts else []:
         lost = [names[k] for k, v in r["verdict"].items() if v == "lose"]
         won = [names[k] for k, v in r["verdict"].items() if v == "win"]
         if not lost and not won:
@@ -518,6 +519,8 @@ def report_markdown(results, command=None) -> str:
 def write_bench(results, bench_dir, command=None):
     """Copy the small outputs (summary.json/csv, bdrate.csv) and a README.md report into bench_dir."""
     os.makedirs(bench_dir, exist_ok=True)
+    if command:
+        results = {**results, "command": command}
     write_outputs(results, bench_dir)
     os.remove(os.path.join(bench_dir, "results.json"))  # per-frame lists stay in results/
     with open(os.path.join(bench_dir, "README.md"), "w") as f:
