@@ -211,6 +211,16 @@ def test_run_with_real_codec_headline(random_model, tmp_path):
     assert "## Headline: ours vs each method" in md and "| jpeg |" in md and "- vs jpeg: loses on" in md
     uni_lines = [ln for ln in md.splitlines() if ln.startswith("| tiny | ours-uniform |")]
     assert len(uni_lines) == 3 and all("| n/a (" in ln for ln in uni_lines)
+    # the README section is built from the committed summary alone, numbers copied from the BD rows
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+    from eval_readme_section import section
+
+    R.write_bench(res, str(tmp_path / "bench"), command="rac-video eval x.toml --frames 2")
+    text = section([str(tmp_path / "bench")])
+    assert "rac-video eval x.toml --frames 2" in text and f"`{random_model}`" in text
+    jpeg = next(h for h in R.headline(res) if h["anchor"] == "jpeg")
+    v = jpeg["values"]["bdq_ms_ssim"]
+    assert v is not None and f"{v:+.4f}" in text
 
 
 def test_headline_verdicts_and_partial_means():
