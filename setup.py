@@ -67,7 +67,7 @@ def _cuda_archs():
     return ["80", "90"]
 
 
-cpu_flags = ["-O3", "-fopenmp", "-fvisibility=hidden"]
+cpu_flags = ["-O3", "-fopenmp", "-fvisibility=hidden", "-fno-math-errno"]  # no-math-errno: sqrt vectorises
 cpu_link = ["-fopenmp"]
 if os.environ.get("RAC_VIDEO_SANITIZE") == "1":
     cpu_flags = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fopenmp"]

@@ -1,14 +1,18 @@
-"""Image rate–quality of the shipped model on Kodak (uniform importance and a centre ROI), vs JPEG.
+"""Kodak evaluation of the shipped model (issue 5): real files, every byte counted.
 
-    python tools/eval_images.py                      # all 24 images, writes benchmarks/kodak.json
-    python tools/eval_images.py --limit 4 --qualities 0,8,15 --out /tmp/k.json
+    python tools/eval_images.py --limit 6            # writes benchmarks/kodak.json (+ kodak.png)
 
-For every image and quality q: bytes of the complete image bitstream (header, side info and
-payload counted), PSNR and MS-SSIM of the decoded image; encode/decode seconds. With ``--roi``
-(default on) also a centre-ellipse importance map (about 30 % of the area important, the rest
-level 0) to show where the bits go: PSNR inside and outside the ellipse vs the uniform map at
-the same q. JPEG (Pillow 4:2:0, optimized) at several qualities gives the reference curve; BD-rate
-(PSNR and MS-SSIM) of ours vs JPEG is computed with rac_video.eval.bdrate.
+1. Rate–quality with a uniform map at several qualities: bpp of the complete image bitstream,
+   PSNR, MS-SSIM; JPEG (Pillow 4:2:0, optimized) and x264 intra (PyAV, CRF sweep, the whole
+   elementary stream) on the same images; BD-rate of ours vs each.
+2. Region adaptivity: a centre Gaussian and a random-blob importance map (seeded per image) vs the
+   uniform map: PSNR / MS-SSIM inside (importance ≥ 0.5) and outside, compared at equal total bpp
+   (BD-quality over the overlapping bpp range, in dB / MS-SSIM units).
+3. Ablations: denoising steps K (the same bitstreams decoded with K = 0, 2, 4); the entropy model
+   with vs without the γ / importance conditioning (``--ablation-run RUN`` with RUN/stage3.pt, the
+   unconditioned hyperprior trained by ``rac-video train --stage 3``): bits of the *same* symbols,
+   so the quality is identical and only the rate differs.
+4. Estimated (``Codec.estimate_bits``) vs actual payload bits; encode / decode seconds per image.
 """
 from __future__ import annotations
 
@@ -24,32 +28,58 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path(os.environ.get("RAC_VIDEO_DATA", ROOT.parent / "shared" / "data")) / "eval" / "kodak"
+DATA = Path(os.environ.get("RAC_VIDEO_DATA", ROOT.parent / "shared" / "data"))
 
 
-def centre_roi(h, w):
+def centre_gaussian(h, w):
     yy, xx = np.mgrid[0:h, 0:w]
-    return ((((yy - h / 2) / (0.32 * h)) ** 2 + ((xx - w / 2) / (0.30 * w)) ** 2) <= 1).astype(np.float32)
+    s = 0.22 * min(h, w)
+    return np.exp(-(((yy - h / 2) ** 2 + (xx - w / 2) ** 2) / (2 * s * s))).astype(np.float32)
 
 
-def jpeg_point(img, q):
+def blobs(h, w, seed):
+    from rac_video.importance.random_maps import random_importance
+
+    return random_importance(np.random.default_rng(seed), (h, w), "blobs")
+
+
+def jpeg(img, q):
     from PIL import Image
 
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="JPEG", quality=int(q), subsampling=2, optimize=True)
-    rec = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-    return buf.tell(), rec
+    return buf.tell(), np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
+def metrics(img, rec, imp=None):
+    from rac_video.eval import metrics as M
+
+    out = {"psnr": float(M.psnr(img, rec)[0]), "ms_ssim": float(M.ms_ssim(img, rec)[0])}
+    if imp is not None:
+        inside = imp >= 0.5
+        out.update(psnr_roi=float(M.psnr(img, rec, inside)[0]), psnr_bg=float(M.psnr(img, rec, ~inside)[0]),
+                   ms_ssim_roi=float(M.ms_ssim(img, rec, inside)[0]),
+                   ms_ssim_bg=float(M.ms_ssim(img, rec, ~inside)[0]))
+    return out
+
+
+def curve(rows, codec, keys):
+    pts = []
+    for prm in sorted({r["param"] for r in rows if r["codec"] == codec}):
+        sel = [r for r in rows if r["codec"] == codec and r["param"] == prm]
+        pts.append({"param": prm, **{k: float(np.mean([r[k] for r in sel])) for k in keys if k in sel[0]}})
+    return pts
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--data", type=Path, default=DATA / "eval" / "kodak")
     p.add_argument("--qualities", default="0,3,6,9,12,15")
-    p.add_argument("--jpeg", default="5,10,20,35,50,75")
-    p.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the model's)")
+    p.add_argument("--jpeg", default="3,8,15,30,50,75,90")
+    p.add_argument("--x264", default="22,28,34,40,46", help="x264 intra CRFs")
+    p.add_argument("--steps-ablation", default="0,4", help="extra K to decode the uniform streams with")
+    p.add_argument("--ablation-run", type=Path, default=None, help="training run with stage3.pt")
     p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--no-roi", action="store_true")
-    p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "kodak.json")
     args = p.parse_args(argv)
 
@@ -58,81 +88,141 @@ def main(argv=None):
     from tqdm import tqdm
 
     from rac_video.codec import decode_image, encode_image, load_model
-    from rac_video.codec.model import DEFAULT_STEPS
+    from rac_video.codec.hyperprior import HyperPrior
+    from rac_video.codec.image import parse_header
     from rac_video.eval import bdrate
-    from rac_video.eval import metrics as M
+    from rac_video.eval.baselines import make_baseline
+    from rac_video.importance import sideinfo
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    files = sorted(p for p in args.data.rglob("*.png"))[: args.limit]
+    files = sorted(args.data.rglob("*.png"))[: args.limit]
     if not files:
         print(f"no PNG images under {args.data}", file=sys.stderr)
         return 2
     codec = load_model()
-    steps = DEFAULT_STEPS if args.steps is None else args.steps
+    K0 = codec.steps
     qs = [int(q) for q in args.qualities.split(",")]
-    jq = [int(q) for q in args.jpeg.split(",")]
+    extra_k = [int(k) for k in args.steps_ablation.split(",") if k != ""]
+    uncond = None
+    if args.ablation_run and (args.ablation_run / "stage3.pt").exists():
+        ck = torch.load(args.ablation_run / "stage3.pt", map_location="cpu", weights_only=False)
+        uncond = HyperPrior(codec.latent_channels, conditioned=False)
+        uncond.load_state_dict(ck["modules"]["hyperprior"])
+        uncond.eval().requires_grad_(False)
+    x264 = make_baseline("x264-intra")
     rows = []
-    for f in tqdm(files, desc="images"):
+    for n, f in enumerate(tqdm(files, desc="kodak")):
         img = np.asarray(Image.open(f).convert("RGB"))
         H, W = img.shape[:2]
-        roi = centre_roi(H, W)
-        inside, outside = roi > 0.5, roi <= 0.5
-        for mode in ("uniform",) + (() if args.no_roi else ("roi",)):
+        maps = {"uniform": None, "centre": centre_gaussian(H, W), "blobs": blobs(H, W, 1000 + n)}
+        for mname, imp in maps.items():
             for q in qs:
                 t0 = time.perf_counter()
-                data = encode_image(img, None if mode == "uniform" else roi, quality=q, model=codec, steps=steps)
+                data = encode_image(img, imp, quality=q, model=codec)
                 t1 = time.perf_counter()
                 rec = decode_image(data, model=codec)
                 t2 = time.perf_counter()
-                rows.append({"image": f.name, "codec": f"ours-{mode}", "param": q, "bytes": len(data),
-                             "bpp": 8 * len(data) / (H * W), "psnr": float(M.psnr(img, rec)[0]),
-                             "ms_ssim": float(M.ms_ssim(img, rec)[0]),
-                             "psnr_roi": float(M.psnr(img, rec, inside)[0]),
-                             "psnr_bg": float(M.psnr(img, rec, outside)[0]),
-                             "encode_s": t1 - t0, "decode_s": t2 - t1})
-        for q in jq:
-            n, rec = jpeg_point(img, q)
-            rows.append({"image": f.name, "codec": "jpeg", "param": q, "bytes": n, "bpp": 8 * n / (H * W),
-                         "psnr": float(M.psnr(img, rec)[0]), "ms_ssim": float(M.ms_ssim(img, rec)[0]),
-                         "psnr_roi": float(M.psnr(img, rec, inside)[0]), "psnr_bg": float(M.psnr(img, rec, outside)[0])})
+                hdr = parse_header(data)
+                levels = sideinfo.from_bytes(hdr["side_info"]).levels(codec.latent_hw(H, W))
+                est = codec.estimate_bits(img, levels, q)
+                row = {"image": f.name, "codec": f"ours-{mname}", "param": q, "bytes": len(data),
+                       "bpp": 8 * len(data) / (H * W), "payload_bits": 8 * len(hdr["payload"]), "estimated_bits": est,
+                       "side_info_bytes": len(hdr["side_info"]), "encode_s": t1 - t0, "decode_s": t2 - t1,
+                       **metrics(img, rec, imp)}
+                if mname == "uniform":              # the uniform map's quality in each other map's regions
+                    for other in ("centre", "blobs"):
+                        row.update({f"{k}@{other}": v for k, v in metrics(img, rec, maps[other]).items()
+                                    if k.endswith(("_roi", "_bg"))})
+                    for k in extra_k:
+                        row.update({f"{m}_K{k}": v for m, v in metrics(img, decode_image(data, model=codec,
+                                                                                         steps=k)).items()})
+                if uncond is not None:
+                    cond_hp = codec.hyper
+                    try:
+                        codec.hyper = uncond
+                        row["estimated_bits_uncond"] = codec.estimate_bits(img, levels, q)
+                    finally:
+                        codec.hyper = cond_hp
+                rows.append(row)
+        for q in [int(v) for v in args.jpeg.split(",")]:
+            nb, rec = jpeg(img, q)
+            rows.append({"image": f.name, "codec": "jpeg", "param": q, "bytes": nb, "bpp": 8 * nb / (H * W),
+                         **metrics(img, rec)})
+        for crf in [int(v) for v in args.x264.split(",")]:
+            e = x264.encode(img[None], None, crf)
+            rows.append({"image": f.name, "codec": "x264-intra", "param": crf, "bytes": e.nbytes,
+                         "bpp": 8 * e.nbytes / (H * W), **metrics(img, e.decode()[0])})
 
-    curves = {}
-    for c in sorted({r["codec"] for r in rows}):
-        pts = []
-        for prm in sorted({r["param"] for r in rows if r["codec"] == c}):
-            sel = [r for r in rows if r["codec"] == c and r["param"] == prm]
-            pts.append({"param": prm, **{k: float(np.mean([r[k] for r in sel]))
-                                         for k in ("bpp", "psnr", "ms_ssim", "psnr_roi", "psnr_bg")},
-                        **({"encode_s": float(np.mean([r["encode_s"] for r in sel])),
-                            "decode_s": float(np.mean([r["decode_s"] for r in sel]))} if c != "jpeg" else {})})
-        curves[c] = pts
+    keys = ["bpp", "psnr", "ms_ssim", "psnr_roi", "psnr_bg", "ms_ssim_roi", "ms_ssim_bg", "encode_s", "decode_s",
+            "payload_bits", "estimated_bits", "estimated_bits_uncond"] + \
+        [f"{m}_{r}@{o}" for m in ("psnr", "ms_ssim") for r in ("roi", "bg") for o in ("centre", "blobs")] + \
+        [f"{m}_K{k}" for k in extra_k for m in ("psnr", "ms_ssim")]
+    curves = {c: curve(rows, c, keys) for c in sorted({r["codec"] for r in rows})}
 
-    def bd(c, key):
-        a, b = curves[c], curves["jpeg"]
+    def bd(fn, a, b, key_a, key_b=None):
         try:
-            return bdrate.bd_rate([p["bpp"] for p in b], [p[key] for p in b], [p["bpp"] for p in a],
-                                  [p[key] for p in a])
-        except bdrate.BDRateError as exc:  # curves that do not overlap in quality
-            return f"n/a: {exc}"
+            ca, cb = curves[a], curves[b]
+            return fn([x["bpp"] for x in ca], [x[key_a] for x in ca], [x["bpp"] for x in cb],
+                      [x[key_b or key_a] for x in cb])
+        except (bdrate.BDRateError, KeyError) as exc:
+            return f"n/a ({exc})"
 
-    summary = {c: {"bd_rate_vs_jpeg_psnr_pct": bd(c, "psnr"), "bd_rate_vs_jpeg_ms_ssim_pct": bd(c, "ms_ssim")}
-               for c in curves if c != "jpeg"}
+    ours = [r for r in rows if r["codec"].startswith("ours")]
+    err = [r["estimated_bits"] / r["payload_bits"] - 1 for r in ours]
+    summary = {
+        "bd_rate_pct": {f"ours-uniform vs {b}": {m: bd(bdrate.bd_rate, b, "ours-uniform", m)
+                                                 for m in ("psnr", "ms_ssim")} for b in ("jpeg", "x264-intra")},
+        "region_adaptivity_vs_uniform_at_equal_bpp": {
+            m: {k: bd(bdrate.bd_quality, "ours-uniform", f"ours-{m}", f"{k}@{m}", k)
+                for k in ("psnr_roi", "psnr_bg", "ms_ssim_roi", "ms_ssim_bg")} for m in ("centre", "blobs")},
+        "steps_ablation": {f"K={k}": {m: float(np.mean([r[f"{m}_K{k}"] for r in rows if r["codec"] == "ours-uniform"]))
+                                      for m in ("psnr", "ms_ssim")} for k in extra_k},
+        f"steps_default_K={K0}": {m: float(np.mean([r[m] for r in rows if r["codec"] == "ours-uniform"]))
+                                  for m in ("psnr", "ms_ssim")},
+        "estimate_vs_actual_payload": {"mean_pct": 100 * float(np.mean(err)),
+                                       "max_abs_pct": 100 * float(np.max(np.abs(err)))},
+        "seconds_per_image": {"encode": float(np.mean([r["encode_s"] for r in ours])),
+                              "decode": float(np.mean([r["decode_s"] for r in ours]))},
+    }
+    if uncond is not None:
+        saved = [1 - r["estimated_bits"] / r["estimated_bits_uncond"] for r in ours]
+        summary["conditioning_ablation"] = {
+            "bits_saved_by_conditioning_pct": 100 * float(np.mean(saved)),
+            "by_map": {m: 100 * float(np.mean([1 - r["estimated_bits"] / r["estimated_bits_uncond"]
+                                               for r in ours if r["codec"] == f"ours-{m}"]))
+                       for m in ("uniform", "centre", "blobs")}}
     out = {"command": "python tools/eval_images.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "model": codec.name, "weights_sha256": codec.weights_hash, "steps": steps, "images": len(files),
-           "data": str(args.data), "machine": {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
-                                               "cores": os.cpu_count(), "torch": torch.__version__,
-                                               "threads": torch.get_num_threads()},
-           "curves": curves, "summary": summary, "per_image": rows}
+           "model": codec.name, "weights_sha256": codec.weights_hash, "steps": K0, "images": [f.name for f in files],
+           "machine": {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
+                       "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()},
+           "summary": summary, "curves": curves, "per_image": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
-    for c, pts in curves.items():
-        print(c)
-        for p_ in pts:
-            print(f"  {p_['param']:>3}: {p_['bpp']:.3f} bpp  PSNR {p_['psnr']:.2f}  MS-SSIM {p_['ms_ssim']:.4f}  "
-                  f"ROI {p_['psnr_roi']:.2f} / bg {p_['psnr_bg']:.2f}")
+    _plot(curves, args.out.with_suffix(".png"))
     print(json.dumps(summary, indent=1))
     return 0
+
+
+def _plot(curves, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+    for c, pts in curves.items():
+        b = [x["bpp"] for x in pts]
+        ax[0].plot(b, [x["psnr"] for x in pts], "o-", label=c)
+        ax[1].plot(b, [x["ms_ssim"] for x in pts], "o-", label=c)
+        if c in ("ours-centre", "ours-blobs"):
+            ax[2].plot(b, [x["psnr_roi"] for x in pts], "o-", label=f"{c} inside")
+            ax[2].plot(b, [x["psnr_bg"] for x in pts], "x--", label=f"{c} outside")
+    for a, t in zip(ax, ("PSNR (dB)", "MS-SSIM", "PSNR inside / outside the region (dB)")):
+        a.set_xlabel("bpp (all bytes)")
+        a.set_title(t)
+        a.grid(alpha=0.3)
+        a.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":

@@ -7,24 +7,26 @@ noise ξ = √12·(U − ½) at random spatially varying noise maps; predicts ξ
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import schedule
+from .. import ops, schedule
+from ..ops.embedding import embedding_torch
 
 EMBED_DIM = 32
 
 
 def gamma_embedding(gamma: torch.Tensor, dim: int = EMBED_DIM) -> torch.Tensor:
-    """Per-pixel sinusoidal embedding of t(γ) ∈ [0, 1]: (N,1,h,w) → (N,dim,h,w)."""
-    t = schedule.t_of_gamma(gamma).clamp(0, 1)
-    half = dim // 2
-    freqs = torch.exp(torch.arange(half, device=gamma.device, dtype=gamma.dtype) * (-math.log(1000.0) / (half - 1)))
-    ang = 1000.0 * t * freqs.view(1, half, 1, 1)
-    return torch.cat([ang.sin(), ang.cos()], dim=1)
+    """Per-pixel sinusoidal embedding of t(γ) ∈ [0, 1]: (N,1,h,w) → (N,dim,h,w).
+
+    The fused kernel ``rac_video.ops.gamma_embedding`` (equal to the torch formula within 4e-7);
+    the plain torch formula when γ needs gradients or is not a float32 (N,1,h,w) map.
+    """
+    if (gamma.dtype != torch.float32 or gamma.dim() != 4 or gamma.shape[1] != 1
+            or (gamma.requires_grad and torch.is_grad_enabled())):
+        return embedding_torch(gamma, dim)
+    return ops.gamma_embedding(gamma, dim)
 
 
 class CondBlock(nn.Module):

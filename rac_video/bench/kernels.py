@@ -1,0 +1,259 @@
+"""Throughput of the per-element kernels on every backend available here (DESIGN §4).
+
+For quantize, dequantize, hashed_dither, ddim_step, forward_noise (hashed U and given U) and
+gamma_embedding (D = 32, the denoiser's) at latent sizes (default 1×16×68×120 and 1×16×135×240,
+i.e. 544×960 and 1080×1920 frames), times one call per backend (torch reference, C++, CUDA /
+Triton where a GPU is present) into a preallocated ``out=``, and reports
+
+* seconds per call (median and best of ``--repeats`` timed batches),
+* achieved bytes/s = (bytes the op must read + write) / time,
+* that over the machine's measured large-copy bandwidth (``dst.copy_(src)`` of a --copy-mib
+  float32 tensor, read + write counted: memory bandwidth) and over a copy of one latent-sized
+  float32 tensor (the cache level the op's working set lives in; a latent of a few MiB fits the
+  CPU caches, so ratios above 1 vs the large copy are expected there),
+* the speed-up over the torch reference of the same run,
+* max |backend − reference| (0 for the integer outputs) as a sanity check,
+
+and writes everything with the machine description to ``benchmarks/kernels-<hostname>.json``.
+
+    rac-video bench kernels [--repeats 5] [--threads N] [--sizes 1x16x68x120,...] [--out FILE]
+    python tools/bench_kernels.py ...   (same options)
+
+Triton on CPU tensors runs in the interpreter and is skipped unless --interpreter is given.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import socket
+import sys
+import time
+
+import torch
+
+DEFAULT_SIZES = "1x16x68x120,1x16x135x240"
+LEVELS, Q, SEED, FRAME = 16, 7, 1234, 5
+
+
+def _parse_size(s: str) -> tuple[int, int, int, int]:
+    dims = tuple(int(v) for v in s.lower().split("x"))
+    if len(dims) != 4 or any(d <= 0 for d in dims):
+        raise argparse.ArgumentTypeError(f"size must be NxCxHxW with positive ints, got {s!r}")
+    return dims
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info(device_names) -> dict:
+    from .. import ops  # noqa: F401  (loads the native modules)
+    from ..ops import _native
+
+    cpu, _ = _native.cpu_module()
+    info = {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "cpu_model": _cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "omp_threads_C": cpu.num_threads() if cpu else None,
+        "loadavg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+    try:
+        import triton
+
+        info["triton"] = triton.__version__
+    except ImportError:
+        info["triton"] = None
+    if "cuda" in device_names:
+        info["gpu"] = torch.cuda.get_device_name(0)
+        cu, _ = _native.load("_C_cuda")
+        info["cuda_module"] = {"archs": cu.archs, "cudart": cu.runtime_version} if cu else None
+    return info
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time(fn, device, repeats: int, min_time: float) -> dict:
+    """Median / best seconds per call over ``repeats`` batches of n calls (n so a batch ≥ min_time)."""
+    fn()  # warm-up (Triton compiles, pages fault in)
+    _sync(device)
+    n, t = 1, 0.0
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        _sync(device)
+        t = time.perf_counter() - t0
+        if t >= min_time or n >= 1 << 16:
+            break
+        n = max(2 * n, int(n * min_time / max(t, 1e-9)) + 1)
+    per = [t / n]
+    for _ in range(repeats - 1):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        _sync(device)
+        per.append((time.perf_counter() - t0) / n)
+    per.sort()
+    return {"median_s": per[len(per) // 2], "best_s": per[0], "calls_per_batch": n, "batches": len(per)}
+
+
+def copy_bandwidth(device, mib: int, repeats: int, min_time: float) -> dict:
+    src = torch.rand(mib * (1 << 20) // 4, device=device)
+    dst = torch.empty_like(src)
+    r = _time(lambda: dst.copy_(src), device, repeats, min_time)
+    nbytes = 2 * src.numel() * 4
+    return {"what": f"dst.copy_(src), {mib} MiB float32, read + write counted", "bytes": nbytes,
+            **r, "bytes_per_s": nbytes / r["median_s"]}
+
+
+def cases(shape, device):
+    """(name, op, args, kwargs, out tensor, bytes moved) for one latent shape on ``device``."""
+    from .. import ops, schedule
+
+    g = torch.Generator().manual_seed(0)
+    N, C, H, W = shape
+    px = N * H * W
+    y = (torch.randn(shape, generator=g) * 3).to(device)
+    level = torch.randint(0, LEVELS, (N, 1, H, W), generator=g, dtype=torch.int32).to(device)
+    delta = schedule.level_table(Q, LEVELS).delta.to(device)
+    k = ops.quantize_reference(y, level, delta, SEED, FRAME)
+    gamma = schedule.level_table(Q, LEVELS).gamma.to(device)[level.long()]
+    gamma_to = torch.clamp(gamma + 2.0, max=schedule.GAMMA_MAX)
+    eps = torch.randn(shape, generator=g).to(device)
+    U = torch.rand(shape, generator=g).to(device)
+    n = y.numel()
+    f32 = lambda: torch.empty(shape, device=device)  # noqa: E731
+    return [
+        ("quantize", ops.quantize, (y, level, delta, SEED, FRAME), {},
+         torch.empty(shape, dtype=torch.int32, device=device), 4 * n + 4 * px + 4 * n),
+        ("dequantize", ops.dequantize, (k, level, delta, SEED, FRAME), {}, f32(), 4 * n + 4 * px + 4 * n),
+        ("hashed_dither", ops.hashed_dither, (shape, SEED, FRAME), {"device": device}, f32(), 4 * n),
+        ("ddim_step", ops.ddim_step, (y, eps, gamma, gamma_to), {}, f32(), 12 * n + 8 * px),
+        ("forward_noise[hashed U]", ops.forward_noise, (y, gamma), {"seed": SEED, "frame": FRAME}, f32(),
+         8 * n + 4 * px),
+        ("forward_noise[given U]", ops.forward_noise, (y, gamma, U), {}, f32(), 12 * n + 4 * px),
+        ("gamma_embedding", ops.gamma_embedding, (gamma, 32), {},
+         torch.empty((N, 32, H, W), device=device), 4 * px + 4 * 32 * px),
+    ]
+
+
+def run(args) -> dict:
+    from .. import ops  # noqa: F401
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        from ..ops import _native
+
+        cpu, _ = _native.cpu_module()
+        if cpu:
+            cpu.set_num_threads(args.threads)
+    devices = [torch.device(d) for d in args.devices]
+    report = {
+        "what": "seconds per call, achieved bytes/s (bytes the op must read + write) vs a large copy (memory "
+                "bandwidth), vs a copy of one latent (cache-resident) and vs the torch reference, per op, latent "
+                "size and backend",
+        "command": "rac-video bench kernels " + " ".join(args.argv),
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": machine_info([d.type for d in devices]),
+        "settings": {"repeats": args.repeats, "min_time_s": args.min_time, "sizes": [list(s) for s in args.sizes],
+                     "quality": Q, "levels": LEVELS, "gamma_maps": "(N,1,H,W)"},
+        "copy_bandwidth": {},
+        "results": [],
+    }
+    for dev in devices:
+        bw = copy_bandwidth(dev, args.copy_mib, args.repeats, args.min_time)
+        report["copy_bandwidth"][dev.type] = bw
+        print(f"[{dev}] large copy: {bw['bytes_per_s'] / 1e9:.2f} GB/s", flush=True)
+        for shape in args.sizes:
+            src = torch.rand(shape, device=dev)
+            dst = torch.empty_like(src)
+            r = _time(lambda: dst.copy_(src), dev, args.repeats, args.min_time)
+            small = {"shape": list(shape), "bytes": 8 * src.numel(), **r,
+                     "bytes_per_s": 8 * src.numel() / r["median_s"]}
+            report["copy_bandwidth"].setdefault(f"{dev.type}_latent_copies", []).append(small)
+            print(f"[{dev}] latent-sized copy {'x'.join(map(str, shape))}: {small['bytes_per_s'] / 1e9:.2f} GB/s")
+            for name, op, a, kw, out, nbytes in cases(shape, dev):
+                ref = op(*a, **kw, backend="torch")
+                t_torch = None
+                for backend, why in op.reasons(dev).items():
+                    row = {"op": name, "shape": list(shape), "device": dev.type, "backend": backend}
+                    if why or (backend == "triton" and dev.type == "cpu" and not args.interpreter):
+                        row["skipped"] = why or "Triton on CPU runs in the interpreter (pass --interpreter)"
+                        report["results"].append(row)
+                        continue
+                    got = op(*a, **kw, backend=backend, out=out)
+                    diff = float((got.double() - ref.double()).abs().max()) if ref.numel() else 0.0
+                    r = _time(lambda: op(*a, **kw, backend=backend, out=out), dev, args.repeats, args.min_time)
+                    if backend == "torch":
+                        t_torch = r["median_s"]
+                    row.update(r, bytes=nbytes, bytes_per_s=nbytes / r["median_s"],
+                               of_copy_bandwidth=nbytes / r["median_s"] / bw["bytes_per_s"],
+                               of_latent_copy_bandwidth=nbytes / r["median_s"] / small["bytes_per_s"],
+                               speedup_vs_torch=(t_torch / r["median_s"]) if t_torch else None,
+                               max_abs_diff_vs_torch=diff)
+                    report["results"].append(row)
+                    print(f"[{dev}] {name:24s} {'x'.join(map(str, shape)):14s} {backend:6s} "
+                          f"{r['median_s'] * 1e3:9.3f} ms  {row['bytes_per_s'] / 1e9:7.2f} GB/s "
+                          f"({row['of_copy_bandwidth']:6.1%} of copy, {row['of_latent_copy_bandwidth']:6.1%} of "
+                          f"latent copy)  "
+                          f"x{row['speedup_vs_torch'] or 1.0:5.1f} vs torch  diff {diff:.1e}", flush=True)
+    report["machine"]["loadavg_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    report["note"] = ("bytes = what the op must read + write once (inputs, γ/level maps, output); the large copy "
+                      "measures DRAM bandwidth while a latent of a few MiB stays in the CPU caches, so compare with "
+                      "of_latent_copy_bandwidth there. A loaded machine (see loadavg) makes the times noisy.")
+    return report
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="rac-video bench kernels", description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default=DEFAULT_SIZES,
+                   type=lambda s: [_parse_size(v) for v in s.split(",") if v.strip()],
+                   help=f"comma-separated NxCxHxW latent sizes (default {DEFAULT_SIZES})")
+    p.add_argument("--repeats", type=int, default=5, help="timed batches per case (median reported)")
+    p.add_argument("--min-time", type=float, default=0.05, help="seconds per timed batch (calls are batched)")
+    p.add_argument("--threads", type=int, default=0, help="torch and OpenMP threads (default: leave as is)")
+    p.add_argument("--copy-mib", type=int, default=256, help="size of the bandwidth-reference copy")
+    p.add_argument("--devices", nargs="+", choices=["cpu", "cuda"],
+                   default=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    p.add_argument("--interpreter", action="store_true", help="also time Triton through TRITON_INTERPRET=1 on CPU")
+    p.add_argument("--out", default=None,
+                   help="JSON output (default benchmarks/kernels-<hostname>.json; '-' for none)")
+    args = p.parse_args(argv)
+    if args.repeats < 1:
+        p.error("--repeats must be >= 1")
+    if "cuda" in args.devices and not torch.cuda.is_available():
+        p.error("--devices cuda: torch sees no CUDA device")
+    args.argv = argv
+    report = run(args)
+    if args.out != "-":
+        out = args.out or os.path.join("benchmarks", f"kernels-{socket.gethostname()}.json")
+        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+        with open(out, "w") as f:
+            json.dump(report, f, indent=1)
+            f.write("\n")
+        print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
