@@ -14,7 +14,9 @@ dither u of (``seed``, ``frame``), per element with Δ = ``delta_table[level]``:
 and, with ``index``, is bit-exact on every backend: the encoder and decoder may run on
 different devices. ``bits`` (training losses, rate estimates) is within 2e-4 + 2e-5·bits of
 the float64 likelihood of the same float32 m and s' (csrc/entropy_params.h says how each
-backend evaluates it). ``mu`` and ``scale`` must be finite.
+backend evaluates it). Non-finite inputs are not checked (that would cost a pass and a device
+sync) but give the same integers everywhere: m = NaN → offset −2^30, m = ±inf → ±2^30;
+scale/Δ = NaN or +inf → the last index, −inf → 0; their bits are unspecified.
 """
 from __future__ import annotations
 
@@ -48,8 +50,6 @@ def _check(mu, scale, level, delta_table, k, out):
     if k is not None:
         k = _checks.tensor(k, "k", torch.int32, mu.device)
         _checks.same_shape("mu", mu, "k", k)
-    if mu.numel() and not bool(torch.isfinite(mu).all() & torch.isfinite(scale).all()):
-        raise ValueError("mu and scale must be finite")
     shape, dev = tuple(mu.shape), mu.device
     if out is None:
         outs = (torch.empty(shape, dtype=torch.int32, device=dev), torch.empty(shape, dtype=torch.int32, device=dev),
@@ -73,7 +73,9 @@ def entropy_params_reference(mu, scale, level, delta_table, seed: int, frame: in
     u = hashed_dither_reference(mu.shape, seed, frame, device=mu.device)
     d = delta[level.long()].expand_as(mu)
     m = mu / d + u                                   # float32, exactly the codec's expression
-    o_off.copy_(torch.floor(m + 0.5).clamp(-_LIMIT, _LIMIT))
+    t = torch.floor(m + 0.5)
+    t = torch.where(t > _LIMIT, _LIMIT, t)
+    o_off.copy_(torch.where(t >= -_LIMIT, t, -_LIMIT))  # NaN -> -2^30, as every backend
     r = scale / d
     o_idx.copy_(torch.searchsorted(_bounds(str(mu.device)), r, right=False))
     if k is None:
