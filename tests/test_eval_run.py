@@ -147,3 +147,18 @@ def test_gaze_sequence(tmp_path):
     bad.write_text("hello\n1 2 3\n")
     with pytest.raises(ValueError):
         load_sequence({"frames": str(fdir), "importance": {"type": "gaze", "trace": str(bad)}})
+
+
+def test_cli_sequences_subset(tmp_path):
+    fdir, mdir = _write_clip(tmp_path)
+    cfg = tmp_path / "two.toml"
+    cfg.write_text('name = "two"\nmethods = ["jpeg"]\nfvvdp = false\n[rates]\nbpp = [0.5, 1.0]\n'
+                   f'[[sequence]]\nname = "a"\nframes = "{fdir}"\ncount = 2\n'
+                   f'[[sequence]]\nname = "b"\nframes = "{fdir}"\ncount = 2\nstart = 1\n')
+    bench = tmp_path / "bench"
+    assert main(["eval", str(cfg), "--sequences", "b", "--out", str(tmp_path / "o"), "--bench", str(bench)]) == 0
+    summ = json.loads((bench / "summary.json").read_text())
+    assert {e["sequence"] for e in summ["entries"]} == {"b"}
+    readme = (bench / "README.md").read_text()
+    assert "--sequences b" in readme and "subset of the config's sequences: b" in readme
+    assert main(["eval", str(cfg), "--sequences", "c", "--out", str(tmp_path / "o")]) == 2

@@ -11,9 +11,13 @@ def add_arguments(p):
     p.add_argument("--out", default=None, help="output folder (default results/eval/<config name>)")
     p.add_argument("--frames", type=int, default=None, help="at most this many frames per sequence")
     p.add_argument("--stride", type=int, default=None, help="keep every n-th frame (with --input)")
+    p.add_argument("--sequences", default=None, help="comma-separated names: run only these [[sequence]] entries")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: from the config)")
     p.add_argument("--bpp", default=None, help="comma-separated bpp targets when our codec is absent")
     p.add_argument("--qualities", default=None, help="comma-separated qualities of our codec")
+    p.add_argument("--anchor-extra", dest="anchor_extra", default=None,
+                   help="comma-separated factors: baselines also at these multiples of the smallest (< 1) or "
+                   "largest (> 1) target (widens their curves for BD-rate)")
     p.add_argument("--fvvdp", dest="fvvdp", action="store_true", default=None, help="FovVideoVDP (needs pyfvvdp)")
     p.add_argument("--no-fvvdp", dest="fvvdp", action="store_false")
     p.add_argument("--plots", action="store_true", help="rate-quality plots (needs matplotlib)")
@@ -51,6 +55,16 @@ def run(args):
         cfg.setdefault("rates", {})["bpp"] = [float(v) for v in args.bpp.split(",")]
     if args.qualities:
         cfg.setdefault("rates", {})["qualities"] = [int(v) for v in args.qualities.split(",")]
+    if args.sequences:
+        want = [n.strip() for n in args.sequences.split(",") if n.strip()]
+        have = [sc.get("name") for sc in cfg.get("sequence", [])]
+        missing = [n for n in want if n not in have]
+        if missing:
+            raise ValueError(f"--sequences: no sequence named {', '.join(missing)} (have: {', '.join(map(str, have))})")
+        cfg["sequence"] = [sc for sc in cfg["sequence"] if sc.get("name") in want]
+        cfg["subset"] = {"sequences": want}
+    if args.anchor_extra:
+        cfg.setdefault("rates", {})["anchor_extra"] = [float(v) for v in args.anchor_extra.split(",")]
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     out = args.out or os.path.join("results", "eval", cfg.get("name") or "run")
     res = R.run_config(cfg, out_dir=out, max_frames=args.frames, methods=methods, use_fvvdp=args.fvvdp,
@@ -69,10 +83,11 @@ def _command_line(args):
     import shlex
 
     parts = ["rac-video", "eval"] + ([args.config] if args.config else [])
-    for opt in ("input", "fps", "masks", "gaze", "out", "frames", "stride", "methods", "bpp", "qualities", "bench"):
+    for opt in ("input", "fps", "masks", "gaze", "out", "frames", "stride", "sequences", "methods", "bpp", "qualities",
+                "anchor_extra", "bench"):
         v = getattr(args, opt)
         if v is not None:
-            parts += [f"--{opt}", str(v)]
+            parts += [f"--{opt.replace('_', '-')}", str(v)]
     if args.fvvdp is not None:
         parts.append("--fvvdp" if args.fvvdp else "--no-fvvdp")
     parts += [f"--{o}" for o in ("plots", "sidebyside") if getattr(args, o)]

@@ -31,13 +31,18 @@ class OursMethod:
     integer = True
     param_name = "quality"
 
-    def __init__(self, *, model="default", uniform=False, levels=16, seed=0, steps=None, fps=25):
+    def __init__(self, *, model=None, uniform=False, levels=16, seed=0, steps=None, fps=25):
+        """``model``: a shipped model name (``rac_video/weights/`` or $RAC_VIDEO_WEIGHTS); None or
+        "default": the codec's default model."""
         ok, why = available()
         if not ok:
             raise BaselineError(f"our codec is not available: {why}")
         from ..codec import load_model
 
-        self.model = load_model(model)
+        try:
+            self.model = load_model() if model in (None, "default") else load_model(str(model))
+        except (FileNotFoundError, ValueError) as e:  # ModelMismatchError: weights not installed / bad hash
+            raise BaselineError(f"our codec's model is not available: {e}") from e
         self.uniform = bool(uniform)
         self.levels = int(levels)
         self.seed = int(seed)

@@ -13,6 +13,7 @@ Config (TOML or JSON; see tools/eval_configs/*.toml)::
     [rates]
     qualities = [3, 7, 11, 15]  # our codec's qualities (0..Q_MAX): their sizes are the targets of every baseline
     bpp = [0.05, 0.1, 0.2, 0.4] # targets when our codec is absent (or not in methods)
+    anchor_extra = [0.5, 0.25]  # optional: baselines also at 0.5x / 0.25x the smallest target (x2: the largest)
     [baseline]
     preset = "medium"
     roi_strength = 12
@@ -48,7 +49,9 @@ from .matching import match_baseline
 from .sources import load_sequence
 
 BD_METRICS = ("ms_ssim", "ms_ssim_roi", "ms_ssim_fov", "psnr", "psnr_roi", "psnr_fov", "fvvdp_jod")
-BDQ_METRICS = ("psnr", "psnr_roi", "psnr_fov", "fvvdp_jod")  # BD-quality (dB / JOD at equal rate)
+# BD-quality (dB / MS-SSIM / JOD at equal rate): defined whenever the rate ranges overlap, which matching
+# guarantees, while BD-rate needs overlapping quality ranges
+BDQ_METRICS = ("psnr", "psnr_roi", "psnr_fov", "ms_ssim", "ms_ssim_roi", "ms_ssim_fov", "fvvdp_jod")
 CSV_KEYS = ("sequence", "method", "target", "param", "bytes", "bpp", "rel_error", "matched", "psnr", "psnr_roi",
             "psnr_bg", "psnr_fov", "ms_ssim", "ms_ssim_roi", "ms_ssim_bg", "ms_ssim_fov", "flicker_bg_rmse",
             "flicker_bg_ratio", "fvvdp_jod", "encode_s")
@@ -206,8 +209,16 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
         else:
             for b in rates.get("bpp", [0.05, 0.1, 0.2, 0.4]):
                 targets.append(("bpp%g" % b, int(round(b * T * H * W / 8))))
+        # extra anchor-only targets (factor x the smallest target when < 1, x the largest when > 1): they
+        # widen the baselines' curves so that BD-rate has a quality overlap with a much weaker reference
+        extra = []
+        for fac in rates.get("anchor_extra", []):
+            fac = float(fac)
+            base = min(t for _, t in targets) if fac < 1 else max(t for _, t in targets)
+            extra.append(("x%g" % fac, max(1, int(round(fac * base)))))
         for name, method in made.items():
-            for ti, (tname, target) in enumerate(targets):
+            own = targets + ([] if name in ("ours", "ours-uniform") else extra)
+            for ti, (tname, target) in enumerate(own):
                 t0 = time.time()
                 if name == "ours":
                     enc, enc_s = ours_runs[int(tname[1:])]
@@ -216,8 +227,9 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
                 elif name == "ours-uniform" and tname.startswith("q"):  # same qualities as ours
                     enc = method.encode(seq.frames, None, int(tname[1:]))
                     enc_s = time.time() - t0
+                    # not matched by design: its own size at the same quality (matched = None, "n/a")
                     match = {"target_bytes": target, "bytes": enc.nbytes, "param": enc.param,
-                             "rel_error": enc.nbytes / target - 1, "matched": False, "evals": [[enc.param, enc.nbytes]]}
+                             "rel_error": enc.nbytes / target - 1, "matched": None, "evals": [[enc.param, enc.nbytes]]}
                 else:
                     m = match_baseline(method, seq.frames, seq.importance, target, tol=tol)
                     enc, match = m.encoded, m.record()
@@ -241,6 +253,7 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
         if ref not in made:
             ref = cfg.get("fallback_reference", "x264-roi")
         results["bdrate"].extend(bd_table(results["entries"], seq.name, ref))
+    results["headline"] = headline(results)
     results["elapsed_s"] = time.time() - t_run
     write_outputs(results, out_dir)
     if plots:
@@ -354,8 +367,13 @@ def summary_table(results, metric_keys=("bpp", "psnr", "psnr_roi", "psnr_fov", "
             v = e["metrics"].get(k)
             vals.append("-" if v is None else (f"{v:.4f}" if k in ("bpp",) or "ssim" in k else f"{v:.2f}"))
         lines.append(f"| {e['sequence']} | {e['method']} | {e['target']} | " + " | ".join(vals)
-                     + f" | {'yes' if e.get('matched') else 'no'} ({e.get('rel_error', 0):+.1%}) |")
+                     + f" | {_matched(e)} ({e.get('rel_error', 0):+.1%}) |")
     return "\n".join(lines)
+
+
+def _matched(e):
+    m = e.get("matched")
+    return "n/a" if m is None else ("yes" if m else "no")
 
 
 def bd_means(rows) -> list:
@@ -371,6 +389,7 @@ def bd_means(rows) -> list:
         for k in keys:
             v = [r[k] for r in rs if r.get(k) is not None]
             m[k] = float(np.mean(v)) if v else None
+            m.setdefault("count", {})[k] = len(v)
         out.append(m)
     return out
 
@@ -385,9 +404,74 @@ def bd_markdown(results) -> str:
     if len({r["sequence"] for r in rows}) > 1:
         rows += bd_means(rows)
     for r in rows:
-        vals = ["-" if r.get(k) is None else (f"{r[k]:+.1f} %" if not k.startswith("bdq_") else f"{r[k]:+.2f}")
-                for k in keys]
+        vals = ["-" if r.get(k) is None else _bd_fmt(k, r[k]) for k in keys]
         lines.append(f"| {r['sequence']} | {r['reference']} vs {r['anchor']} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
+
+
+def _bd_fmt(k, v):
+    if not k.startswith("bdq_"):
+        return f"{v:+.1f} %"
+    return f"{v:+.4f}" if "ssim" in k else f"{v:+.2f}"
+
+
+HEADLINE_RATE = (("ms_ssim", "MS-SSIM"), ("ms_ssim_roi", "ROI MS-SSIM"), ("ms_ssim_fov", "fov. MS-SSIM"),
+                 ("psnr_fov", "fov. PSNR"), ("fvvdp_jod", "FovVideoVDP"))
+HEADLINE_QUALITY = (("bdq_ms_ssim", "ΔMS-SSIM"), ("bdq_ms_ssim_roi", "ΔROI MS-SSIM"),
+                    ("bdq_ms_ssim_fov", "Δfov. MS-SSIM"), ("bdq_psnr_fov", "Δfov. PSNR dB"),
+                    ("bdq_fvvdp_jod", "ΔJOD"))
+
+
+def headline(results) -> list:
+    """One row per anchor: the reference's BD-rate (%) and BD-quality vs that anchor on the headline
+    metrics, averaged over the sequences where the value exists (``count``: how many), and the verdict
+    per metric (``lose``/``win``/None): BD-rate > 0 (or, where the quality ranges do not overlap,
+    BD-quality < 0) is a loss."""
+    rows = results.get("bdrate", [])
+    nseq = len({r["sequence"] for r in rows})
+    out = []
+    for m in bd_means(rows):
+        row = {"reference": m["reference"], "anchor": m["anchor"], "sequences": nseq, "values": {}, "count": {},
+               "verdict": {}}
+        for k, _ in HEADLINE_RATE + HEADLINE_QUALITY:
+            row["values"][k], row["count"][k] = m.get(k), m["count"].get(k, 0)
+        for k, _ in HEADLINE_RATE:
+            r, q = m.get(k), m.get("bdq_" + k)
+            v = ("lose" if r > 0 else "win") if r is not None else (None if q is None else ("lose" if q < 0 else "win"))
+            row["verdict"][k] = v
+        out.append(row)
+    return out
+
+
+def headline_markdown(results, *, verdicts=True) -> str:
+    """The headline table (reference vs every anchor, BD-rate and BD-quality on whole-frame, ROI and
+    foveated metrics, means over sequences) and a plain list of where the reference loses."""
+    rows = headline(results)
+    if not rows:
+        return "(no BD-rates: the reference ran alone or not at all)"
+    heads = [f"BD-rate {h}" for _, h in HEADLINE_RATE] + [h for _, h in HEADLINE_QUALITY]
+    lines = ["| " + rows[0]["reference"] + " vs | " + " | ".join(heads) + " |", "|" + "---|" * (len(heads) + 1)]
+    for r in rows:
+        cells = []
+        for k, _ in HEADLINE_RATE + HEADLINE_QUALITY:
+            v, c = r["values"][k], r["count"][k]
+            cell = "-" if v is None else _bd_fmt(k, v)
+            if v is not None and c < r["sequences"]:
+                cell += f" ({c}/{r['sequences']})"
+            cells.append(cell)
+        lines.append(f"| {r['anchor']} | " + " | ".join(cells) + " |")
+    lines += ["", f"Means over {rows[0]['sequences']} sequence(s); (k/n): only k sequences had overlapping curves "
+              "for that value. BD-rate: extra bits the reference needs for the same quality (positive = it loses); "
+              "Δ: its quality difference at the same rate (negative = it loses).", ""]
+    names = dict(HEADLINE_RATE)
+    for r in rows if verdicts else []:
+        lost = [names[k] for k, v in r["verdict"].items() if v == "lose"]
+        won = [names[k] for k, v in r["verdict"].items() if v == "win"]
+        if not lost and not won:
+            lines.append(f"- vs {r['anchor']}: no comparable values (the curves do not overlap).")
+            continue
+        lines.append(f"- vs {r['anchor']}: loses on {', '.join(lost) or 'nothing'}"
+                     + (f"; wins on {', '.join(won)}" if won else "") + ".")
     return "\n".join(lines)
 
 
@@ -407,8 +491,23 @@ def report_markdown(results, command=None) -> str:
         lines.append(f"- {name}: {seq['frames']} frames {seq['width']}x{seq['height']} at {seq['fps']:g} fps "
                      f"(stride {seq.get('stride')}), importance {imp.get('type')}"
                      + (f" ({seq['importance_impl']})" if seq.get("importance_impl") else ""))
+    cfg = results.get("config", {})
+    rates = cfg.get("rates", {})
+    if "ours" in results.get("methods", {}):
+        lines.append(f"- targets: the sizes of `ours` at qualities {rates.get('qualities') or default_qualities()} "
+                     f"(model {results['methods']['ours'].get('model')}, weights sha256 "
+                     f"{str(results['methods']['ours'].get('weights_hash'))[:12]}…)")
+    else:
+        lines.append(f"- targets: bpp {rates.get('bpp', [0.05, 0.1, 0.2, 0.4])}")
+    if rates.get("anchor_extra"):
+        lines.append(f"- extra baseline-only targets (rows `x<factor>`): {rates['anchor_extra']} x the smallest "
+                     "(factor < 1) or largest (> 1) target, so that the BD curves can overlap in quality")
+    if cfg.get("subset"):
+        lines.append(f"- subset of the config's sequences: {', '.join(cfg['subset']['sequences'])}")
     for m, why in results.get("skipped", {}).items():
         lines.append(f"- skipped {m}: {why}")
+    ref = {r["reference"] for r in results.get("bdrate", [])}
+    lines += ["", f"## Headline: {', '.join(sorted(ref)) or 'reference'} vs each method", "", headline_markdown(results)]
     lines += ["", "## Rate points (baselines matched to the targets within the tolerance)", "",
               summary_table(results), "", "## BD-rate / BD-quality", "",
               "BD-rate: bitrate change of the reference vs the anchor at equal quality (negative = the reference "
@@ -420,6 +519,8 @@ def report_markdown(results, command=None) -> str:
 def write_bench(results, bench_dir, command=None):
     """Copy the small outputs (summary.json/csv, bdrate.csv) and a README.md report into bench_dir."""
     os.makedirs(bench_dir, exist_ok=True)
+    if command:
+        results = {**results, "command": command}
     write_outputs(results, bench_dir)
     os.remove(os.path.join(bench_dir, "results.json"))  # per-frame lists stay in results/
     with open(os.path.join(bench_dir, "README.md"), "w") as f:
