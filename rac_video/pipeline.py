@@ -26,7 +26,7 @@ import numpy as np
 from . import schedule
 from .codec.model import DEFAULT_STEPS, Codec, PayloadError, load_model
 from .codec.weights import DEFAULT_MODEL, ModelMismatchError
-from .container import ContainerError, CorruptPacketError, Header, Packet, Reader, Writer
+from .container import CorruptPacketError, Header, Packet, Reader, Writer
 from .importance import sideinfo
 from .importance.source import ImportanceFrame, open_source
 from .rate import RateController
@@ -367,8 +367,3 @@ def _bar(enabled, total, desc):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="frame", disable=not enabled, mininterval=1.0)
-
-
-# re-exported for the CLI's error handling
-USER_ERRORS = (PipelineError, ContainerError, ModelMismatchError, PayloadError, sideinfo.SideInfoError,
-               FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, ValueError)

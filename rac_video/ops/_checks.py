@@ -42,3 +42,23 @@ def cuda_stream(device: torch.device) -> tuple[int, int]:
     """(device index, raw stream handle) of torch's current stream on ``device``."""
     index = device.index if device.index is not None else torch.cuda.current_device()
     return index, torch.cuda.current_stream(index).cuda_stream
+
+
+def output(out, shape, dtype: torch.dtype, device, name: str = "out") -> torch.Tensor:
+    """A fresh output tensor, or ``out`` checked to be contiguous with that shape, dtype and device."""
+    shape, device = tuple(shape), torch.device(device)
+    if out is None:
+        return torch.empty(shape, dtype=dtype, device=device)
+    if not isinstance(out, torch.Tensor) or out.dtype != dtype or tuple(out.shape) != shape \
+            or not out.is_contiguous() or out.device != device:
+        raise ValueError(f"{name} must be a contiguous {dtype} tensor of shape {shape} on {device}")
+    return out
+
+
+def side_map(t, name: str, dtypes, x: torch.Tensor, x_name: str) -> torch.Tensor:
+    """A per-pixel map for the (N,C,H,W) tensor ``x``: (N,1,H,W) (broadcast over channels) or (N,C,H,W)."""
+    t = tensor(t, name, dtypes, x.device)
+    if t.dim() != 4 or t.shape[0] != x.shape[0] or t.shape[2:] != x.shape[2:] or t.shape[1] not in (1, x.shape[1]):
+        raise ValueError(f"{name} must be (N,1,H,W) or (N,C,H,W) matching {x_name} {tuple(x.shape)}, "
+                         f"got {tuple(t.shape)}")
+    return t

@@ -31,14 +31,9 @@ def _prepare(z, eps, gamma_from, gamma_to):
         raise ValueError(f"z must be (N,C,H,W), got shape {tuple(z.shape)}")
     eps = _checks.tensor(eps, "eps", torch.float32, z.device)
     _checks.same_shape("z", z, "eps", eps)
-    gs = []
-    for name, g in (("gamma_from", gamma_from), ("gamma_to", gamma_to)):
-        g = _checks.tensor(g, name, torch.float32, z.device)
-        if g.dim() != 4 or g.shape[0] != z.shape[0] or g.shape[2:] != z.shape[2:] or g.shape[1] not in (1, z.shape[1]):
-            raise ValueError(f"{name} must be (N,1,H,W) or (N,C,H,W) matching z {tuple(z.shape)}, "
-                             f"got {tuple(g.shape)}")
-        gs.append(g)
-    return z, eps, gs[0], gs[1]
+    gf = _checks.side_map(gamma_from, "gamma_from", torch.float32, z, "z")
+    gt = _checks.side_map(gamma_to, "gamma_to", torch.float32, z, "z")
+    return z, eps, gf, gt
 
 
 def ddim_step_reference(z, eps, gamma_from, gamma_to, *, out=None):
@@ -52,12 +47,7 @@ def ddim_step_reference(z, eps, gamma_from, gamma_to, *, out=None):
 
 
 def _out(out, z):
-    if out is None:
-        return torch.empty_like(z, memory_format=torch.contiguous_format)
-    if not isinstance(out, torch.Tensor) or out.dtype != torch.float32 or out.shape != z.shape \
-            or not out.is_contiguous() or out.device != z.device:
-        raise ValueError(f"out must be a contiguous float32 tensor of shape {tuple(z.shape)} on {z.device}")
-    return out
+    return _checks.output(out, z.shape, torch.float32, z.device)
 
 
 ddim_step = Op("ddim_step", ddim_step_reference)

@@ -31,13 +31,7 @@ def mix32(x: torch.Tensor) -> torch.Tensor:
 
 
 def _out(out, shape, bits, device):
-    dtype = torch.int32 if bits else torch.float32
-    if out is None:
-        return torch.empty(shape, dtype=dtype, device=device)
-    if not isinstance(out, torch.Tensor) or out.dtype != dtype or tuple(out.shape) != tuple(shape) \
-            or not out.is_contiguous() or out.device != torch.device(device):
-        raise ValueError(f"out must be a contiguous {dtype} tensor of shape {tuple(shape)} on {device}")
-    return out
+    return _checks.output(out, shape, torch.int32 if bits else torch.float32, device)
 
 
 def hashed_dither_reference(shape, seed: int, frame: int = 0, *, device=None, bits: bool = False, out=None):

@@ -46,13 +46,7 @@ def _prepare(gamma, dim):
 
 
 def _out(out, g, dim):
-    shape = (g.shape[0], dim, *g.shape[2:])
-    if out is None:
-        return torch.empty(shape, dtype=torch.float32, device=g.device)
-    if not isinstance(out, torch.Tensor) or out.dtype != torch.float32 or tuple(out.shape) != shape \
-            or not out.is_contiguous() or out.device != g.device:
-        raise ValueError(f"out must be a contiguous float32 tensor of shape {shape} on {g.device}")
-    return out
+    return _checks.output(out, (g.shape[0], dim, *g.shape[2:]), torch.float32, g.device)
 
 
 def gamma_embedding_reference(gamma, dim: int = 32, *, out=None):

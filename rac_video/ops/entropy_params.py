@@ -59,11 +59,8 @@ def _check(mu, scale, level, delta_table, k, out):
             raise ValueError("out must be a tuple (offset, index, bits), bits None exactly when k is None")
         outs = tuple(out)
         for o, dt, name in zip(outs, (torch.int32, torch.int32, torch.float32), ("offset", "index", "bits")):
-            if o is None:
-                continue
-            if not isinstance(o, torch.Tensor) or o.dtype != dt or tuple(o.shape) != shape \
-                    or not o.is_contiguous() or o.device != dev:
-                raise ValueError(f"out {name} must be a contiguous {dt} tensor of shape {shape} on {dev}")
+            if o is not None:
+                _checks.output(o, shape, dt, dev, name=f"out {name}")
     return mu, scale, level, delta, k, outs
 
 

@@ -30,9 +30,7 @@ def _prepare(y, gamma, uniform, seed, frame):
     y = _checks.tensor(y, "y", torch.float32)
     if y.dim() != 4:
         raise ValueError(f"y must be (N,C,H,W), got shape {tuple(y.shape)}")
-    g = _checks.tensor(gamma, "gamma", torch.float32, y.device)
-    if g.dim() != 4 or g.shape[0] != y.shape[0] or g.shape[2:] != y.shape[2:] or g.shape[1] not in (1, y.shape[1]):
-        raise ValueError(f"gamma must be (N,1,H,W) or (N,C,H,W) matching y {tuple(y.shape)}, got {tuple(g.shape)}")
+    g = _checks.side_map(gamma, "gamma", torch.float32, y, "y")
     if (uniform is None) == (seed is None):
         raise ValueError("give exactly one of `uniform` (a tensor of U) and `seed` (hashed U)")
     if uniform is not None:
@@ -43,12 +41,7 @@ def _prepare(y, gamma, uniform, seed, frame):
 
 
 def _out(out, y):
-    if out is None:
-        return torch.empty_like(y, memory_format=torch.contiguous_format)
-    if not isinstance(out, torch.Tensor) or out.dtype != torch.float32 or out.shape != y.shape \
-            or not out.is_contiguous() or out.device != y.device:
-        raise ValueError(f"out must be a contiguous float32 tensor of shape {tuple(y.shape)} on {y.device}")
-    return out
+    return _checks.output(out, y.shape, torch.float32, y.device)
 
 
 def forward_noise_reference(y, gamma, uniform=None, *, seed=None, frame: int = 0, out=None):

@@ -25,11 +25,7 @@ def _prepare(x, x_name, x_dtype, level, delta_table):
     x = _checks.tensor(x, x_name, x_dtype)
     if x.dim() != 4:
         raise ValueError(f"{x_name} must be (N,C,H,W), got shape {tuple(x.shape)}")
-    level = _checks.tensor(level, "level", (torch.int32, torch.uint8, torch.int64, torch.int16), x.device)
-    if level.dim() != 4 or level.shape[0] != x.shape[0] or level.shape[2:] != x.shape[2:] \
-            or level.shape[1] not in (1, x.shape[1]):
-        raise ValueError(f"level must be (N,1,H,W) or (N,C,H,W) matching {x_name} {tuple(x.shape)}, "
-                         f"got {tuple(level.shape)}")
+    level = _checks.side_map(level, "level", (torch.int32, torch.uint8, torch.int64, torch.int16), x, x_name)
     delta = _checks.tensor(delta_table, "delta_table", torch.float32, x.device)
     if delta.dim() != 1 or delta.numel() == 0:
         raise ValueError(f"delta_table must be a non-empty 1-D float32 tensor, got shape {tuple(delta.shape)}")
@@ -44,28 +40,19 @@ def _dither(shape, seed, frame, device):
     return hashed_dither_reference(shape, seed, frame, device=device)
 
 
-def _out(out, shape, dtype, device):
-    if out is None:
-        return torch.empty(shape, dtype=dtype, device=device)
-    if not isinstance(out, torch.Tensor) or out.dtype != dtype or tuple(out.shape) != tuple(shape) \
-            or not out.is_contiguous() or out.device != device:
-        raise ValueError(f"out must be a contiguous {dtype} tensor of shape {tuple(shape)} on {device}")
-    return out
-
-
 def quantize_reference(y, level, delta_table, seed: int, frame: int = 0, *, out=None):
     y, level, delta = _prepare(y, "y", torch.float32, level, delta_table)
     u = _dither(y.shape, seed, frame, y.device)
     d = delta[level.long()].expand_as(y)
     t = torch.floor((y / d + u) + 0.5)
-    return _out(out, y.shape, torch.int32, y.device).copy_(t.clamp(-_LIMIT, _LIMIT))
+    return _checks.output(out, y.shape, torch.int32, y.device).copy_(t.clamp(-_LIMIT, _LIMIT))
 
 
 def dequantize_reference(k, level, delta_table, seed: int, frame: int = 0, *, out=None):
     k, level, delta = _prepare(k, "k", torch.int32, level, delta_table)
     u = _dither(k.shape, seed, frame, k.device)
     d = delta[level.long()].expand_as(u)
-    return _out(out, k.shape, torch.float32, k.device).copy_(d * (k.to(torch.float32) - u))
+    return _checks.output(out, k.shape, torch.float32, k.device).copy_(d * (k.to(torch.float32) - u))
 
 
 quantize = Op("quantize", quantize_reference)
@@ -74,7 +61,7 @@ dequantize = Op("dequantize", dequantize_reference)
 
 def _native_call(encode, which, x, level, delta_table, seed, frame, out):
     x, level, delta = _prepare(x, "y" if encode else "k", torch.float32 if encode else torch.int32, level, delta_table)
-    out = _out(out, x.shape, torch.int32 if encode else torch.float32, x.device)
+    out = _checks.output(out, x.shape, torch.int32 if encode else torch.float32, x.device)
     N, C, H, W = x.shape
     seed, frame = _checks.uint32(seed, "seed"), _checks.uint32(frame, "frame")
     fn = "quantize" if encode else "dequantize"
