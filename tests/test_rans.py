@@ -108,6 +108,18 @@ def test_size_within_half_percent_of_ideal():
     assert np.array_equal(E.decode(data, ix, tb), y)
 
 
+@pytest.mark.parametrize("n,lanes,chunk", [(3000, None, 1 << 16), (98304, None, 1 << 16), (20000, 4, 4096),
+                                           (200000, 64, 1 << 14), (1, None, 1 << 16)])
+def test_stream_bits_predicts_the_coded_size(n, lanes, chunk):
+    """stream_bits (ideal bits + header + flushed lane states) is within 0.3 % + 4 bytes of encode."""
+    y, ix = _gaussian_data(n, seed=n)
+    tb = E.gaussian_tables()
+    got = 8 * len(E.encode(y, ix, tb, lanes=lanes, chunk_size=chunk))
+    est = E.stream_bits(y, ix, tb, lanes=lanes, chunk_size=chunk)
+    assert abs(got - est) <= 0.003 * est + 32, (got, est)
+    assert est > tb.ideal_bits(y, ix)                      # the fixed costs are counted
+
+
 def test_from_pmfs_factorized():
     rng = np.random.default_rng(3)
     C, S = 12, 40

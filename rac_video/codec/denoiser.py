@@ -70,3 +70,56 @@ class Denoiser(nn.Module):
         h = self.mid2(self.mid1(h, e), e)
         h = self.up(h)[..., :skip.shape[-2], :skip.shape[-1]] + skip
         return self.out(self.up1(h, e))
+
+
+def denoise(model: nn.Module, y_hat: torch.Tensor, gamma: torch.Tensor, steps: int) -> torch.Tensor:
+    """K elementwise DDIM steps (η = 0) from each element's own γ to ≈ 0 (t_k = t·(1 − k/K)).
+
+    ``y_hat`` is the dequantized latent (N,C,h,w) and ``gamma`` its per-element log-SNR (N,1,h,w);
+    α·ŷ is a diffusion sample at each element's own t. K = 0 returns ŷ unchanged.
+    """
+    if steps == 0:
+        return y_hat
+    alpha, _ = schedule.alpha_sigma(gamma)
+    z = alpha * y_hat
+    t = schedule.t_of_gamma(gamma)
+    for i in range(steps):
+        g_from = schedule.gamma_of_t(t * (1 - i / steps))
+        g_to = schedule.gamma_of_t(t * (1 - (i + 1) / steps))
+        z = ops.ddim_step(z, model(z, g_from), g_from, g_to)
+    return z / schedule.alpha_sigma(schedule.gamma_of_t(torch.zeros_like(t)))[0]
+
+
+def denoise_global_clock(model: nn.Module, y_hat: torch.Tensor, gamma: torch.Tensor, steps: int, *,
+                         seed: int = 0) -> torch.Tensor:
+    """The training-free comparison point (DESIGN §3, last paragraph; "differential diffusion"):
+    one **global** clock τ runs from the largest t in the frame to 0 in K DDIM steps, the network
+    always sees a spatially constant γ(τ), and an element whose own t is below the clock stays
+    *pinned* to its observation re-noised up to the clock's level,
+    z = α_τ·ŷ + √(σ_τ² − α_τ²σ_ℓ²/α_ℓ²)·ξ (fresh uniform ξ each step, from ``seed``), until the
+    clock reaches its level. ``model`` is any ε-predictor with a γ-map input (a uniform-t one:
+    ``rac-video train --stage 1u``). Ablation only: the codec decodes with :func:`denoise`.
+    """
+    if steps == 0:
+        return y_hat
+    gen = torch.Generator(device=y_hat.device).manual_seed(int(seed))
+    t = schedule.t_of_gamma(gamma)                                        # (N,1,h,w)
+    alpha_l, sigma_l = schedule.alpha_sigma(gamma)
+    var_l = (sigma_l / alpha_l) ** 2                                      # ŷ = y + noise of this variance
+    t_max = t.amax(dim=(1, 2, 3), keepdim=True)
+
+    def observed_at(tau):
+        a, s = schedule.alpha_sigma(schedule.gamma_of_t(tau))
+        extra = torch.where(t >= tau, 0.0, (s ** 2 - a ** 2 * var_l).clamp_min(0).sqrt())
+        xi = (torch.rand(y_hat.shape, generator=gen, device=y_hat.device) - 0.5) * 12 ** 0.5
+        return a * y_hat + extra * xi
+
+    z = observed_at(t_max)
+    for i in range(steps):
+        tau_from, tau_to = t_max * (1 - i / steps), t_max * (1 - (i + 1) / steps)
+        g_from = schedule.gamma_of_t(tau_from).expand_as(gamma)
+        g_to = schedule.gamma_of_t(tau_to).expand_as(gamma)
+        z = ops.ddim_step(z, model(z, g_from.contiguous()), g_from.contiguous(), g_to.contiguous())
+        if i + 1 < steps:
+            z = torch.where(t < tau_to, observed_at(tau_to), z)              # still pinned
+    return z / schedule.alpha_sigma(schedule.gamma_of_t(torch.zeros_like(t)))[0]

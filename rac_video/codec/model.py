@@ -23,9 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import ops, schedule
-from ..entropy.likelihood import gaussian_bits
 from .autoencoder import FACTOR, Analysis, Synthesis
-from .denoiser import Denoiser
+from .denoiser import Denoiser, denoise
 from .hyperprior import HYPER_FACTOR, HyperPrior
 from .weights import DEFAULT_MODEL, ModelMismatchError, load_state
 
@@ -177,28 +176,20 @@ class Codec:
 
     def denoise(self, y_hat: torch.Tensor, gamma: torch.Tensor, steps: int) -> torch.Tensor:
         """K elementwise DDIM steps from each element's own γ (t_k = t·(1 − k/K)); K = 0 returns ŷ."""
-        if steps == 0:
-            return y_hat
-        alpha, _ = schedule.alpha_sigma(gamma)
-        z = alpha * y_hat
-        t = schedule.t_of_gamma(gamma)
-        for i in range(steps):
-            g_from = schedule.gamma_of_t(t * (1 - i / steps))
-            g_to = schedule.gamma_of_t(t * (1 - (i + 1) / steps))
-            eps = self.denoiser(z, g_from)
-            z = ops.ddim_step(z, eps, g_from, g_to)
-        return z / schedule.alpha_sigma(schedule.gamma_of_t(torch.zeros_like(t)))[0]
+        return denoise(self.denoiser, y_hat, gamma, steps)
 
     @torch.no_grad()
     def estimate_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0) -> float:
-        """Model rate of a frame (bits, without container overhead): the quantized-Gaussian and
-        factorized-prior information content of the exact symbols the encoder would code."""
+        """Expected size in bits of the frame payload ``encode_frame`` writes (without the container's
+        per-packet overhead): the information content of the exact symbols under the coder's own
+        integer tables plus each stream's fixed costs (``entropy.stream_bits``), without running rANS."""
         return self.rate_function(frame, levels_u8, seed=seed, frame_index=frame_index)(quality)
 
     @torch.no_grad()
     def rate_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0):
-        """``q -> estimated bits`` for one frame; g_a runs once, each call costs the hyperprior only
-        (what per-frame rate control searches over)."""
+        """``q -> estimated payload bits`` for one frame; g_a runs once, each call costs the hyperprior
+        and a table lookup per symbol (what per-frame rate control searches over)."""
+        ent = _entropy()
         x = self._frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         level = self._level_tensor(levels_u8, H, W)
@@ -210,10 +201,12 @@ class Codec:
             k = ops.quantize(y, level, table.delta.to(self.device), seed, frame_index)
             cond, _ = self._cond(level, table)
             z_hat = torch.round(self.hyper.analysis(y, cond))
-            _, _, bits = self._y_params(z_hat, cond, level, table, seed, frame_index, k=k)
-            bits_y = bits.double().sum()
-            bits_z = gaussian_bits(z_hat, torch.zeros_like(z_hat), self.hyper.z_scale().view(1, -1, 1, 1)).sum()
-            return float(bits_y + bits_z.double())
+            offset, index, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
+            zi = z_hat.to(torch.int32).cpu().numpy()
+            z_idx = np.broadcast_to(np.arange(zi.shape[1], dtype=np.int32).reshape(1, -1, 1, 1), zi.shape)
+            return float(8 * _HDR.size + ent.stream_bits(zi, z_idx, self._z_prior())
+                         + ent.stream_bits((k - offset).cpu().numpy(), index.cpu().numpy(),
+                                           ent.conditional_gaussian_tables()))
 
         return bits
 

@@ -26,7 +26,7 @@ from .. import schedule
 from ..entropy.likelihood import gaussian_bits
 from ..entropy.tables import SCALE_MIN
 from .autoencoder import Analysis, Synthesis
-from .denoiser import Denoiser
+from .denoiser import Denoiser, denoise
 from .hyperprior import HyperPrior
 from ..importance.random_maps import random_importance
 
@@ -78,14 +78,15 @@ def uniform_noise(shape, gen) -> torch.Tensor:
 
 
 class Run:
-    def __init__(self, folder: Path, stage: int, modules: dict, opt, extra=None):
+    def __init__(self, folder: Path, stage, modules: dict, opt, extra=None):
         self.path, self.log = folder / f"stage{stage}.pt", folder / f"stage{stage}.jsonl"
         self.modules, self.opt, self.step, self.extra = modules, opt, 0, extra or {}
         if self.path.exists():
             ck = torch.load(self.path, map_location="cpu", weights_only=False)
             for k, m in modules.items():
                 m.load_state_dict(ck["modules"][k])
-            opt.load_state_dict(ck["opt"])
+            if ck.get("opt") is not None:
+                opt.load_state_dict(ck["opt"])
             self.step, self.extra = ck["step"], ck.get("extra", {})
             print(f"resumed stage {stage} at step {self.step}")
 
@@ -100,8 +101,10 @@ class Run:
             f.write(json.dumps({"step": self.step, "time": time.time(), **kv}) + "\n")
 
 
-def _loop(run: Run, step_fn, minutes: float, ckpt_every: float, log_every: int = 50, opt=None, lr=None):
-    """Run ``step_fn`` for ``minutes`` of wall time (in total over resumes), cosine-decaying the lr to lr/20."""
+def _loop(run: Run, step_fn, minutes: float, ckpt_every: float, log_every: int = 50, opt=None, lr=None,
+          max_steps: int | None = None):
+    """Run ``step_fn`` for ``minutes`` of wall time (in total over resumes) or until ``max_steps``,
+    cosine-decaying the lr to lr/20 over whichever budget is given (steps when both are)."""
     from tqdm import tqdm
 
     budget = minutes * 60
@@ -109,9 +112,9 @@ def _loop(run: Run, step_fn, minutes: float, ckpt_every: float, log_every: int =
     t0, t_ck = time.time() - spent, time.time()
     acc, n = {}, 0
     with tqdm(initial=run.step, desc=run.path.stem, mininterval=5) as bar:
-        while time.time() - t0 < budget:
+        while time.time() - t0 < budget and (max_steps is None or run.step < max_steps):
             if opt is not None:
-                frac = (time.time() - t0) / budget
+                frac = run.step / max_steps if max_steps else (time.time() - t0) / budget
                 for grp in opt.param_groups:
                     grp["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
             run.extra["seconds"] = time.time() - t0
@@ -154,7 +157,7 @@ def stage0(args, folder):
         opt.step()
         return {"mse": mse.item(), "psnr": -10 * np.log10(max(mse.item(), 1e-10))}
 
-    _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 5e-4)
+    _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 5e-4, max_steps=args.steps)
     # latent normalisation: per-channel std on fresh crops, folded into both transforms
     with torch.no_grad():
         g_a.scale.fill_(1.0)
@@ -186,18 +189,29 @@ def cached_latents(args, folder, n=6000):
     return ys
 
 
-def stage1(args, folder):
+def uniform_gamma_maps(n, h, w, gen) -> torch.Tensor:
+    """One log-SNR per sample, uniform over [GAMMA_MIN, GAMMA_MAX] (a standard diffusion model)."""
+    g = torch.rand(n, 1, 1, 1, generator=gen) * (schedule.GAMMA_MAX - schedule.GAMMA_MIN) + schedule.GAMMA_MIN
+    return g.expand(n, 1, h, w).contiguous()
+
+
+def stage1(args, folder, uniform_t=False):
+    """The spatially varying denoiser; ``uniform_t``: the same network trained only on spatially
+    constant noise levels (stage "1u", the baseline of the global-clock ablation)."""
     torch.manual_seed(1)
     ys = cached_latents(args, folder)
     model = Denoiser(ys.shape[1])
     opt = torch.optim.Adam(model.parameters(), lr=args.lr or 3e-4)
-    run = Run(folder, 1, {"denoiser": model}, opt)
+    run = Run(folder, "1u" if uniform_t else 1, {"denoiser": model}, opt)
     gen = torch.Generator().manual_seed(run.step + 11)
     rng = np.random.default_rng(run.step + 11)
 
     def step():
         y = ys[torch.randint(len(ys), (args.batch,), generator=gen)]
-        gamma = random_gamma_maps(y.shape[0], y.shape[2], y.shape[3], gen, rng)
+        if uniform_t:
+            gamma = uniform_gamma_maps(y.shape[0], y.shape[2], y.shape[3], gen)
+        else:
+            gamma = random_gamma_maps(y.shape[0], y.shape[2], y.shape[3], gen, rng)
         a, s = schedule.alpha_sigma(gamma)
         xi = uniform_noise(y.shape, gen)
         eps = model(a * y + s * xi, gamma)
@@ -209,7 +223,7 @@ def stage1(args, folder):
         opt.step()
         return {"eps_mse": loss.item()}
 
-    _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 3e-4)
+    _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 3e-4, max_steps=args.steps)
 
 
 def stage2(args, folder, conditioned=True):
@@ -246,31 +260,108 @@ def stage2(args, folder, conditioned=True):
         opt.step()
         return {"bpp": loss.item(), "bpp_z": bits_z.item() / (h * w * 64)}
 
-    _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 1e-3)
+    _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 1e-3, max_steps=args.steps)
+
+
+def stage4(args, folder):
+    """Decoder fine-tune: g_s learns to reconstruct from what the decoder actually has, the
+    dequantized latent after K denoising steps, at random qualities and importance maps. g_a, the
+    denoiser and the hyperprior stay frozen, so the bitstream (levels, Δ, symbols) is unchanged."""
+    torch.manual_seed(4)
+    rng = np.random.default_rng(args.seed + 4)
+    imgs = load_images(args.data)
+    g_a, g_s = _frozen_ae(folder)
+    ck = torch.load(folder / "stage1.pt", map_location="cpu", weights_only=False)
+    den = Denoiser(g_a.scale.shape[1])
+    den.load_state_dict(ck["modules"]["denoiser"])
+    den.eval().requires_grad_(False)
+    g_s.train().requires_grad_(True)
+    opt = torch.optim.Adam(g_s.parameters(), lr=args.lr or 1e-4)
+    run = Run(folder, 4, {"g_s": g_s}, opt)
+    gen = torch.Generator().manual_seed(run.step + 41)
+    L = schedule.DEFAULT_LEVELS
+
+    def step():
+        x = random_crops(imgs, args.batch, rng, args.crop)
+        with torch.no_grad():
+            y = g_a(x)
+            n, _, h, w = y.shape
+            level = (importance_maps(n, h, w, rng) * (L - 1)).round().long()
+            qs = torch.randint(0, schedule.Q_MAX + 1, (n,), generator=gen)
+            delta = torch.stack([schedule.level_table(int(q)).delta for q in qs])
+            gam = torch.stack([schedule.level_table(int(q)).gamma for q in qs])
+            d = torch.gather(delta, 1, level.view(n, -1)).view(n, 1, h, w)
+            g = torch.gather(gam, 1, level.view(n, -1)).view(n, 1, h, w)
+            u = torch.rand(y.shape, generator=gen) - 0.5
+            y_hat = d * (torch.round(y / d + u) - u)              # universal quantization, as the codec
+            steps = int(rng.choice(args.finetune_steps))
+            y0 = denoise(den, y_hat, g, steps)
+        mse = F.mse_loss(g_s(y0), x)
+        opt.zero_grad(set_to_none=True)
+        mse.backward()
+        torch.nn.utils.clip_grad_norm_(g_s.parameters(), 1.0)
+        opt.step()
+        return {"mse": mse.item(), "psnr": -10 * np.log10(max(mse.item(), 1e-10))}
+
+    _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 1e-4, max_steps=args.steps)
+
+
+def seed_run(folder: Path, model: str) -> list[str]:
+    """Start a run folder from shipped weights: stage0/1/2 checkpoints (no optimizer state) and the
+    final log line of each stage from the model's record, so later stages and export build on it."""
+    from .weights import load_state
+
+    state, record = load_state(model)
+    written = []
+    for stage, keys in ((0, ("g_a", "g_s")), (1, ("denoiser",)), (2, ("hyperprior",))):
+        path = folder / f"stage{stage}.pt"
+        if path.exists():
+            continue
+        info = record.get("stages", {}).get(f"stage{stage}", {})
+        torch.save({"modules": {k: state[k] for k in keys}, "opt": None, "step": info.get("steps", 0),
+                    "extra": {"seconds": info.get("seconds", 0), "seeded_from": model}}, path)
+        with open(folder / f"stage{stage}.jsonl", "w") as f:
+            f.write(json.dumps({"step": info.get("steps", 0), **info.get("final", {})}) + "\n")
+        written.append(path.name)
+    return written
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--stage", type=int, choices=(0, 1, 2, 3), help="3 = unconditioned hyperprior (ablation)")
+    p.add_argument("--stage", choices=("0", "1", "1u", "2", "3", "4"),
+                   help="1u = uniform-t denoiser (global-clock ablation), 3 = unconditioned hyperprior "
+                        "(ablation), 4 = decoder fine-tune on decoded latents")
     p.add_argument("--run", type=Path, default=Path("runs/default"))
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--minutes", type=float, default=20)
+    p.add_argument("--steps", type=int, default=None, help="stop at this many steps (the lr schedule follows "
+                   "steps instead of minutes); --minutes still caps the wall time")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=64, help="stage-0 crop size (stages 1-2 cache 128x128 crops)")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--ckpt-every", type=float, default=120, help="seconds between checkpoints")
+    p.add_argument("--finetune-steps", default="0,2,2,4", help="stage 4: denoising steps K, drawn per batch")
+    p.add_argument("--init-from", metavar="MODEL", help="seed the run's stages 0-2 from shipped weights")
     p.add_argument("--export", type=Path, help="write the shipped weights file + record to this folder")
+    p.add_argument("--name", default=None, help="model name for --export (default: the default model)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    args.finetune_steps = [int(k) for k in str(args.finetune_steps).split(",")]
     args.run.mkdir(parents=True, exist_ok=True)
+    if args.init_from:
+        print("seeded", seed_run(args.run, args.init_from) or "nothing (stages exist)")
     if args.export:
-        from .weights import export
-        print(export(args.run, args.export))
+        from .weights import DEFAULT_MODEL, export
+        print(export(args.run, args.export, args.name or DEFAULT_MODEL))
         return 0
-    {0: stage0, 1: stage1, 2: stage2, 3: lambda a, f: stage2(a, f, conditioned=False)}[args.stage](args, args.run)
+    if args.stage is None:
+        return 0 if args.init_from else p.error("--stage, --init-from or --export is required")
+    stages = {"0": stage0, "1": stage1, "1u": lambda a, f: stage1(a, f, uniform_t=True), "2": stage2,
+              "3": lambda a, f: stage2(a, f, conditioned=False), "4": stage4}
+    stages[args.stage](args, args.run)
     return 0
 
 

@@ -61,7 +61,11 @@ def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL) -> str:
     run, out_dir = Path(run), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     state, stages = {}, {}
-    for stage, keys in ((0, ("g_a", "g_s")), (1, ("denoiser",)), (2, ("hyperprior",))):
+    # stage 4 (the decoder fine-tune on decoded latents), when present, replaces stage 0's g_s
+    parts = [(0, ("g_a", "g_s")), (1, ("denoiser",)), (2, ("hyperprior",))]
+    if (run / "stage4.pt").exists():
+        parts.append((4, ("g_s",)))
+    for stage, keys in parts:
         ck = torch.load(run / f"stage{stage}.pt", map_location="cpu", weights_only=False)
         for k in keys:
             state[k] = {n: t.contiguous() for n, t in ck["modules"][k].items()}
@@ -74,7 +78,7 @@ def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL) -> str:
     record = {"name": name, "sha256": sha256(path), "bytes": path.stat().st_size, "parameters": n_params,
               "exported": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "stages": stages,
               "data": "../shared/data/train (CID22-512 250 PNG + BSDS500 500 JPEG), random crops + flips",
-              "commands": [f"python -m rac_video.codec.train --stage {s} --run {run} --minutes M" for s in (0, 1, 2)]
+              "commands": [f"python -m rac_video.codec.train --stage {s} --run {run} --minutes M" for s, _ in parts]
               + [f"python -m rac_video.codec.train --run {run} --export {out_dir}"]}
     (out_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     return json.dumps(record, indent=2)

@@ -9,12 +9,12 @@
 * :func:`gaussian_bits` — differentiable −log2 P for training losses
 """
 from .likelihood import LIKELIHOOD_FLOOR, gaussian_bits
-from .rans import BitstreamError, decode, encode
+from .rans import BitstreamError, decode, encode, stream_bits
 from .tables import (MEAN_BUCKETS, conditional_gaussian_tables, mean_bucket, shifted_gaussian_pmf,
                      PRECISION, SCALE_BOUNDS, SCALE_MAX, SCALE_MIN, SCALE_TABLE, SCALE_TABLE_VERSION, TAIL_MASS,
                      CdfTables, factorized_gaussian_tables, gaussian_pmf, gaussian_tables, quantize_pmf,
                      scale_index_np)
 
 __all__ = ["MEAN_BUCKETS", "conditional_gaussian_tables", "mean_bucket", "shifted_gaussian_pmf", "PRECISION", "SCALE_BOUNDS", "SCALE_MAX", "SCALE_MIN", "SCALE_TABLE", "SCALE_TABLE_VERSION", "TAIL_MASS",
-           "CdfTables", "factorized_gaussian_tables", "gaussian_pmf", "gaussian_tables", "quantize_pmf", "scale_index_np", "BitstreamError", "encode", "decode",
+           "CdfTables", "factorized_gaussian_tables", "gaussian_pmf", "gaussian_tables", "quantize_pmf", "scale_index_np", "BitstreamError", "encode", "decode", "stream_bits",
            "gaussian_bits", "LIKELIHOOD_FLOOR"]
