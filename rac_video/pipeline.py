@@ -72,7 +72,7 @@ def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: Encod
 
     fps = Fraction(fps).limit_denominator(1_000_000)
     settings = {"steps": int(opts.steps), "seed": int(opts.seed), "levels": codec.levels,
-                "schedule_version": schedule.SCHEDULE_VERSION, "scale_table_version": SCALE_TABLE_VERSION,
+                "schedule_version": codec.schedule_version, "scale_table_version": SCALE_TABLE_VERSION,
                 "dither_frame": DITHER_FRAME, "importance": opts.importance,
                 "rate_control": ({"mode": "bitrate", "target_kbps": float(opts.bitrate_kbps)}
                                  if opts.bitrate_kbps else {"mode": "quality", "quality": int(opts.quality)})}

@@ -56,13 +56,13 @@ def test_frame_round_trip_deterministic(codec, hw):
 
 def test_decoder_recovers_the_encoders_integers(codec, monkeypatch):
     """The decoded ŷ must be exactly the dequantized k of the encoder (lossless entropy stage)."""
-    from rac_video import ops, schedule
+    from rac_video import ops
 
     h, w, q = 48, 40, 9
     f, lv = _frame(h, w, 1), _levels(codec, h, w, seed=2)
     x = codec._frame_tensor(f)
     level = codec._level_tensor(lv, h, w)
-    table = schedule.level_table(q, codec.levels)
+    table = codec.level_table(q)
     k = ops.quantize(codec.g_a(x), level, table.delta, 5, 0)
     want = ops.dequantize(k, level, table.delta, 5, 0)
     seen = {}
@@ -118,6 +118,22 @@ def test_wrong_weights_are_refused(random_dir):
     (random_dir / "rand-c.json").write_text(json.dumps({"name": "rand-c", "sha256": "0" * 64}))
     with pytest.raises(ModelMismatchError, match="sha256"):
         Codec("rand-c")
+
+
+def test_model_record_picks_the_schedule_version(random_dir):
+    """A record without ``schedule_version`` is a v1 model; one naming an unknown version is refused."""
+    rec_path = random_dir / "rand-a.json"
+    rec = json.loads(rec_path.read_text())
+    try:
+        assert Codec("rand-a").schedule_version == 1
+        rec_path.write_text(json.dumps({**rec, "schedule_version": 2}))
+        c2 = Codec("rand-a")
+        assert c2.schedule_version == 2 and c2.level_table(4).gamma[-1].item() == pytest.approx(1.2, abs=1e-6)
+        rec_path.write_text(json.dumps({**rec, "schedule_version": 99}))
+        with pytest.raises(ModelMismatchError, match="schedule version 99"):
+            Codec("rand-a")
+    finally:
+        rec_path.write_text(json.dumps(rec))
 
 
 def test_image_api_with_importance(codec):

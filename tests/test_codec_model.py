@@ -24,6 +24,21 @@ def test_level_table_matches_float64_formula():
     assert (schedule.level_table(9).delta < tab.delta).all()  # higher quality = finer everywhere
 
 
+def test_schedule_versions_are_pinned_and_stay_in_range():
+    """Published ramps never change (old bitstreams name a model trained on one); every version keeps
+    γ inside [GAMMA_MIN, GAMMA_MAX], raises γ with q, and a model's record picks its version."""
+    assert schedule.RAMPS[1] == (1.0, 0.5, 7.0)              # rac-tiny-v1
+    assert schedule.gamma_range(0, 1) == (-6.0, 1.0) and schedule.gamma_range(15, 1) == (1.5, 8.5)
+    for v in schedule.RAMPS:
+        ranges = [schedule.gamma_range(q, v) for q in schedule.QUALITIES]
+        assert all(schedule.GAMMA_MIN <= bg < roi <= schedule.GAMMA_MAX for bg, roi in ranges)
+        assert all(a[1] < b[1] and a[0] <= b[0] for a, b in zip(ranges, ranges[1:]))
+    assert schedule.gamma_range(0, 2)[0] == schedule.GAMMA_MIN   # the background end is clamped
+    assert not torch.equal(schedule.level_table(3, 16, 1).delta, schedule.level_table(3, 16, 2).delta)
+    with pytest.raises(ValueError, match="schedule version"):
+        schedule.level_table(3, 16, 99)
+
+
 @pytest.mark.parametrize("bad", [-1, 16, 2.0, True, "3"])
 def test_bad_quality(bad):
     with pytest.raises(ValueError, match="quality"):

@@ -53,6 +53,10 @@ class Codec:
         self.weights_hash = record["sha256"]
         self.factor = FACTOR
         self.levels = schedule.DEFAULT_LEVELS
+        self.schedule_version = int(record.get("schedule_version", 1))   # the q → γ ramp it was trained on
+        if self.schedule_version not in schedule.RAMPS:
+            raise ModelMismatchError(f"model {name} needs schedule version {self.schedule_version}, this build "
+                                     f"knows {sorted(schedule.RAMPS)}: upgrade rac_video")
         self.device = torch.device(device)
         self.steps = steps
         C = state["g_a"]["scale"].shape[1]
@@ -91,6 +95,10 @@ class Codec:
         Hp, Wp = -(-height // PAD) * PAD // FACTOR, -(-width // PAD) * PAD // FACTOR
         return F.pad(t.float(), (0, Wp - want[1], 0, Hp - want[0]), mode="replicate").to(torch.int32)
 
+    def level_table(self, quality: int) -> schedule.LevelTable:
+        """Per-level γ / Δ tables for quality q under this model's schedule version."""
+        return schedule.level_table(quality, self.levels, self.schedule_version)
+
     def _cond(self, level, table):
         gamma = table.gamma.to(self.device)[level.long()]
         return torch.cat([schedule.t_of_gamma(gamma), level.float() / (self.levels - 1)], dim=1), gamma
@@ -125,7 +133,7 @@ class Codec:
         ent = _entropy()
         x = self._frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
-        table = schedule.level_table(quality, self.levels)
+        table = self.level_table(quality)
         level = self._level_tensor(levels_u8, H, W)
         y = self.g_a(x)
         k = ops.quantize(y, level, table.delta.to(self.device), seed, frame_index)
@@ -154,7 +162,7 @@ class Codec:
         if K > MAX_STEPS or nz > len(payload) - _HDR.size:
             raise PayloadError("frame payload header is inconsistent (steps or length out of range)")
         K = K if steps is None else steps
-        table = schedule.level_table(quality, self.levels)
+        table = self.level_table(quality)
         level = self._level_tensor(levels_u8, height, width)
         cond, gamma = self._cond(level, table)
         h, w = level.shape[-2:]
@@ -197,7 +205,7 @@ class Codec:
 
         @torch.no_grad()
         def bits(quality: int) -> float:
-            table = schedule.level_table(quality, self.levels)
+            table = self.level_table(quality)
             k = ops.quantize(y, level, table.delta.to(self.device), seed, frame_index)
             cond, _ = self._cond(level, table)
             z_hat = torch.round(self.hyper.analysis(y, cond))

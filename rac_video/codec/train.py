@@ -232,6 +232,7 @@ def stage2(args, folder, conditioned=True):
     hp = HyperPrior(ys.shape[1], conditioned=conditioned)
     opt = torch.optim.Adam(hp.parameters(), lr=args.lr or 1e-3)
     run = Run(folder, 2 if conditioned else 3, {"hyperprior": hp}, opt)
+    run.extra["schedule_version"] = schedule.SCHEDULE_VERSION     # the q → γ ramp it learns rates for
     gen = torch.Generator().manual_seed(run.step + 21)
     rng = np.random.default_rng(run.step + 21)
     L = schedule.DEFAULT_LEVELS
@@ -278,6 +279,7 @@ def stage4(args, folder):
     g_s.train().requires_grad_(True)
     opt = torch.optim.Adam(g_s.parameters(), lr=args.lr or 1e-4)
     run = Run(folder, 4, {"g_s": g_s}, opt)
+    run.extra["schedule_version"] = schedule.SCHEDULE_VERSION
     gen = torch.Generator().manual_seed(run.step + 41)
     L = schedule.DEFAULT_LEVELS
 
@@ -319,7 +321,8 @@ def seed_run(folder: Path, model: str) -> list[str]:
             continue
         info = record.get("stages", {}).get(f"stage{stage}", {})
         torch.save({"modules": {k: state[k] for k in keys}, "opt": None, "step": info.get("steps", 0),
-                    "extra": {"seconds": info.get("seconds", 0), "seeded_from": model}}, path)
+                    "extra": {"seconds": info.get("seconds", 0), "seeded_from": model,
+                              "schedule_version": int(record.get("schedule_version", 1))}}, path)
         with open(folder / f"stage{stage}.jsonl", "w") as f:
             f.write(json.dumps({"step": info.get("steps", 0), **info.get("final", {})}) + "\n")
         written.append(path.name)

@@ -72,10 +72,14 @@ def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL) -> str:
         log = [json.loads(line) for line in open(run / f"stage{stage}.jsonl")]
         stages[f"stage{stage}"] = {"steps": ck["step"], "seconds": round(ck["extra"].get("seconds", 0)),
                                    "final": {k: v for k, v in log[-1].items() if k not in ("step", "time")}}
+    versions = {torch.load(run / f"stage{k}.pt", map_location="cpu", weights_only=False)["extra"]
+                .get("schedule_version", 1) for k, _ in parts if k in (2, 4)}
+    if len(versions) != 1:
+        raise ValueError(f"stages 2 and 4 of {run} were trained with different schedule versions {versions}")
     path = out_dir / f"{name}.pt"
     torch.save(state, path)
     n_params = sum(t.numel() for sd in state.values() for t in sd.values())
-    record = {"name": name, "sha256": sha256(path), "bytes": path.stat().st_size, "parameters": n_params,
+    record = {"name": name, "sha256": sha256(path), "bytes": path.stat().st_size, "parameters": n_params, "schedule_version": versions.pop(),
               "exported": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "stages": stages,
               "data": "../shared/data/train (CID22-512 250 PNG + BSDS500 500 JPEG), random crops + flips",
               "commands": [f"python -m rac_video.codec.train --stage {s} --run {run} --minutes M" for s, _ in parts]

@@ -1,0 +1,137 @@
+"""Ablation: the trained spatially varying denoiser vs a uniform-t denoiser with the global clock.
+
+    python tools/ablation_denoiser.py --run runs/v4        # writes benchmarks/ablation-denoiser.json
+
+DESIGN §3 (last paragraph): a standard diffusion model (one t per image) can decode a spatially
+varying latent with a global clock that keeps each element pinned to its (re-noised) observation
+until the clock reaches its own level ("differential diffusion"). This script decodes the *same*
+latents ŷ (what the decoder has after entropy decoding, identical at equal bits) four ways:
+
+  sv-elementwise        the shipped denoiser, elementwise DDIM from each element's own t (the codec)
+  sv-global-clock       the shipped denoiser driven by the global clock with constant γ maps
+  uniform-global-clock  ``RUN/stage1u.pt`` (same network trained on spatially constant t only,
+                        ``rac-video train --stage 1u``) with the global clock: the DESIGN's baseline
+  uniform-elementwise   the uniform-t network fed per-element γ (outside its training)
+
+for K steps each, plus K = 0 (g_s(ŷ), no denoising), on importance maps that vary in space (a
+centre Gaussian and random blobs; on a uniform map all four coincide). Quality: PSNR / MS-SSIM of
+the whole image and inside / outside the important region (importance ≥ 0.5).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("RAC_VIDEO_DATA", ROOT.parent / "shared" / "data"))
+VARIANTS = ("sv-elementwise", "sv-global-clock", "uniform-global-clock", "uniform-elementwise")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", type=Path, required=True, help="training run folder with stage1u.pt")
+    p.add_argument("--data", type=Path, default=DATA / "eval" / "kodak")
+    p.add_argument("--qualities", default="2,8,14")
+    p.add_argument("--steps", default="2,4,8")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "ablation-denoiser.json")
+    args = p.parse_args(argv)
+
+    import torch
+    from PIL import Image
+    from tqdm import tqdm
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from eval_images import blobs, centre_gaussian, metrics
+
+    from rac_video import ops
+    from rac_video.codec import decode_image, encode_image, load_model
+    from rac_video.codec.denoiser import Denoiser, denoise, denoise_global_clock
+    from rac_video.codec.image import parse_header
+    from rac_video.importance import sideinfo
+
+    ck_path = args.run / "stage1u.pt"
+    if not ck_path.exists():
+        print(f"{ck_path} not found: train it with `rac-video train --stage 1u --run {args.run}`", file=sys.stderr)
+        return 2
+    files = sorted(args.data.rglob("*.png"))[: args.limit]
+    if not files:
+        print(f"no PNG images under {args.data}", file=sys.stderr)
+        return 2
+    codec = load_model()
+    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+    uniform = Denoiser(codec.latent_channels)
+    uniform.load_state_dict(ck["modules"]["denoiser"])
+    uniform.eval().requires_grad_(False)
+    nets = {"sv": codec.denoiser, "uniform": uniform}
+    qs = [int(q) for q in args.qualities.split(",")]
+    ks = [int(k) for k in args.steps.split(",")]
+    rows, checked = [], False
+    t_start = time.time()
+    with torch.no_grad():
+        for n, f in enumerate(tqdm(files, desc="denoiser ablation")):
+            img = np.asarray(Image.open(f).convert("RGB"))
+            H, W = img.shape[:2]
+            for mname, imp in (("centre", centre_gaussian(H, W)), ("blobs", blobs(H, W, 1000 + n))):
+                for q in qs:
+                    data = encode_image(img, imp, quality=q, model=codec)
+                    hdr = parse_header(data)
+                    levels = sideinfo.from_bytes(hdr["side_info"]).levels(codec.latent_hw(H, W))
+                    table = codec.level_table(q)
+                    level = codec._level_tensor(levels, H, W)
+                    delta = table.delta.to(codec.device)
+                    seed = hdr["seed"]
+                    k = ops.quantize(codec.g_a(codec._frame_tensor(img)), level, delta, seed, 0)
+                    y_hat = ops.dequantize(k, level, delta, seed, 0)      # = the decoder's ŷ (lossless coding)
+                    _, gamma = codec._cond(level, table)
+
+                    def rgb(y0):
+                        x = codec.g_s(y0)[..., :H, :W].clamp(0, 1)
+                        return (x[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+
+                    base = {"image": f.name, "map": mname, "quality": q, "bpp": 8 * len(data) / (H * W)}
+                    rows.append({**base, "variant": "none", "steps": 0, **metrics(img, rgb(y_hat), imp)})
+                    for K in ks:
+                        for v in VARIANTS:
+                            net, sampler = v.split("-", 1)
+                            if sampler == "elementwise":
+                                y0 = denoise(nets[net], y_hat, gamma, K)
+                            else:
+                                y0 = denoise_global_clock(nets[net], y_hat, gamma, K, seed=n)
+                            rec = rgb(y0)
+                            if not checked and v == "sv-elementwise":     # the codec's own decoder, same pixels
+                                assert np.array_equal(rec, decode_image(data, model=codec, steps=K))
+                                checked = True
+                            rows.append({**base, "variant": v, "steps": K, **metrics(img, rec, imp)})
+
+    keys = ("psnr", "ms_ssim", "psnr_roi", "psnr_bg", "ms_ssim_roi", "ms_ssim_bg")
+    summary = {}
+    for K in [0] + ks:
+        for v in (("none",) if K == 0 else VARIANTS):
+            sel = [r for r in rows if r["variant"] == v and r["steps"] == K]
+            summary[f"{v} K={K}"] = {m: float(np.mean([r[m] for r in sel])) for m in keys}
+    by_q = {f"q={q}": {f"{v} K={K}": float(np.mean([r["psnr"] for r in rows
+                                                    if r["variant"] == v and r["steps"] == K and r["quality"] == q]))
+                       for K in ks for v in VARIANTS} for q in qs}
+    out = {"command": "python tools/ablation_denoiser.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+           "model": codec.name, "weights_sha256": codec.weights_hash,
+           "uniform_t_denoiser": {"checkpoint": str(ck_path), "steps": ck["step"],
+                                  "seconds": round(ck.get("extra", {}).get("seconds", 0))},
+           "images": [f.name for f in files], "qualities": qs, "seconds": round(time.time() - t_start),
+           "machine": {"host": platform.node(), "cores": os.cpu_count(), "torch": torch.__version__},
+           "summary_mean_over_images_maps_qualities": summary, "psnr_by_quality": by_q, "per_image": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
