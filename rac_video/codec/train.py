@@ -132,6 +132,8 @@ def _loop(run: Run, step_fn, minutes: float, ckpt_every: float, log_every: int =
             if time.time() - t_ck > ckpt_every:
                 run.save()
                 t_ck = time.time()
+    if n:                                     # the last partial logging window
+        run.record(**{k: v / n for k, v in acc.items()})
     run.save()
 
 
@@ -176,7 +178,7 @@ def _frozen_ae(folder):
     return g_a.eval().requires_grad_(False), g_s.eval().requires_grad_(False)
 
 
-def cached_latents(args, folder, n=6000):
+def cached_latents(args, folder):
     path = folder / "latents.pt"
     if path.exists():
         return torch.load(path)
@@ -184,7 +186,7 @@ def cached_latents(args, folder, n=6000):
     rng = np.random.default_rng(12345)
     imgs = load_images(args.data)
     with torch.no_grad():
-        ys = torch.cat([g_a(random_crops(imgs, 50, rng)) for _ in range(n // 50)])
+        ys = torch.cat([g_a(random_crops(imgs, 50, rng)) for _ in range(max(1, args.cache_crops // 50))])
     torch.save(ys, path)
     return ys
 
@@ -345,6 +347,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--ckpt-every", type=float, default=120, help="seconds between checkpoints")
+    p.add_argument("--cache-crops", type=int, default=6000, help="stages 1-3: 128x128 crops whose latents are cached")
     p.add_argument("--finetune-steps", default="0,2,2,4", help="stage 4: denoising steps K, drawn per batch")
     p.add_argument("--init-from", metavar="MODEL", help="seed the run's stages 0-2 from shipped weights")
     p.add_argument("--export", type=Path, help="write the shipped weights file + record to this folder")
