@@ -71,6 +71,10 @@ def test_seeding_from_shipped_weights(tmp_path):
     assert ck["opt"] is None and ck["step"] == record["stages"]["stage1"]["steps"]
     assert all(torch.equal(ck["modules"]["denoiser"][k], v) for k, v in state["denoiser"].items())
     assert train.main(["--run", str(run), "--init-from", weights.DEFAULT_MODEL]) == 0   # idempotent
+    fresh = tmp_path / "fresh"
+    assert train.main(["--run", str(fresh), "--init-from", weights.DEFAULT_MODEL, "--init-restart"]) == 0
+    ck = torch.load(fresh / "stage2.pt", map_location="cpu", weights_only=False)
+    assert ck["step"] == 0 and ck["extra"]["seconds"] == 0 and ck["extra"]["seeded_from"] == weights.DEFAULT_MODEL
 
 
 def test_bad_stage_arguments(tmp_path):

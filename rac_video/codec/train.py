@@ -310,9 +310,11 @@ def stage4(args, folder):
     _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 1e-4, max_steps=args.steps)
 
 
-def seed_run(folder: Path, model: str) -> list[str]:
+def seed_run(folder: Path, model: str, restart: bool = False) -> list[str]:
     """Start a run folder from shipped weights: stage0/1/2 checkpoints (no optimizer state) and the
-    final log line of each stage from the model's record, so later stages and export build on it."""
+    final log line of each stage from the model's record, so later stages and export build on it.
+    The step / time counters continue the model's (``--minutes`` and ``--steps`` are totals), or
+    start at 0 with ``restart`` (a fine-tune with its own lr schedule)."""
     from .weights import load_state
 
     state, record = load_state(model)
@@ -322,6 +324,8 @@ def seed_run(folder: Path, model: str) -> list[str]:
         if path.exists():
             continue
         info = record.get("stages", {}).get(f"stage{stage}", {})
+        if restart:
+            info = {"final": info.get("final", {})}
         torch.save({"modules": {k: state[k] for k in keys}, "opt": None, "step": info.get("steps", 0),
                     "extra": {"seconds": info.get("seconds", 0), "seeded_from": model,
                               "schedule_version": int(record.get("schedule_version", 1))}}, path)
@@ -349,7 +353,8 @@ def main(argv=None):
     p.add_argument("--ckpt-every", type=float, default=120, help="seconds between checkpoints")
     p.add_argument("--cache-crops", type=int, default=6000, help="stages 1-3: 128x128 crops whose latents are cached")
     p.add_argument("--finetune-steps", default="0,2,2,4", help="stage 4: denoising steps K, drawn per batch")
-    p.add_argument("--init-from", metavar="MODEL", help="seed the run's stages 0-2 from shipped weights")
+    p.add_argument("--init-from", metavar="MODEL", help="seed the run's missing stages 0-2 from shipped weights")
+    p.add_argument("--init-restart", action="store_true", help="with --init-from: step and time counters from 0")
     p.add_argument("--export", type=Path, help="write the shipped weights file + record to this folder")
     p.add_argument("--name", default=None, help="model name for --export (default: the default model)")
     args = p.parse_args(argv)
@@ -358,7 +363,7 @@ def main(argv=None):
     args.finetune_steps = [int(k) for k in str(args.finetune_steps).split(",")]
     args.run.mkdir(parents=True, exist_ok=True)
     if args.init_from:
-        print("seeded", seed_run(args.run, args.init_from) or "nothing (stages exist)")
+        print("seeded", seed_run(args.run, args.init_from, args.init_restart) or "nothing (stages exist)")
     if args.export:
         from .weights import DEFAULT_MODEL, export
         print(export(args.run, args.export, args.name or DEFAULT_MODEL))
