@@ -1,5 +1,6 @@
 // Hashed dither, CUDA backend (see dither_hash.h for the hash).
 #include "cuda/cuda_common.h"
+#include "cuda/nchw.h"
 #include "dither_hash.h"
 
 namespace rac {
@@ -9,12 +10,9 @@ __global__ void hashed_dither_kernel(void* __restrict__ out, int64_t total, uint
                                      uint32_t seed, uint32_t frame0) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
-    const int64_t r = i / W;
-    const uint32_t x = static_cast<uint32_t>(i - r * W);
-    const uint32_t y = static_cast<uint32_t>(r % H);
-    const int64_t nc = r / H;
-    const uint32_t c = static_cast<uint32_t>(nc % C);
-    const uint32_t n = static_cast<uint32_t>(nc / C);
+    const Nchw geo{C, H, W};
+    uint32_t n, c, y, x;
+    geo.split(i, n, c, y, x);
     const uint32_t b = dither_bits(dither_row_key(seed, frame0 + n, c, y), x);
     if constexpr (kBits)
       static_cast<int32_t*>(out)[i] = static_cast<int32_t>(b);

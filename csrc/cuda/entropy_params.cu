@@ -1,5 +1,6 @@
 // Gaussian-conditional entropy parameters, CUDA backend (math in entropy_params.h, dither in dither_hash.h).
 #include "cuda/cuda_common.h"
+#include "cuda/nchw.h"
 #include "dither_hash.h"
 #include "entropy_params.h"
 
@@ -14,13 +15,10 @@ __global__ void entropy_params_kernel(const float* __restrict__ mu, const float*
                                       uint32_t LC, uint32_t seed, uint32_t frame0, float scale_min, float floor_p) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
-    const int64_t r = i / W;
-    const uint32_t x = static_cast<uint32_t>(i - r * W);
-    const uint32_t y = static_cast<uint32_t>(r % H);
-    const int64_t nc = r / H;
-    const uint32_t c = static_cast<uint32_t>(nc % C);
-    const uint32_t n = static_cast<uint32_t>(nc / C);
-    const int64_t li = ((static_cast<int64_t>(n) * LC + (LC == 1 ? 0 : c)) * H + y) * W + x;
+    const Nchw geo{C, H, W};
+    uint32_t n, c, y, x;
+    geo.split(i, n, c, y, x);
+    const int64_t li = geo.map_index(n, c, y, x, LC);
     const float d = delta[level[li]];
     const float u = dither_value(dither_bits(dither_row_key(seed, frame0 + n, c, y), x));
     const float m = ep_mean(mu[i], d, u);

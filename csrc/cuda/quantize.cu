@@ -1,5 +1,6 @@
 // Universal quantize / dequantize, CUDA backend (math in quantize.h, dither in dither_hash.h).
 #include "cuda/cuda_common.h"
+#include "cuda/nchw.h"
 #include "dither_hash.h"
 #include "quantize.h"
 
@@ -11,13 +12,10 @@ __global__ void quantize_kernel(const void* __restrict__ in, const int32_t* __re
                                 uint32_t H, uint32_t W, uint32_t LC, uint32_t seed, uint32_t frame0) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
-    const int64_t r = i / W;
-    const uint32_t x = static_cast<uint32_t>(i - r * W);
-    const uint32_t y = static_cast<uint32_t>(r % H);
-    const int64_t nc = r / H;
-    const uint32_t c = static_cast<uint32_t>(nc % C);
-    const uint32_t n = static_cast<uint32_t>(nc / C);
-    const int64_t li = ((static_cast<int64_t>(n) * LC + (LC == 1 ? 0 : c)) * H + y) * W + x;
+    const Nchw geo{C, H, W};
+    uint32_t n, c, y, x;
+    geo.split(i, n, c, y, x);
+    const int64_t li = geo.map_index(n, c, y, x, LC);
     const float d = delta[level[li]];
     const float u = dither_value(dither_bits(dither_row_key(seed, frame0 + n, c, y), x));
     if constexpr (kEncode)
