@@ -61,6 +61,18 @@ def test_all_stages_resume_and_export(tmp_path, data_dir, monkeypatch):
     assert rec.shape == img.shape and rec.dtype == np.uint8
 
 
+def test_bf16_autocast_path_runs_and_keeps_float32_weights(tmp_path, data_dir):
+    """--bf16 (the GPU default) on the CPU: every stage's autocast path runs; checkpoints stay float32."""
+    run = tmp_path / "bf16"
+    for stage in ("0", "1", "2", "4"):
+        ck = _stage(run, data_dir, stage, 2, "--bf16", "--device", "cpu")
+        assert ck["step"] == 2
+        assert all(t.dtype == torch.float32 for sd in ck["modules"].values() for t in sd.values()
+                   if t.is_floating_point())
+    losses = [json.loads(line) for line in (run / "stage2.jsonl").read_text().splitlines()]
+    assert np.isfinite(losses[-1]["bpp"])
+
+
 def test_seeding_from_shipped_weights(tmp_path):
     if weights.DEFAULT_MODEL not in weights.available():
         pytest.skip("shipped weights not installed")

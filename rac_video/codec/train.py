@@ -5,10 +5,15 @@
     python -m rac_video.codec.train --stage 2 --minutes 25      # conditioned hyperprior
     python -m rac_video.codec.train --export rac_video/weights  # pack the weights we ship
 
-Stage 0 trains on random 128×128 crops (with flips) of ``--data`` (default ../shared/data/train).
-Stages 1 and 2 freeze g_a and train on cached latents of such crops (computed once, kept in the
+Stage 0 trains on random crops (with flips) of ``--data`` (default ../shared/data/train).
+Stages 1 and 2 freeze g_a and train on cached latents of 128×128 crops (computed once, kept in the
 run folder). Each stage checkpoints every ``--ckpt-every`` seconds to RUN/stageN.pt and resumes
 from there; losses go to RUN/stageN.jsonl.
+
+The same commands run on a GPU (``--device``, default cuda when available): batches are drawn on
+the CPU from seeded generators and moved over, forward passes run under bf16 autocast (``--bf16``,
+default on for CUDA; rates and losses are computed in float32) and the image transforms use
+channels-last memory on CUDA.
 """
 from __future__ import annotations
 
@@ -77,6 +82,39 @@ def uniform_noise(shape, gen) -> torch.Tensor:
     return (torch.rand(shape, generator=gen) - 0.5) * 12 ** 0.5
 
 
+def random_level_tables(n, h, w, rng, gen):
+    """Random importance levels (N,1,h,w) and qualities → the per-element Δ and γ maps of each
+    sample (the codec's tables, current schedule version)."""
+    L = schedule.DEFAULT_LEVELS
+    level = (importance_maps(n, h, w, rng) * (L - 1)).round().long()
+    qs = torch.randint(0, schedule.Q_MAX + 1, (n,), generator=gen)
+    delta = torch.stack([schedule.level_table(int(q)).delta for q in qs])          # (n, L)
+    gam = torch.stack([schedule.level_table(int(q)).gamma for q in qs])
+    d = torch.gather(delta, 1, level.view(n, -1)).view(n, 1, h, w)
+    g = torch.gather(gam, 1, level.view(n, -1)).view(n, 1, h, w)
+    return level, d, g
+
+
+class Device:
+    """Where a stage runs: moves batches and modules, and the bf16 autocast context."""
+
+    def __init__(self, name: str | None, bf16: bool | None):
+        self.dev = torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.bf16 = (self.dev.type == "cuda") if bf16 is None else bf16
+        self.channels_last = self.dev.type == "cuda"
+
+    def __call__(self, t: torch.Tensor, image: bool = False) -> torch.Tensor:
+        t = t.to(self.dev, non_blocking=True)
+        return t.contiguous(memory_format=torch.channels_last) if image and self.channels_last else t
+
+    def module(self, m, image: bool = False):
+        m = m.to(self.dev)
+        return m.to(memory_format=torch.channels_last) if image and self.channels_last else m
+
+    def autocast(self):
+        return torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+
 class Run:
     def __init__(self, folder: Path, stage, modules: dict, opt, extra=None):
         self.path, self.log = folder / f"stage{stage}.pt", folder / f"stage{stage}.jsonl"
@@ -141,18 +179,20 @@ def stage0(args, folder):
     torch.manual_seed(0)
     rng = np.random.default_rng(args.seed)
     imgs = load_images(args.data)
-    g_a, g_s = Analysis(), Synthesis()
+    D = args.dev
+    g_a, g_s = D.module(Analysis(), True), D.module(Synthesis(), True)
     params = list(g_a.parameters()) + list(g_s.parameters())
     opt = torch.optim.Adam(params, lr=args.lr or 5e-4)
     run = Run(folder, 0, {"g_a": g_a, "g_s": g_s}, opt)
     gen = torch.Generator().manual_seed(run.step + 1)
 
     def step():
-        x = random_crops(imgs, args.batch, rng, args.crop)
-        y = g_a(x)
-        # a little latent noise (2 % of the latent spread) makes g_s tolerant to imperfect denoising
-        x_hat = g_s(y + 0.02 * y.detach().std() * torch.randn(y.shape, generator=gen))
-        mse = F.mse_loss(x_hat, x)
+        x = D(random_crops(imgs, args.batch, rng, args.crop), True)
+        with D.autocast():
+            y = g_a(x)
+            # a little latent noise (2 % of the latent spread) makes g_s tolerant to imperfect denoising
+            x_hat = g_s(y + 0.02 * y.detach().float().std() * D(torch.randn(y.shape, generator=gen)))
+        mse = F.mse_loss(x_hat.float(), x)
         opt.zero_grad(set_to_none=True)
         mse.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -163,7 +203,7 @@ def stage0(args, folder):
     # latent normalisation: per-channel std on fresh crops, folded into both transforms
     with torch.no_grad():
         g_a.scale.fill_(1.0)
-        ys = torch.cat([g_a(random_crops(imgs, 32, rng)) for _ in range(8)])
+        ys = torch.cat([g_a(D(random_crops(imgs, 32, rng), True)).float() for _ in range(8)])
         std = ys.transpose(0, 1).reshape(ys.shape[1], -1).std(dim=1).clamp_min(1e-3).view(1, -1, 1, 1)
         g_a.scale.copy_(std)
         g_s.scale.copy_(std)
@@ -181,12 +221,14 @@ def _frozen_ae(folder):
 def cached_latents(args, folder):
     path = folder / "latents.pt"
     if path.exists():
-        return torch.load(path)
+        return torch.load(path, map_location="cpu")
     g_a, _ = _frozen_ae(folder)
+    g_a = args.dev.module(g_a, True)
     rng = np.random.default_rng(12345)
     imgs = load_images(args.data)
-    with torch.no_grad():
-        ys = torch.cat([g_a(random_crops(imgs, 50, rng)) for _ in range(max(1, args.cache_crops // 50))])
+    with torch.no_grad():                                     # float32: the latents the codec will code
+        ys = torch.cat([g_a(args.dev(random_crops(imgs, 50, rng), True)).cpu()
+                        for _ in range(max(1, args.cache_crops // 50))]).contiguous()
     torch.save(ys, path)
     return ys
 
@@ -202,7 +244,8 @@ def stage1(args, folder, uniform_t=False):
     constant noise levels (stage "1u", the baseline of the global-clock ablation)."""
     torch.manual_seed(1)
     ys = cached_latents(args, folder)
-    model = Denoiser(ys.shape[1])
+    D = args.dev
+    model = D.module(Denoiser(ys.shape[1]))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr or 3e-4)
     run = Run(folder, "1u" if uniform_t else 1, {"denoiser": model}, opt)
     gen = torch.Generator().manual_seed(run.step + 11)
@@ -216,9 +259,10 @@ def stage1(args, folder, uniform_t=False):
             gamma = random_gamma_maps(y.shape[0], y.shape[2], y.shape[3], gen, rng)
         a, s = schedule.alpha_sigma(gamma)
         xi = uniform_noise(y.shape, gen)
-        eps = model(a * y + s * xi, gamma)
-        # ε-MSE, and the implied x0 error (what the decoder sees), weighted by α² to stay bounded
-        loss = F.mse_loss(eps, xi)
+        z, gamma, xi = D(a * y + s * xi), D(gamma), D(xi)
+        with D.autocast():
+            eps = model(z, gamma)
+        loss = F.mse_loss(eps.float(), xi)                                # ε-MSE
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -231,7 +275,8 @@ def stage1(args, folder, uniform_t=False):
 def stage2(args, folder, conditioned=True):
     torch.manual_seed(2)
     ys = cached_latents(args, folder)
-    hp = HyperPrior(ys.shape[1], conditioned=conditioned)
+    D = args.dev
+    hp = D.module(HyperPrior(ys.shape[1], conditioned=conditioned))
     opt = torch.optim.Adam(hp.parameters(), lr=args.lr or 1e-3)
     run = Run(folder, 2 if conditioned else 3, {"hyperprior": hp}, opt)
     run.extra["schedule_version"] = schedule.SCHEDULE_VERSION     # the q → γ ramp it learns rates for
@@ -242,18 +287,17 @@ def stage2(args, folder, conditioned=True):
     def step():
         y = ys[torch.randint(len(ys), (args.batch,), generator=gen)]
         n, c, h, w = y.shape
-        imp = importance_maps(n, h, w, rng)
-        level = (imp * (L - 1)).round().long()
-        qs = torch.randint(0, schedule.Q_MAX + 1, (n,), generator=gen)
-        delta = torch.stack([schedule.level_table(int(q)).delta for q in qs])          # (n, L)
-        gam = torch.stack([schedule.level_table(int(q)).gamma for q in qs])
-        d = torch.gather(delta, 1, level.view(n, -1)).view(n, 1, h, w)
-        g = torch.gather(gam, 1, level.view(n, -1)).view(n, 1, h, w)
-        cond = torch.cat([schedule.t_of_gamma(g), level.float() / (L - 1)], dim=1)
-        z = hp.analysis(y, cond)
-        z_tilde = z + torch.rand(z.shape, generator=gen) - 0.5
-        mu, s = hp.synthesis(z_tilde, cond)
-        y_tilde = y / d + torch.rand(y.shape, generator=gen) - 0.5      # universal quantization proxy (Δ units)
+        level, d, g = random_level_tables(n, h, w, rng, gen)
+        cond = D(torch.cat([schedule.t_of_gamma(g), level.float() / (L - 1)], dim=1))
+        u_y = torch.rand(y.shape, generator=gen) - 0.5
+        y, d = D(y), D(d)
+        with D.autocast():
+            z = hp.analysis(y, cond).float()
+        z_tilde = z + D(torch.rand(z.shape, generator=gen) - 0.5)
+        with D.autocast():
+            mu, s = hp.synthesis(z_tilde, cond)
+        mu, s = mu.float(), s.float()                                     # rates in float32
+        y_tilde = y / d + D(u_y)                                          # universal quantization proxy (Δ units)
         bits_y = gaussian_bits(y_tilde, mu / d, (s / d).clamp_min(SCALE_MIN)).sum() / n  # coder's table floor
         bits_z = gaussian_bits(z_tilde, torch.zeros_like(z_tilde), hp.z_scale().view(1, -1, 1, 1)).sum() / n
         loss = (bits_y + bits_z) / (h * w * 64)                           # bits per pixel (f = 8)
@@ -273,34 +317,32 @@ def stage4(args, folder):
     torch.manual_seed(4)
     rng = np.random.default_rng(args.seed + 4)
     imgs = load_images(args.data)
+    D = args.dev
     g_a, g_s = _frozen_ae(folder)
     ck = torch.load(folder / "stage1.pt", map_location="cpu", weights_only=False)
     den = Denoiser(g_a.scale.shape[1])
     den.load_state_dict(ck["modules"]["denoiser"])
-    den.eval().requires_grad_(False)
-    g_s.train().requires_grad_(True)
+    den = D.module(den.eval().requires_grad_(False))
+    g_a = D.module(g_a, True)
+    g_s = D.module(g_s.train().requires_grad_(True), True)
     opt = torch.optim.Adam(g_s.parameters(), lr=args.lr or 1e-4)
     run = Run(folder, 4, {"g_s": g_s}, opt)
     run.extra["schedule_version"] = schedule.SCHEDULE_VERSION
     gen = torch.Generator().manual_seed(run.step + 41)
-    L = schedule.DEFAULT_LEVELS
 
     def step():
-        x = random_crops(imgs, args.batch, rng, args.crop)
-        with torch.no_grad():
-            y = g_a(x)
+        x = D(random_crops(imgs, args.batch, rng, args.crop), True)
+        with torch.no_grad():                                 # float32: the decoder's own latents
+            y = g_a(x).contiguous()
             n, _, h, w = y.shape
-            level = (importance_maps(n, h, w, rng) * (L - 1)).round().long()
-            qs = torch.randint(0, schedule.Q_MAX + 1, (n,), generator=gen)
-            delta = torch.stack([schedule.level_table(int(q)).delta for q in qs])
-            gam = torch.stack([schedule.level_table(int(q)).gamma for q in qs])
-            d = torch.gather(delta, 1, level.view(n, -1)).view(n, 1, h, w)
-            g = torch.gather(gam, 1, level.view(n, -1)).view(n, 1, h, w)
-            u = torch.rand(y.shape, generator=gen) - 0.5
+            _, d, g = random_level_tables(n, h, w, rng, gen)
+            d, g, u = D(d), D(g), D(torch.rand(y.shape, generator=gen) - 0.5)
             y_hat = d * (torch.round(y / d + u) - u)              # universal quantization, as the codec
             steps = int(rng.choice(args.finetune_steps))
             y0 = denoise(den, y_hat, g, steps)
-        mse = F.mse_loss(g_s(y0), x)
+        with D.autocast():
+            x_hat = g_s(D(y0, True))
+        mse = F.mse_loss(x_hat.float(), x)
         opt.zero_grad(set_to_none=True)
         mse.backward()
         torch.nn.utils.clip_grad_norm_(g_s.parameters(), 1.0)
@@ -350,6 +392,9 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: cuda when available)")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast for the forward passes (default: on for CUDA, off for CPU)")
     p.add_argument("--ckpt-every", type=float, default=120, help="seconds between checkpoints")
     p.add_argument("--cache-crops", type=int, default=6000, help="stages 1-3: 128x128 crops whose latents are cached")
     p.add_argument("--finetune-steps", default="0,2,2,4", help="stage 4: denoising steps K, drawn per batch")
@@ -361,6 +406,7 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     args.finetune_steps = [int(k) for k in str(args.finetune_steps).split(",")]
+    args.dev = Device(args.device, args.bf16)
     args.run.mkdir(parents=True, exist_ok=True)
     if args.init_from:
         print("seeded", seed_run(args.run, args.init_from, args.init_restart) or "nothing (stages exist)")
