@@ -10,12 +10,15 @@ namespace {
 void entropy_params(std::uintptr_t mu, std::uintptr_t scale, std::uintptr_t level, std::uintptr_t delta,
                     int64_t levels, std::uintptr_t bounds, int64_t nb, std::uintptr_t k, std::uintptr_t offset,
                     std::uintptr_t index, std::uintptr_t bits, int64_t N, int64_t C, int64_t H, int64_t W,
-                    int64_t LC, uint32_t seed, uint32_t frame0, float scale_min, float floor_p) {
+                    int64_t LC, uint32_t seed, uint32_t frame0, float scale_min, float floor_p, int64_t buckets) {
   rac::require(N >= 0 && C >= 0 && H >= 0 && W >= 0, "entropy_params: negative size");
   rac::require(LC == 1 || LC == C, "entropy_params: level map must have 1 or C channels");
   rac::require(levels > 0, "entropy_params: empty delta table");
   rac::require(nb >= 1 && nb < (1 << 20), "entropy_params: need 1..2^20 scale bounds");
   rac::require((k == 0) == (bits == 0), "entropy_params: k and bits go together");
+  rac::require(buckets >= 1 && buckets <= 256 && (buckets & (buckets - 1)) == 0,
+               "entropy_params: mean buckets must be a power of two in 1..256");
+  const int32_t B = static_cast<int32_t>(buckets);
   const float* d = rac::as_ptr<const float>(delta);
   const float* bd = rac::as_ptr<const float>(bounds);
   const int32_t nbi = static_cast<int32_t>(nb);
@@ -36,8 +39,9 @@ void entropy_params(std::uintptr_t mu, std::uintptr_t scale, std::uintptr_t leve
       const float dl = d[lr[x]];
       const float m = rac::ep_mean(mr[x], dl, u);
       const float q = rac::ep_div(sr[x], dl);
-      orow[x] = rac::ep_offset(m);
-      irow[x] = rac::ep_scale_index(q, bd, nbi);
+      const int32_t off = rac::ep_offset(m);
+      orow[x] = off;
+      irow[x] = rac::ep_scale_index(q, bd, nbi) * B + rac::ep_mean_bucket(m, off, B);
       if (br) br[x] = rac::ep_bits(kr[x], m, q, scale_min, floor_p);
     }
   }
@@ -48,5 +52,6 @@ void entropy_params(std::uintptr_t mu, std::uintptr_t scale, std::uintptr_t leve
 RAC_OPS(entropy_params) {
   namespace py = pybind11;
   m.def("entropy_params", &entropy_params, py::call_guard<py::gil_scoped_release>(),
-        "offset = floor(μ/Δ + u + ½), scale-table index of s/Δ and (with k) −log2 P(k) (see entropy_params.h)");
+        "offset = floor(μ/Δ + u + ½), table index (scale index of s/Δ · B + mean bucket) and (with k) "
+        "−log2 P(k) (see entropy_params.h)");
 }

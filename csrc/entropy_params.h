@@ -7,6 +7,8 @@
 //   offset = floor(m + 1/2)                  (int32, clamped to ±2^30 like quantize)
 //   r      = s/Δ                             (float32, IEEE division)
 //   index  = #{ b in bounds : !(r <= b) }    (= np.searchsorted(bounds, r, 'left'); NaN -> all)
+//            ·B + bucket,  bucket = floor((m − offset + ½)·B) clamped to [0, B), NaN -> 0
+//            (B = mean buckets, a power of two; B = 1: the scale index alone)
 //   bits   = −log2 max(P(k), floor),  P(k) = Φ((k − m + ½)/s') − Φ((k − m − ½)/s'),
 //            s' = max(r, scale_min)
 //
@@ -57,6 +59,19 @@ RAC_EP int32_t ep_scale_index(float r, const float* bounds, int32_t nb) {
   for (; step > 0; step >>= 1)
     if (pos + step <= nb && !(r <= bounds[pos + step - 1])) pos += step;
   return pos;
+}
+
+// Bucket of the fractional mean m − offset ∈ [−½, ½): floor((d + ½)·B), clamped, NaN -> 0. B is a
+// power of two, so the multiply is exact; the subtraction and addition are single IEEE steps.
+RAC_EP int32_t ep_mean_bucket(float m, int32_t offset, int32_t buckets) {
+#if defined(__CUDACC__)
+  float b = floorf(__fmul_rn(__fadd_rn(__fsub_rn(m, static_cast<float>(offset)), 0.5f), static_cast<float>(buckets)));
+#else
+  float b = floorf((ep_add(m - static_cast<float>(offset), 0.5f)) * static_cast<float>(buckets));
+#endif
+  b = b > static_cast<float>(buckets - 1) ? static_cast<float>(buckets - 1) : b;
+  b = b >= 0.0f ? b : 0.0f;
+  return static_cast<int32_t>(b);
 }
 
 // erfc(x) with relative error ~1e-7 (float64 arithmetic) for every x: the Chebyshev-fitted

@@ -1,7 +1,8 @@
 """Gaussian-conditional entropy parameters, Triton backend (math of csrc/entropy_params.h).
 
-offset and index use IEEE division (``div_rn``) and the reference's operation order, and the
-index is a comparison-only binary search, so both are bit-exact; bits follows the header's
+offset and index use IEEE division (``div_rn``) and the reference's operation order, the scale
+index is a comparison-only binary search and the mean bucket two IEEE additions and an exact
+power-of-two multiply, so both are bit-exact; bits follows the header's
 two regimes (lower-tail CDF difference below s' = 8, log-domain midpoint series above).
 """
 import triton
@@ -57,7 +58,7 @@ def _bits(k, m, q, scale_min, floor_p, SERIES: tl.constexpr):
 @triton.jit
 def _entropy_params_kernel(mu_ptr, scale_ptr, level_ptr, delta_ptr, bounds_ptr, nb, k_ptr, off_ptr, idx_ptr,
                            bits_ptr, total, C, H, W, LC, seed, frame0, scale_min, floor_p,
-                           TOP: tl.constexpr, LOG: tl.constexpr, HAS_BITS: tl.constexpr, SERIES: tl.constexpr,
+                           BUCKETS: tl.constexpr, TOP: tl.constexpr, LOG: tl.constexpr, HAS_BITS: tl.constexpr, SERIES: tl.constexpr,
                            BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < total
@@ -71,6 +72,9 @@ def _entropy_params_kernel(mu_ptr, scale_ptr, level_ptr, delta_ptr, bounds_ptr, 
     t = tl.where(t > 1073741824.0, 1073741824.0, t)
     t = tl.where(t >= -1073741824.0, t, -1073741824.0)
     tl.store(off_ptr + offs, t.to(tl.int32), mask=mask)
+    mb = tl.math.floor(((m - t) + 0.5) * BUCKETS)               # t is the offset as a float
+    mb = tl.where(mb > BUCKETS - 1.0, BUCKETS - 1.0, mb)
+    mb = tl.where(mb >= 0.0, mb, 0.0)                            # also NaN -> 0
     q = tl.math.div_rn(sc, d)
     pos = tl.zeros([BLOCK], dtype=tl.int32)
     for i in tl.static_range(LOG):
@@ -78,13 +82,14 @@ def _entropy_params_kernel(mu_ptr, scale_ptr, level_ptr, delta_ptr, bounds_ptr, 
         ok = cand <= nb
         b = tl.load(bounds_ptr + cand - 1, mask=mask & ok, other=0.0)
         pos = tl.where(ok & ((q > b) | (q != q)), cand, pos)
-    tl.store(idx_ptr + offs, pos, mask=mask)
+    tl.store(idx_ptr + offs, pos * BUCKETS + mb.to(tl.int32), mask=mask)
     if HAS_BITS:
         k = tl.load(k_ptr + offs, mask=mask, other=0)
         tl.store(bits_ptr + offs, _bits(k, m, q, scale_min, floor_p, SERIES), mask=mask)
 
 
-def run(mu, scale, level, delta, bounds, k, offset, index, bits, N, C, H, W, LC, seed, frame0, scale_min, floor_p):
+def run(mu, scale, level, delta, bounds, k, offset, index, bits, N, C, H, W, LC, seed, frame0, scale_min, floor_p,
+        buckets=1):
     total = N * C * H * W
     if total == 0:
         return
@@ -95,4 +100,4 @@ def run(mu, scale, level, delta, bounds, k, offset, index, bits, N, C, H, W, LC,
     _entropy_params_kernel[(triton.cdiv(total, BLOCK),)](
         mu, scale, level, delta, bounds, nb, k if has_bits else offset, offset, index, bits if has_bits else mu,
         total, C, H, W, LC, seed, frame0, scale_min, floor_p,
-        TOP=top, LOG=top.bit_length(), HAS_BITS=has_bits, SERIES=SERIES_SCALE, BLOCK=BLOCK)
+        BUCKETS=buckets, TOP=top, LOG=top.bit_length(), HAS_BITS=has_bits, SERIES=SERIES_SCALE, BLOCK=BLOCK)

@@ -59,6 +59,38 @@ def test_backends_equal_reference(backend, device, shape, level_channels):
     assert bits is None and torch.equal(off, ref[0]) and torch.equal(idx, ref[1])
 
 
+@pytest.mark.parametrize("backend,device", cases(ops.entropy_params))
+@pytest.mark.parametrize("buckets", [1, 2, 16, 256])
+def test_mean_bucket_index_bit_exact(backend, device, buckets):
+    """index = scale index · B + bucket of m − offset, the same integers on every backend, including
+    non-finite means (bucket 0) and means exactly on bucket edges."""
+    mu, scale, level, delta, _ = (t.to(device) for t in _inputs((2, 5, 13, 31), "C", seed=buckets))
+    mu[0, 0, 0, :4] = torch.tensor([float("nan"), float("inf"), -float("inf"), 3e9])
+    d = delta.to(device)[level.long()]
+    u = ops.hashed_dither_reference(tuple(mu.shape), 9, 1, device=device)
+    mu[1, 1, 2, :8] = (torch.arange(8, device=device) / 8.0 - 0.5 - u[1, 1, 2, :8]) * d[1, 1, 2, :8]  # m on edges
+    ref = ops.entropy_params_reference(mu, scale, level, delta, 9, 1, mean_buckets=buckets)
+    got = ops.entropy_params(mu, scale, level, delta, 9, 1, mean_buckets=buckets, backend=backend)
+    assert torch.equal(got[0], ref[0]) and torch.equal(got[1], ref[1])
+    plain = ops.entropy_params_reference(mu, scale, level, delta, 9, 1)[1]
+    assert torch.equal(ref[1] // buckets, plain)                      # the scale index is kept
+    bucket = ref[1] % buckets
+    assert int(bucket.min()) >= 0 and int(bucket.max()) <= buckets - 1
+    assert int(bucket[0, 0, 0, 0]) == 0                              # NaN mean
+    finite = torch.isfinite(mu / d) & (ref[0].abs() < 2**30)
+    m = mu / d + u
+    expect = E.mean_bucket(m - ref[0].float()) if buckets == E.MEAN_BUCKETS else None
+    if expect is not None:
+        assert torch.equal(bucket[finite], expect[finite])
+
+
+def test_bad_mean_buckets():
+    mu, scale, level, delta, _ = _inputs((1, 2, 3, 4))
+    for bad in (0, 3, 512, 2.0, True):
+        with pytest.raises(ValueError, match="mean_buckets"):
+            ops.entropy_params(mu, scale, level, delta, 0, 0, mean_buckets=bad)
+
+
 def test_reference_matches_codec_expression_and_scale_index_np():
     mu, scale, level, delta, k = _inputs((2, 8, 24, 40), "C", seed=4)
     off, idx, _ = ops.entropy_params_reference(mu, scale, level, delta, 7, 1)
@@ -217,9 +249,9 @@ from rac_video.kernels import entropy_params as ep
 F, I, P = "*fp32", "*i32", "constexpr"
 sig = dict(mu_ptr=F, scale_ptr=F, level_ptr=I, delta_ptr=F, bounds_ptr=F, nb="i32", k_ptr=I, off_ptr=I, idx_ptr=I,
            bits_ptr=F, total="i64", C="i32", H="i32", W="i32", LC="i32", seed="i64", frame0="i32",
-           scale_min="fp32", floor_p="fp32", TOP=P, LOG=P, HAS_BITS=P, SERIES=P, BLOCK=P)
+           scale_min="fp32", floor_p="fp32", BUCKETS=P, TOP=P, LOG=P, HAS_BITS=P, SERIES=P, BLOCK=P)
 for bits in (False, True):
-    consts = dict(TOP=32, LOG=6, HAS_BITS=bits, SERIES=8.0, BLOCK=1024)
+    consts = dict(BUCKETS=16, TOP=32, LOG=6, HAS_BITS=bits, SERIES=8.0, BLOCK=1024)
     ptx = triton.compile(ASTSource(fn=ep._entropy_params_kernel, signature=sig, constexprs=consts),
                          target=GPUTarget("cuda", 90, 32)).asm["ptx"]
     # the two divisions behind the integers (mu/delta, scale/delta) must be IEEE round-to-nearest

@@ -12,7 +12,8 @@ __global__ void entropy_params_kernel(const float* __restrict__ mu, const float*
                                       const float* __restrict__ bounds, int32_t nb, const int32_t* __restrict__ k,
                                       int32_t* __restrict__ offset, int32_t* __restrict__ index,
                                       float* __restrict__ bits, int64_t total, uint32_t C, uint32_t H, uint32_t W,
-                                      uint32_t LC, uint32_t seed, uint32_t frame0, float scale_min, float floor_p) {
+                                      uint32_t LC, uint32_t seed, uint32_t frame0, float scale_min, float floor_p,
+                                      int32_t buckets) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
     const Nchw geo{C, H, W};
@@ -23,8 +24,9 @@ __global__ void entropy_params_kernel(const float* __restrict__ mu, const float*
     const float u = dither_value(dither_bits(dither_row_key(seed, frame0 + n, c, y), x));
     const float m = ep_mean(mu[i], d, u);
     const float q = ep_div(scale[i], d);
-    offset[i] = ep_offset(m);
-    index[i] = ep_scale_index(q, bounds, nb);
+    const int32_t off = ep_offset(m);
+    offset[i] = off;
+    index[i] = ep_scale_index(q, bounds, nb) * buckets + ep_mean_bucket(m, off, buckets);
     if constexpr (kBits) bits[i] = ep_bits(k[i], m, q, scale_min, floor_p);
   }
 }
@@ -33,7 +35,7 @@ cudaError_t launch_entropy_params(const float* mu, const float* scale, const int
                                   const float* bounds, int32_t nb, const int32_t* k, int32_t* offset,
                                   int32_t* index, float* bits, int64_t N, int64_t C, int64_t H, int64_t W,
                                   int64_t LC, uint32_t seed, uint32_t frame0, float scale_min, float floor_p,
-                                  cudaStream_t stream) {
+                                  int32_t buckets, cudaStream_t stream) {
   const int64_t total = N * C * H * W;
   if (total == 0) return cudaSuccess;
   const int threads = 256;
@@ -41,11 +43,11 @@ cudaError_t launch_entropy_params(const float* mu, const float* scale, const int
   if (bits)
     entropy_params_kernel<true><<<grid, threads, 0, stream>>>(mu, scale, level, delta, bounds, nb, k, offset, index,
                                                               bits, total, C, H, W, LC, seed, frame0, scale_min,
-                                                              floor_p);
+                                                              floor_p, buckets);
   else
     entropy_params_kernel<false><<<grid, threads, 0, stream>>>(mu, scale, level, delta, bounds, nb, k, offset,
                                                                index, bits, total, C, H, W, LC, seed, frame0,
-                                                               scale_min, floor_p);
+                                                               scale_min, floor_p, buckets);
   return cudaGetLastError();
 }
 

@@ -113,18 +113,13 @@ class Codec:
         return self._z_tables
 
     def _y_params(self, z_hat, cond, level, table, seed, frame_index, k=None):
-        """(offset, table index, bits or None) of every latent element. ``ops.entropy_params`` gives the
-        offset ⌊m + ½⌋ and the scale-table index (integers bit-exact on every backend); the table index
-        adds the bucket of the fractional mean d = m − offset (exact float32 steps), so each symbol is
-        coded with a Gaussian centred where the model expects it."""
-        ent = _entropy()
+        """(offset, table index, bits or None) of every latent element from ``ops.entropy_params``:
+        the offset ⌊m + ½⌋ of the mean m = μ/Δ + u and the table index (scale-table index of s/Δ,
+        times MEAN_BUCKETS, plus the bucket of the fractional mean m − offset), integers bit-exact on
+        every backend, so each symbol is coded with a Gaussian centred where the model expects it."""
         mu, s = self.hyper.synthesis(z_hat, cond)
-        delta = table.delta.to(self.device)
-        offset, sidx, bits = ops.entropy_params(mu, s, level, delta, seed, frame_index, k=k)
-        u = ops.hashed_dither(tuple(mu.shape), seed, frame_index, device=self.device)
-        m = mu / delta[level.long()] + u                      # the same float32 steps as entropy_params
-        index = sidx * ent.MEAN_BUCKETS + ent.mean_bucket(m - offset.to(torch.float32))
-        return offset, index, bits
+        return ops.entropy_params(mu, s, level, table.delta.to(self.device), seed, frame_index, k=k,
+                                  mean_buckets=_entropy().MEAN_BUCKETS)
 
     # ------------------------------------------------------------------ API
     @torch.no_grad()

@@ -6,7 +6,10 @@ dither u of (``seed``, ``frame``), per element with Δ = ``delta_table[level]``:
 
     m      = mu/Δ + u                         the mean in step units, dither included (float32)
     offset = floor(m + 1/2)                   int32 (clamped to ±2^30); the coded symbol is k − offset
-    index  = searchsorted(SCALE_BOUNDS, scale/Δ, 'left')    int32 scale-table index (0..63)
+    index  = searchsorted(SCALE_BOUNDS, scale/Δ, 'left')·B + bucket      int32 table index
+             bucket = floor((m − offset + ½)·B) clamped to [0, B), NaN → 0, B = ``mean_buckets``
+             (a power of two ≤ 256; the default 1 gives the scale-table index 0..63 alone; the
+             codec uses entropy.MEAN_BUCKETS = 16 and codes with conditional_gaussian_tables())
     bits   = −log2 max(P(k), LIKELIHOOD_FLOOR)              float32, only when ``k`` is given
              P(k) = Φ((k − m + ½)/s') − Φ((k − m − ½)/s'),  s' = max(scale/Δ, SCALE_MIN)
 
@@ -43,7 +46,9 @@ def _bounds(device: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(SCALE_BOUNDS, dtype=np.float32)).to(device)
 
 
-def _check(mu, scale, level, delta_table, k, out):
+def _check(mu, scale, level, delta_table, k, out, buckets):
+    if isinstance(buckets, bool) or not isinstance(buckets, int) or not 1 <= buckets <= 256 or buckets & (buckets - 1):
+        raise ValueError(f"mean_buckets must be a power of two in 1..256, got {buckets!r}")
     mu, level, delta = _prepare(mu, "mu", torch.float32, level, delta_table)
     scale = _checks.tensor(scale, "scale", torch.float32, mu.device)
     _checks.same_shape("mu", mu, "scale", scale)
@@ -64,17 +69,24 @@ def _check(mu, scale, level, delta_table, k, out):
     return mu, scale, level, delta, k, outs
 
 
-def entropy_params_reference(mu, scale, level, delta_table, seed: int, frame: int = 0, *, k=None, out=None):
+def entropy_params_reference(mu, scale, level, delta_table, seed: int, frame: int = 0, *, k=None, out=None,
+                             mean_buckets: int = 1):
     """(offset int32, index int32, bits float32 or None); see the module docstring."""
-    mu, scale, level, delta, k, (o_off, o_idx, o_bits) = _check(mu, scale, level, delta_table, k, out)
+    mu, scale, level, delta, k, (o_off, o_idx, o_bits) = _check(mu, scale, level, delta_table, k, out, mean_buckets)
     u = hashed_dither_reference(mu.shape, seed, frame, device=mu.device)
     d = delta[level.long()].expand_as(mu)
     m = mu / d + u                                   # float32, exactly the codec's expression
     t = torch.floor(m + 0.5)
     t = torch.where(t > _LIMIT, _LIMIT, t)
-    o_off.copy_(torch.where(t >= -_LIMIT, t, -_LIMIT))  # NaN -> -2^30, as every backend
+    t = torch.where(t >= -_LIMIT, t, -_LIMIT)           # NaN -> -2^30, as every backend
+    o_off.copy_(t)
     r = scale / d
-    o_idx.copy_(torch.searchsorted(_bounds(str(mu.device)), r, right=False))
+    B = float(mean_buckets)
+    b = torch.floor(((m - t) + 0.5) * B)                 # float32 steps, as the kernels
+    b = torch.where(b > B - 1, B - 1, b)
+    b = torch.where(b >= 0, b, 0.0)                       # NaN -> 0
+    o_idx.copy_(torch.searchsorted(_bounds(str(mu.device)), r, right=False).to(torch.int32) * mean_buckets
+                + b.to(torch.int32))
     if k is None:
         return o_off, o_idx, None
     s = r.clamp_min(float(np.float32(SCALE_MIN)))  # in float32, as the kernels
@@ -85,8 +97,8 @@ def entropy_params_reference(mu, scale, level, delta_table, seed: int, frame: in
 entropy_params = Op("entropy_params", entropy_params_reference)
 
 
-def _native_call(which, mu, scale, level, delta_table, seed, frame, k, out):
-    mu, scale, level, delta, k, (o_off, o_idx, o_bits) = _check(mu, scale, level, delta_table, k, out)
+def _native_call(which, mu, scale, level, delta_table, seed, frame, k, out, buckets):
+    mu, scale, level, delta, k, (o_off, o_idx, o_bits) = _check(mu, scale, level, delta_table, k, out, buckets)
     N, C, H, W = mu.shape
     seed, frame = _checks.uint32(seed, "seed"), _checks.uint32(frame, "frame")
     bounds = _bounds(str(mu.device))
@@ -95,11 +107,12 @@ def _native_call(which, mu, scale, level, delta_table, seed, frame, k, out):
         from rac_video.kernels import entropy_params as kep
 
         kep.run(mu, scale, level, delta, bounds, k, o_off, o_idx, o_bits, N, C, H, W, level.shape[1], seed, frame,
-                smin, floor_p)
+                smin, floor_p, buckets)
         return o_off, o_idx, o_bits
     args = (mu.data_ptr(), scale.data_ptr(), level.data_ptr(), delta.data_ptr(), delta.numel(), bounds.data_ptr(),
             bounds.numel(), 0 if k is None else k.data_ptr(), o_off.data_ptr(), o_idx.data_ptr(),
-            0 if o_bits is None else o_bits.data_ptr(), N, C, H, W, level.shape[1], seed, frame, smin, floor_p)
+            0 if o_bits is None else o_bits.data_ptr(), N, C, H, W, level.shape[1], seed, frame, smin, floor_p,
+            buckets)
     if which == "cpu":
         _native.cpu_module()[0].entropy_params(*args)
     else:
@@ -109,5 +122,5 @@ def _native_call(which, mu, scale, level, delta_table, seed, frame, k, out):
 
 for _b in ("cpu", "cuda", "triton"):
     entropy_params.register(_b)(
-        lambda mu, scale, level, delta_table, seed, frame=0, *, k=None, out=None, _b=_b:
-        _native_call(_b, mu, scale, level, delta_table, seed, frame, k, out))
+        lambda mu, scale, level, delta_table, seed, frame=0, *, k=None, out=None, mean_buckets=1, _b=_b:
+        _native_call(_b, mu, scale, level, delta_table, seed, frame, k, out, mean_buckets))
