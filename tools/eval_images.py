@@ -1,6 +1,6 @@
 """Kodak evaluation of the shipped model (issue 5): real files, every byte counted.
 
-    python tools/eval_images.py --limit 6            # writes benchmarks/kodak.json (+ kodak.png)
+    python tools/eval_images.py                      # all 24 images → benchmarks/kodak.json (+ kodak.png)
 
 1. Rate–quality with a uniform map at several qualities: bpp of the complete image bitstream,
    PSNR, MS-SSIM; JPEG (Pillow 4:2:0, optimized) and x264 intra (PyAV, CRF sweep, the whole
@@ -75,9 +75,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=DATA / "eval" / "kodak")
     p.add_argument("--qualities", default="0,3,6,9,12,15")
-    p.add_argument("--jpeg", default="3,8,15,30,50,75,90")
-    p.add_argument("--x264", default="22,28,34,40,46", help="x264 intra CRFs")
-    p.add_argument("--steps-ablation", default="0,4", help="extra K to decode the uniform streams with")
+    p.add_argument("--jpeg", default="1,3,8,15,30,50,75,90")
+    p.add_argument("--x264", default="22,28,34,40,46,51", help="x264 intra CRFs")
+    p.add_argument("--steps-ablation", default="0,4,8", help="extra K to decode the uniform streams with")
     p.add_argument("--ablation-run", type=Path, default=None, help="training run with stage3.pt")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "kodak.json")

@@ -165,8 +165,9 @@ def ms_ssim_multi(ref, rec, weights: dict, *, dtype=torch.float32, batch=8) -> d
     out = {k: np.empty(T, dtype=np.float64) for k in weights}
     with torch.no_grad():
         for s in range(0, T, batch):
-            X = torch.from_numpy(r[s : s + batch]).permute(0, 3, 1, 2).to(dtype)
-            Y = torch.from_numpy(d[s : s + batch]).permute(0, 3, 1, 2).to(dtype)
+            # np.array copies (the inputs may be read-only decoder output), the cast happens in numpy
+            X = torch.from_numpy(np.array(r[s : s + batch], dtype=np.float64)).permute(0, 3, 1, 2).to(dtype)
+            Y = torch.from_numpy(np.array(d[s : s + batch], dtype=np.float64)).permute(0, 3, 1, 2).to(dtype)
             Wt = {
                 k: None if v is None else torch.from_numpy(np.ascontiguousarray(v[s : s + batch]))[:, None].to(dtype)
                 for k, v in w_all.items()
