@@ -229,7 +229,9 @@ def cached_latents(args, folder):
     with torch.no_grad():                                     # float32: the latents the codec will code
         ys = torch.cat([g_a(args.dev(random_crops(imgs, 50, rng), True)).cpu()
                         for _ in range(max(1, args.cache_crops // 50))]).contiguous()
-    torch.save(ys, path)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")             # atomic: stages may start side by side
+    torch.save(ys, tmp)
+    os.replace(tmp, path)
     return ys
 
 
