@@ -1,7 +1,8 @@
 """rac-video train: the codec's three training stages (options as python -m rac_video.codec.train)."""
 import argparse
 
-HELP = "train the codec: --stage 0 (autoencoder), 1 (denoiser), 2 (hyperprior); --export DIR packs the weights"
+HELP = ("train the codec: --stage 0 (autoencoder), 1 (denoiser), 2 (hyperprior), 1u / 3 (ablation baselines), "
+        "4 (decoder fine-tune); --init-from MODEL seeds a run; --export DIR packs the weights")
 
 
 def add_arguments(p):
