@@ -112,14 +112,15 @@ class Codec:
             self._z_tables = ent.factorized_gaussian_tables(scales)
         return self._z_tables
 
-    def _y_params(self, z_hat, cond, level, table, seed, frame_index, k=None):
-        """(offset, table index, bits or None) of every latent element from ``ops.entropy_params``:
+    def _y_params(self, z_hat, cond, level, table, seed, frame_index):
+        """(offset, table index) of every latent element from ``ops.entropy_params``:
         the offset ⌊m + ½⌋ of the mean m = μ/Δ + u and the table index (scale-table index of s/Δ,
         times MEAN_BUCKETS, plus the bucket of the fractional mean m − offset), integers bit-exact on
         every backend, so each symbol is coded with a Gaussian centred where the model expects it."""
         mu, s = self.hyper.synthesis(z_hat, cond)
-        return ops.entropy_params(mu, s, level, table.delta.to(self.device), seed, frame_index, k=k,
-                                  mean_buckets=_entropy().MEAN_BUCKETS)
+        offset, index, _ = ops.entropy_params(mu, s, level, table.delta.to(self.device), seed, frame_index,
+                                              mean_buckets=_entropy().MEAN_BUCKETS)
+        return offset, index
 
     # ------------------------------------------------------------------ API
     @torch.no_grad()
@@ -137,7 +138,7 @@ class Codec:
         zi = z_hat.to(torch.int32)
         z_idx = torch.arange(zi.shape[1], dtype=torch.int32).view(1, -1, 1, 1).expand_as(zi)
         z_bytes = ent.encode(zi.cpu().numpy(), z_idx.contiguous().numpy(), self._z_prior())
-        offset, index, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
+        offset, index = self._y_params(z_hat, cond, level, table, seed, frame_index)
         y_bytes = ent.encode((k - offset).cpu().numpy(), index.cpu().numpy(), ent.conditional_gaussian_tables())
         K = self.steps if steps is None else steps
         if not 0 <= K <= MAX_STEPS:
@@ -167,7 +168,7 @@ class Codec:
         try:
             zi = ent.decode(payload[_HDR.size:_HDR.size + nz], z_idx, self._z_prior())
             z_hat = torch.from_numpy(zi).to(self.device).float()
-            offset, index, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
+            offset, index = self._y_params(z_hat, cond, level, table, seed, frame_index)
             sym = ent.decode(payload[_HDR.size + nz:], index.cpu().numpy(), ent.conditional_gaussian_tables())
         except ent.BitstreamError as exc:
             raise PayloadError(f"corrupt frame payload: {exc}") from exc
@@ -204,7 +205,7 @@ class Codec:
             k = ops.quantize(y, level, table.delta.to(self.device), seed, frame_index)
             cond, _ = self._cond(level, table)
             z_hat = torch.round(self.hyper.analysis(y, cond))
-            offset, index, _ = self._y_params(z_hat, cond, level, table, seed, frame_index)
+            offset, index = self._y_params(z_hat, cond, level, table, seed, frame_index)
             zi = z_hat.to(torch.int32).cpu().numpy()
             z_idx = np.broadcast_to(np.arange(zi.shape[1], dtype=np.int32).reshape(1, -1, 1, 1), zi.shape)
             return float(8 * _HDR.size + ent.stream_bits(zi, z_idx, self._z_prior())
