@@ -213,3 +213,29 @@ def test_shipped_model_rate_estimate_within_1_percent():
         est = codec.estimate_bits(img, lv, q)
         got = 8 * len(codec.encode_frame(img, lv, q))
         assert abs(got / est - 1) < 0.01, (q, got, est)
+
+
+def test_files_of_the_previous_model_still_decode():
+    """A committed rac-tiny-v1 image (schedule v1) decodes with the model it names, which stays
+    installed next to the new default; handing it another model is a clear error."""
+    from pathlib import Path
+
+    from rac_video.codec import load_model
+    from rac_video.codec.weights import DEFAULT_MODEL, available
+    from rac_video.demo import _portrait
+
+    if "rac-tiny-v1" not in available():
+        pytest.skip("shipped weights not installed")
+    data = (Path(__file__).parent / "data" / "rac-tiny-v1_q9_96x64.racimg").read_bytes()
+    assert parse_header(data)["model"] == "rac-tiny-v1"
+    rec = decode_image(data)                                # picks the model the file names
+    img = np.ascontiguousarray(_portrait()[140:204, 200:296])
+    assert rec.shape == img.shape
+    err = (rec.astype(np.float64) - img) ** 2
+    psnr_roi = 10 * np.log10(255**2 / err[16:48, 24:72].mean())
+    psnr_all = 10 * np.log10(255**2 / err.mean())
+    assert psnr_roi > 20 and psnr_roi > psnr_all + 1, (psnr_roi, psnr_all)
+    assert load_model("rac-tiny-v1").schedule_version == 1
+    if DEFAULT_MODEL != "rac-tiny-v1":
+        with pytest.raises(ModelMismatchError, match="rac-tiny-v1"):
+            decode_image(data, model=load_model())
