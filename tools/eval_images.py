@@ -213,16 +213,26 @@ def _plot(curves, path):
         b = [x["bpp"] for x in pts]
         ax[0].plot(b, [x["psnr"] for x in pts], "o-", label=c)
         ax[1].plot(b, [x["ms_ssim"] for x in pts], "o-", label=c)
-        if c in ("ours-centre", "ours-blobs"):
-            ax[2].plot(b, [x["psnr_roi"] for x in pts], "o-", label=f"{c} inside")
-            ax[2].plot(b, [x["psnr_bg"] for x in pts], "x--", label=f"{c} outside")
-    for a, t in zip(ax, ("PSNR (dB)", "MS-SSIM", "PSNR inside / outside the region (dB)")):
+    # region adaptivity: the centre map inside / outside its region vs the uniform map in the same region
+    for c, key, style, label in (("ours-centre", "psnr_roi", "o-", "centre map, inside"),
+                                 ("ours-centre", "psnr_bg", "x--", "centre map, outside"),
+                                 ("ours-uniform", "psnr_roi@centre", "s-", "uniform map, inside the centre region"),
+                                 ("ours-uniform", "psnr_bg@centre", "+--", "uniform map, outside it")):
+        pts = curves.get(c, [])
+        if pts and key in pts[0]:
+            ax[2].plot([x["bpp"] for x in pts], [x[key] for x in pts], style, label=label)
+    for a, t in zip(ax, ("PSNR (dB)", "MS-SSIM", "centre-Gaussian region: PSNR inside / outside (dB)")):
         a.set_xlabel("bpp (all bytes)")
         a.set_title(t)
         a.grid(alpha=0.3)
         a.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def replot(json_path):
+    """Redraw the figure from a written result file: ``python -c 'import eval_images; eval_images.replot(P)'``."""
+    _plot(json.loads(Path(json_path).read_text())["curves"], Path(json_path).with_suffix(".png"))
 
 
 if __name__ == "__main__":
