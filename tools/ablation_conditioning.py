@@ -1,10 +1,14 @@
 """Ablation: the hyperprior with vs without the γ / importance conditioning (bits at equal quality).
 
     python tools/ablation_conditioning.py --run runs/v3 --limit 6    # writes benchmarks/ablation-conditioning.json
+    python tools/ablation_conditioning.py --run RUN --equal-budget   # RUN/stage2.pt vs RUN/stage3.pt
 
 Both entropy models code the *same* symbols (same g_a, levels, Δ, dither), so the reconstruction
 is identical and only the rate differs. The unconditioned hyperprior is ``RUN/stage3.pt``
-(``rac-video train --stage 3``: same architecture and data, no [t(γ), level] inputs). Rates are the
+(``rac-video train --stage 3``: same architecture and data, no [t(γ), level] inputs). By default
+the conditioned side is the shipped model's hyperprior; ``--equal-budget`` takes ``RUN/stage2.pt``
+instead, a conditioned hyperprior trained from scratch with the same steps as stage 3, so neither
+side has more training. Rates are the
 model's information content under the coder's tables (``Codec.estimate_bits``, within ≈ 0.2 % of the coded size).
 """
 from __future__ import annotations
@@ -28,6 +32,8 @@ def main(argv=None):
     p.add_argument("--data", type=Path, default=DATA / "eval" / "kodak")
     p.add_argument("--qualities", default="0,4,8,12,15")
     p.add_argument("--limit", type=int, default=6)
+    p.add_argument("--equal-budget", action="store_true",
+                   help="conditioned side = RUN/stage2.pt (trained like stage 3) instead of the shipped hyperprior")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "ablation-conditioning.json")
     args = p.parse_args(argv)
 
@@ -46,7 +52,15 @@ def main(argv=None):
     uncond = HyperPrior(codec.latent_channels, conditioned=False)
     uncond.load_state_dict(ck["modules"]["hyperprior"])
     uncond.eval().requires_grad_(False)
-    cond = codec.hyper
+    cond, cond_steps = codec.hyper, json.loads(
+        (ROOT / "rac_video" / "weights" / f"{codec.name}.json").read_text())["stages"]["stage2"]["steps"]
+    if args.equal_budget:
+        ck2 = torch.load(args.run / "stage2.pt", map_location="cpu", weights_only=False)
+        cond = HyperPrior(codec.latent_channels)
+        cond.load_state_dict(ck2["modules"]["hyperprior"])
+        cond.eval().requires_grad_(False)
+        cond_steps = ck2["step"]
+    shipped = codec.hyper
     files = sorted(args.data.rglob("*.png"))[: args.limit]
     qs = [int(q) for q in args.qualities.split(",")]
     rows = []
@@ -64,7 +78,7 @@ def main(argv=None):
                     try:
                         bits[name] = codec.estimate_bits(img, levels, q)
                     finally:
-                        codec.hyper = cond
+                        codec.hyper = shipped
                 rows.append({"image": f.name, "map": mname, "quality": q, **bits,
                              "saved_pct": 100 * (1 - bits["conditioned"] / bits["unconditioned"])})
                 print(f"{f.name} {mname:8s} q={q:2d}: {bits['conditioned'] / (H * W):.4f} vs "
@@ -73,8 +87,8 @@ def main(argv=None):
                "by_map": {m: float(np.mean([r["saved_pct"] for r in rows if r["map"] == m]))
                           for m in ("uniform", "centre", "blobs")},
                "by_quality": {q: float(np.mean([r["saved_pct"] for r in rows if r["quality"] == q])) for q in qs},
-               "stage3_steps": ck["step"], "stage2_steps": json.loads(
-                   (ROOT / "rac_video" / "weights" / f"{codec.name}.json").read_text())["stages"]["stage2"]["steps"]}
+               "stage3_steps": ck["step"], "conditioned_steps": cond_steps,
+               "conditioned": f"{args.run}/stage2.pt" if args.equal_budget else f"{codec.name} hyperprior"}
     out = {"command": "python tools/ablation_conditioning.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "model": codec.name, "weights_sha256": codec.weights_hash, "images": [f.name for f in files],
            "machine": {"host": platform.node(), "cores": os.cpu_count(), "torch": torch.__version__},
