@@ -79,7 +79,8 @@ def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL) -> str:
     path = out_dir / f"{name}.pt"
     torch.save(state, path)
     n_params = sum(t.numel() for sd in state.values() for t in sd.values())
-    record = {"name": name, "sha256": sha256(path), "bytes": path.stat().st_size, "parameters": n_params, "schedule_version": versions.pop(),
+    record = {"name": name, "sha256": sha256(path), "bytes": path.stat().st_size, "parameters": n_params,
+              "schedule_version": versions.pop(),
               "exported": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "stages": stages,
               "data": "../shared/data/train (CID22-512 250 PNG + BSDS500 500 JPEG), random crops + flips",
               "commands": [f"python -m rac_video.codec.train --stage {s} --run {run} --minutes M" for s, _ in parts]
