@@ -31,6 +31,8 @@ def main(argv=None):
     p.add_argument("--run", type=Path, required=True, help="training run folder with stage2.pt and stage3.pt")
     p.add_argument("--data", type=Path, default=DATA / "eval" / "kodak")
     p.add_argument("--qualities", default="0,4,8,12,15")
+    p.add_argument("--model", default=None,
+                   help="shipped model (default: the default model); RUN's stage3.pt must come from its latents")
     p.add_argument("--limit", type=int, default=6)
     p.add_argument("--equal-budget", action="store_true",
                    help="conditioned side = RUN/stage2.pt (trained like stage 3) instead of the shipped hyperprior")
@@ -47,7 +49,7 @@ def main(argv=None):
     from rac_video.codec.hyperprior import HyperPrior
     from rac_video.importance import sideinfo
 
-    codec = load_model()
+    codec = load_model(args.model) if args.model else load_model()
     ck = torch.load(args.run / "stage3.pt", map_location="cpu", weights_only=False)
     uncond = HyperPrior(codec.latent_channels, conditioned=False)
     uncond.load_state_dict(ck["modules"]["hyperprior"])

@@ -40,6 +40,8 @@ def main(argv=None):
     p.add_argument("--data", type=Path, default=DATA / "eval" / "kodak")
     p.add_argument("--qualities", default="2,8,14")
     p.add_argument("--steps", default="2,4,8")
+    p.add_argument("--model", default=None,
+                   help="shipped model (default: the default model); RUN's stage1u.pt must come from its latents")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "ablation-denoiser.json")
     args = p.parse_args(argv)
@@ -65,7 +67,7 @@ def main(argv=None):
     if not files:
         print(f"no PNG images under {args.data}", file=sys.stderr)
         return 2
-    codec = load_model()
+    codec = load_model(args.model) if args.model else load_model()
     ck = torch.load(ck_path, map_location="cpu", weights_only=False)
     uniform = Denoiser(codec.latent_channels)
     uniform.load_state_dict(ck["modules"]["denoiser"])
