@@ -1,6 +1,7 @@
 """The adapter of our codec, against small fakes of the codec / container / schedule modules and the
 real side info (rac_video.importance.sideinfo), so that the byte accounting and the importance -> levels
 path are tested without trained weights."""
+import math
 import os
 import struct
 import sys
@@ -116,7 +117,12 @@ def test_run_matches_baselines_to_our_sizes(fake_modules, tmp_path):
     for e in res["entries"]:
         if e["method"] == "x264":
             assert e["target_bytes"] == ours[e["target"]]["bytes"]
-            assert e["matched"] or e["param"] in (0.0, 51.0)
+            # matched within the tolerance, or the range ends, or (x264 sizes move in steps on a clip this
+            # small) the search bracketed the target and returned the closest size it saw
+            sizes = [n for _, n in e["evals"]]
+            bracketed = min(sizes) <= e["target_bytes"] <= max(sizes)
+            closest = min(sizes, key=lambda n: abs(math.log(n / e["target_bytes"])))
+            assert e["matched"] or e["param"] in (0.0, 51.0) or (bracketed and e["bytes"] == closest), e["evals"]
     assert {r["anchor"] for r in res["bdrate"]} == {"ours-uniform", "x264"}
     assert all(r["reference"] == "ours" for r in res["bdrate"])
 
