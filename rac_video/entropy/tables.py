@@ -84,6 +84,7 @@ class CdfTables:
         self.version = version
         self.precision = PRECISION
         self._native = None
+        self._flat = None          # (bits of every frequency, start of each table) for ideal_bits
 
     @classmethod
     def from_pmfs(cls, pmf, offsets, lengths=None, *, tail_mass: float = TAIL_MASS, version: str = "custom"):
@@ -138,10 +139,12 @@ class CdfTables:
         lo = self.min_values.astype(np.int64)[ix]
         hi = lo + self.lengths.astype(np.int64)[ix] - 2
         esc = (s < lo) | (s > hi)
-        flat = np.concatenate(self.freqs).astype(np.float64)
-        start = np.concatenate([[0], np.cumsum(self.lengths.astype(np.int64))[:-1]])
+        if self._flat is None:     # built once: rate control calls this for every candidate quality
+            self._flat = (PRECISION - np.log2(np.concatenate(self.freqs).astype(np.float64)),
+                          np.concatenate([[0], np.cumsum(self.lengths.astype(np.int64))[:-1]]))
+        flat_bits, start = self._flat
         pos = start[ix] + np.where(esc, self.lengths.astype(np.int64)[ix] - 1, s - lo)
-        bits = float(np.sum(PRECISION - np.log2(flat[pos])))
+        bits = float(np.sum(flat_bits[pos]))
         if esc.any():
             se, le, he = s[esc], lo[esc], hi[esc]
             o = np.where(se > he, 2 * (se - he - 1), 2 * (le - 1 - se) + 1)
@@ -160,15 +163,19 @@ def gaussian_pmf(scale: float) -> tuple[np.ndarray, int]:
     return np.concatenate([half[:0:-1], half]), -R
 
 
+def _tables(pmfs, version: str) -> CdfTables:
+    """CdfTables from ``(pmf, min_value)`` pairs; each escape gets the missing mass (≥ TAIL_MASS)."""
+    freqs, mins = [], []
+    for p, lo in pmfs:
+        freqs.append(quantize_pmf(p, max(TAIL_MASS, 1.0 - float(p.sum()))))
+        mins.append(lo)
+    return CdfTables(freqs, mins, version=version)
+
+
 @functools.lru_cache(maxsize=None)
 def gaussian_tables() -> CdfTables:
     """Zero-mean quantized-Gaussian tables, one per SCALE_TABLE entry (cached)."""
-    freqs, mins = [], []
-    for s in SCALE_TABLE.astype(np.float64):
-        p, lo = gaussian_pmf(float(s))
-        freqs.append(quantize_pmf(p, max(TAIL_MASS, 1.0 - float(p.sum()))))
-        mins.append(lo)
-    return CdfTables(freqs, mins, version=f"gaussian-v{SCALE_TABLE_VERSION}")
+    return _tables((gaussian_pmf(float(s)) for s in SCALE_TABLE.astype(np.float64)), f"gaussian-v{SCALE_TABLE_VERSION}")
 
 
 def factorized_gaussian_tables(scales) -> CdfTables:
@@ -177,12 +184,7 @@ def factorized_gaussian_tables(scales) -> CdfTables:
     scales = np.asarray(scales, dtype=np.float64).reshape(-1)
     if scales.size == 0 or not np.all(np.isfinite(scales)) or np.any(scales <= 0) or np.any(scales > 1e4):
         raise ValueError("scales must be finite, positive and at most 1e4")
-    freqs, mins = [], []
-    for s in scales:
-        p, lo = gaussian_pmf(float(s))
-        freqs.append(quantize_pmf(p, max(TAIL_MASS, 1.0 - float(p.sum()))))
-        mins.append(lo)
-    return CdfTables(freqs, mins, version="factorized-gaussian")
+    return _tables((gaussian_pmf(float(s)) for s in scales), "factorized-gaussian")
 
 
 # --- mean-position buckets ------------------------------------------------------------------
@@ -193,12 +195,15 @@ def factorized_gaussian_tables(scales) -> CdfTables:
 MEAN_BUCKETS = 16
 
 
-def mean_bucket(d):
-    """Bucket ⌊(d + ½)·B⌋ ∈ [0, B) of the fractional mean d = m − offset (float32 arithmetic)."""
+def mean_bucket(d, buckets: int = MEAN_BUCKETS):
+    """Bucket ⌊(d + ½)·B⌋ clamped to [0, B) of the fractional mean d = m − offset (a float32 tensor;
+    NaN → 0). The definition every ``ops.entropy_params`` backend reproduces bit for bit."""
     import torch
 
-    b = torch.floor((d + 0.5) * MEAN_BUCKETS)
-    return b.clamp_(0, MEAN_BUCKETS - 1).to(torch.int32)
+    B = float(buckets)
+    b = torch.floor((d + 0.5) * B)
+    b = torch.where(b > B - 1, B - 1, b)
+    return torch.where(b >= 0, b, 0.0).to(torch.int32)          # NaN fails both tests -> 0
 
 
 def shifted_gaussian_pmf(scale: float, shift: float) -> tuple[np.ndarray, int]:
@@ -214,10 +219,6 @@ def shifted_gaussian_pmf(scale: float, shift: float) -> tuple[np.ndarray, int]:
 @functools.lru_cache(maxsize=None)
 def conditional_gaussian_tables() -> CdfTables:
     """Quantized-Gaussian tables for (scale-table index i, mean bucket b), table number i·B + b (cached)."""
-    freqs, mins = [], []
-    for s in SCALE_TABLE.astype(np.float64):
-        for b in range(MEAN_BUCKETS):
-            p, lo = shifted_gaussian_pmf(float(s), (b + 0.5) / MEAN_BUCKETS - 0.5)
-            freqs.append(quantize_pmf(p, max(TAIL_MASS, 1.0 - float(p.sum()))))
-            mins.append(lo)
-    return CdfTables(freqs, mins, version=f"gaussian-v{SCALE_TABLE_VERSION}-mean{MEAN_BUCKETS}")
+    return _tables((shifted_gaussian_pmf(float(s), (b + 0.5) / MEAN_BUCKETS - 0.5)
+                    for s in SCALE_TABLE.astype(np.float64) for b in range(MEAN_BUCKETS)),
+                   f"gaussian-v{SCALE_TABLE_VERSION}-mean{MEAN_BUCKETS}")

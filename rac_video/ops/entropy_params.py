@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..entropy.likelihood import LIKELIHOOD_FLOOR, gaussian_bits
-from ..entropy.tables import SCALE_BOUNDS, SCALE_MIN
+from ..entropy.tables import SCALE_BOUNDS, SCALE_MIN, mean_bucket
 from . import _checks, _native
 from ._dispatch import Op
 from .dither import hashed_dither_reference
@@ -81,12 +81,8 @@ def entropy_params_reference(mu, scale, level, delta_table, seed: int, frame: in
     t = torch.where(t >= -_LIMIT, t, -_LIMIT)           # NaN -> -2^30, as every backend
     o_off.copy_(t)
     r = scale / d
-    B = float(mean_buckets)
-    b = torch.floor(((m - t) + 0.5) * B)                 # float32 steps, as the kernels
-    b = torch.where(b > B - 1, B - 1, b)
-    b = torch.where(b >= 0, b, 0.0)                       # NaN -> 0
     o_idx.copy_(torch.searchsorted(_bounds(str(mu.device)), r, right=False).to(torch.int32) * mean_buckets
-                + b.to(torch.int32))
+                + mean_bucket(m - t, mean_buckets))      # float32 steps, as the kernels
     if k is None:
         return o_off, o_idx, None
     s = r.clamp_min(float(np.float32(SCALE_MIN)))  # in float32, as the kernels
