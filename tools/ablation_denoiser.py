@@ -95,8 +95,7 @@ def main(argv=None):
                     _, gamma = codec._cond(level, table)
 
                     def rgb(y0):
-                        x = codec.g_s(y0)[..., :H, :W].clamp(0, 1)
-                        return (x[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+                        return codec.synthesize(y0, H, W)
 
                     base = {"image": f.name, "map": mname, "quality": q, "bpp": 8 * len(data) / (H * W)}
                     rows.append({**base, "variant": "none", "steps": 0, **metrics(img, rgb(y_hat), imp)})

@@ -135,9 +135,8 @@ class Codec:
         k = ops.quantize(y, level, table.delta.to(self.device), seed, frame_index)
         cond, _ = self._cond(level, table)
         z_hat = torch.round(self.hyper.analysis(y, cond))
-        zi = z_hat.to(torch.int32)
-        z_idx = torch.arange(zi.shape[1], dtype=torch.int32).view(1, -1, 1, 1).expand_as(zi)
-        z_bytes = ent.encode(zi.cpu().numpy(), z_idx.contiguous().numpy(), self._z_prior())
+        zi = z_hat.to(torch.int32).cpu().numpy()
+        z_bytes = ent.encode(zi, _z_indexes(zi.shape), self._z_prior())
         offset, index = self._y_params(z_hat, cond, level, table, seed, frame_index)
         y_bytes = ent.encode((k - offset).cpu().numpy(), index.cpu().numpy(), ent.conditional_gaussian_tables())
         K = self.steps if steps is None else steps
@@ -163,10 +162,9 @@ class Codec:
         cond, gamma = self._cond(level, table)
         h, w = level.shape[-2:]
         C, Z = self.latent_channels, self.hyper.z_log_scale.numel()
-        zshape = (1, Z, h // HYPER_FACTOR, w // HYPER_FACTOR)
-        z_idx = np.broadcast_to(np.arange(Z, dtype=np.int32).reshape(1, Z, 1, 1), zshape).copy()
         try:
-            zi = ent.decode(payload[_HDR.size:_HDR.size + nz], z_idx, self._z_prior())
+            z_shape = (1, Z, h // HYPER_FACTOR, w // HYPER_FACTOR)
+            zi = ent.decode(payload[_HDR.size:_HDR.size + nz], _z_indexes(z_shape), self._z_prior())
             z_hat = torch.from_numpy(zi).to(self.device).float()
             offset, index = self._y_params(z_hat, cond, level, table, seed, frame_index)
             sym = ent.decode(payload[_HDR.size + nz:], index.cpu().numpy(), ent.conditional_gaussian_tables())
@@ -175,6 +173,10 @@ class Codec:
         k = torch.from_numpy(sym).to(self.device).view(1, C, h, w) + offset
         y_hat = ops.dequantize(k.to(torch.int32), level, table.delta.to(self.device), seed, frame_index)
         y0 = self.denoise(y_hat, gamma, K)
+        return self.synthesize(y0, height, width)
+
+    def synthesize(self, y0: torch.Tensor, height: int, width: int) -> np.ndarray:
+        """g_s of a (denoised) latent, cropped to the frame and rounded to uint8 RGB (H, W, 3)."""
         x = self.g_s(y0)[..., :height, :width].clamp(0, 1)
         return (x[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
 
@@ -207,8 +209,7 @@ class Codec:
             z_hat = torch.round(self.hyper.analysis(y, cond))
             offset, index = self._y_params(z_hat, cond, level, table, seed, frame_index)
             zi = z_hat.to(torch.int32).cpu().numpy()
-            z_idx = np.broadcast_to(np.arange(zi.shape[1], dtype=np.int32).reshape(1, -1, 1, 1), zi.shape)
-            return float(8 * _HDR.size + ent.stream_bits(zi, z_idx, self._z_prior())
+            return float(8 * _HDR.size + ent.stream_bits(zi, _z_indexes(zi.shape), self._z_prior())
                          + ent.stream_bits((k - offset).cpu().numpy(), index.cpu().numpy(),
                                            ent.conditional_gaussian_tables()))
 
@@ -219,6 +220,11 @@ class Codec:
 
     def decode_frames(self, payloads, levels, quality, **kw) -> list[np.ndarray]:
         return [self.decode_frame(p, lv, q, **kw) for p, lv, q in zip(payloads, levels, _seq(quality, len(payloads)))]
+
+
+def _z_indexes(shape) -> np.ndarray:
+    """Table index of every hyper-latent element: its channel (one factorized table per channel)."""
+    return np.ascontiguousarray(np.broadcast_to(np.arange(shape[1], dtype=np.int32).reshape(1, -1, 1, 1), shape))
 
 
 def _seq(q, n):

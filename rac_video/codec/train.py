@@ -18,8 +18,8 @@ channels-last memory on CUDA.
 from __future__ import annotations
 
 import argparse
+import io
 import json
-import os
 import time
 from pathlib import Path
 
@@ -115,6 +115,15 @@ class Device:
         return torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=self.bf16)
 
 
+def _save_atomic(obj, path: Path) -> None:
+    """torch.save that a concurrent reader never sees half-written (rac_video._atomic)."""
+    from .._atomic import write_bytes_atomic
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    write_bytes_atomic(path, buf.getvalue())
+
+
 class Run:
     def __init__(self, folder: Path, stage, modules: dict, opt, extra=None):
         self.path, self.log = folder / f"stage{stage}.pt", folder / f"stage{stage}.jsonl"
@@ -129,10 +138,8 @@ class Run:
             print(f"resumed stage {stage} at step {self.step}")
 
     def save(self):
-        tmp = self.path.with_suffix(".tmp")
-        torch.save({"modules": {k: m.state_dict() for k, m in self.modules.items()}, "opt": self.opt.state_dict(),
-                    "step": self.step, "extra": self.extra}, tmp)
-        os.replace(tmp, self.path)
+        _save_atomic({"modules": {k: m.state_dict() for k, m in self.modules.items()}, "opt": self.opt.state_dict(),
+                      "step": self.step, "extra": self.extra}, self.path)
 
     def record(self, **kv):
         with open(self.log, "a") as f:
@@ -229,9 +236,7 @@ def cached_latents(args, folder):
     with torch.no_grad():                                     # float32: the latents the codec will code
         ys = torch.cat([g_a(args.dev(random_crops(imgs, 50, rng), True)).cpu()
                         for _ in range(max(1, args.cache_crops // 50))]).contiguous()
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")             # atomic: stages may start side by side
-    torch.save(ys, tmp)
-    os.replace(tmp, path)
+    _save_atomic(ys, path)                                    # stages may start side by side
     return ys
 
 

@@ -65,15 +65,16 @@ def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL) -> str:
     parts = [(0, ("g_a", "g_s")), (1, ("denoiser",)), (2, ("hyperprior",))]
     if (run / "stage4.pt").exists():
         parts.append((4, ("g_s",)))
+    versions = set()        # the q → γ ramp the rate-side stages (2, and 4 if present) were trained with
     for stage, keys in parts:
         ck = torch.load(run / f"stage{stage}.pt", map_location="cpu", weights_only=False)
+        if stage in (2, 4):
+            versions.add(ck["extra"].get("schedule_version", 1))
         for k in keys:
             state[k] = {n: t.contiguous() for n, t in ck["modules"][k].items()}
         log = [json.loads(line) for line in open(run / f"stage{stage}.jsonl")]
         stages[f"stage{stage}"] = {"steps": ck["step"], "seconds": round(ck["extra"].get("seconds", 0)),
                                    "final": {k: v for k, v in log[-1].items() if k not in ("step", "time")}}
-    versions = {torch.load(run / f"stage{k}.pt", map_location="cpu", weights_only=False)["extra"]
-                .get("schedule_version", 1) for k, _ in parts if k in (2, 4)}
     if len(versions) != 1:
         raise ValueError(f"stages 2 and 4 of {run} were trained with different schedule versions {versions}")
     path = out_dir / f"{name}.pt"
