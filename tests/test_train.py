@@ -16,8 +16,8 @@ def data_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("train-data")
     rng = np.random.default_rng(0)
     for i in range(3):
-        yy, xx = np.mgrid[0:160, 0:176]
-        img = np.stack([(xx * (i + 2)) % 256, (yy * 3) % 256, (xx + yy) % 256], -1) + rng.integers(0, 30, (160, 176, 3))
+        yy, xx = np.mgrid[0:184, 0:176]
+        img = np.stack([(xx * (i + 2)) % 256, (yy * 3) % 256, (xx + yy) % 256], -1) + rng.integers(0, 30, (184, 176, 3))
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(d / f"{i}.png")
     return d
 
@@ -71,6 +71,28 @@ def test_bf16_autocast_path_runs_and_keeps_float32_weights(tmp_path, data_dir):
                    if t.is_floating_point())
     losses = [json.loads(line) for line in (run / "stage2.jsonl").read_text().splitlines()]
     assert np.isfinite(losses[-1]["bpp"])
+
+
+def test_stage0_msssim_loss_is_the_evaluated_metric(tmp_path, data_dir):
+    """--msssim-weight trains on the MS-SSIM the evaluation reports (same value within 1e-4), logs
+    it, and refuses crops too small for five scales."""
+    from rac_video.eval.metrics import ms_ssim
+
+    rng = np.random.default_rng(3)
+    ref = rng.integers(0, 256, (2, 176, 168, 3), dtype=np.uint8)
+    rec = np.clip(ref.astype(int) + rng.integers(-40, 41, ref.shape), 0, 255).astype(np.uint8)
+    to_t = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).float() / 255   # noqa: E731
+    got = train.ms_ssim_loss_term(to_t(rec), to_t(ref)).item()
+    want = ms_ssim(ref, rec).mean()
+    assert 0.2 < want < 0.99 and abs(got - want) < 1e-4
+
+    run = tmp_path / "ms"
+    ck = _stage(run, data_dir, "0", 2, "--crop", "168", "--msssim-weight", "0.2")
+    assert ck["step"] == 2
+    logged = [json.loads(line) for line in (run / "stage0.jsonl").read_text().splitlines()]
+    assert 0 < logged[-1]["ms_ssim"] <= 1 and np.isfinite(logged[-1]["mse"])
+    with pytest.raises(SystemExit, match="--crop > 160"):
+        _stage(tmp_path / "small", data_dir, "0", 2, "--msssim-weight", "0.2")
 
 
 def test_seeding_from_shipped_weights(tmp_path):

@@ -182,8 +182,17 @@ def _loop(run: Run, step_fn, minutes: float, ckpt_every: float, log_every: int =
     run.save()
 
 
+def ms_ssim_loss_term(x_hat, x):
+    """Differentiable MS-SSIM (5 scales, pytorch-msssim) of a batch of [0, 1] crops > 160 px."""
+    from pytorch_msssim import ms_ssim
+
+    return ms_ssim(x_hat.clamp(0, 1), x, data_range=1.0)
+
+
 def stage0(args, folder):
     torch.manual_seed(0)
+    if args.msssim_weight and args.crop <= 160:
+        raise SystemExit(f"--msssim-weight needs --crop > 160 (5-scale MS-SSIM), got --crop {args.crop}")
     rng = np.random.default_rng(args.seed)
     imgs = load_images(args.data)
     D = args.dev
@@ -200,11 +209,17 @@ def stage0(args, folder):
             # a little latent noise (2 % of the latent spread) makes g_s tolerant to imperfect denoising
             x_hat = g_s(y + 0.02 * y.detach().float().std() * D(torch.randn(y.shape, generator=gen)))
         mse = F.mse_loss(x_hat.float(), x)
+        out = {"mse": mse.item(), "psnr": -10 * np.log10(max(mse.item(), 1e-10))}
+        loss = mse
+        if args.msssim_weight:                # the metric the codec is judged on, optimised directly
+            ms = ms_ssim_loss_term(x_hat.float(), x)
+            loss = mse + args.msssim_weight * (1 - ms)
+            out["ms_ssim"] = ms.item()
         opt.zero_grad(set_to_none=True)
-        mse.backward()
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        return {"mse": mse.item(), "psnr": -10 * np.log10(max(mse.item(), 1e-10))}
+        return out
 
     _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 5e-4, max_steps=args.steps)
     # latent normalisation: per-channel std on fresh crops, folded into both transforms
@@ -397,6 +412,8 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=64, help="stage-0 crop size (stages 1-2 cache 128x128 crops)")
     p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--msssim-weight", type=float, default=0.0,
+                   help="stage 0: loss = MSE + w·(1 − MS-SSIM) (0: MSE only; needs --crop > 160)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: cuda when available)")
