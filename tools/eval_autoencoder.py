@@ -1,0 +1,105 @@
+"""The autoencoder's ceiling: g_s(g_a(x)) on clean (unquantized) latents, per model.
+
+    python tools/eval_autoencoder.py                          # every shipped model, all Kodak images
+    python tools/eval_autoencoder.py --source runs/v6 --limit 6   # a training run's stage0.pt too
+
+No codec rate can buy more than this: at the top qualities the decoded image converges to it. The
+numbers (PSNR, MS-SSIM on Kodak, uint8 output as the codec writes it) go to
+``benchmarks/autoencoder-ceiling.json``. A source is a shipped model name or a run folder whose
+``stage0.pt`` holds g_a / g_s (mid-training checkpoints included).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("RAC_VIDEO_DATA", ROOT.parent / "shared" / "data"))
+
+
+def load_transforms(source: str):
+    """(g_a, g_s, description) from a shipped model name or a run folder's stage0.pt."""
+    import torch
+
+    from rac_video.codec.autoencoder import Analysis, Synthesis
+    from rac_video.codec.weights import load_state
+
+    path = Path(source)
+    if (path / "stage0.pt").exists():
+        ck = torch.load(path / "stage0.pt", map_location="cpu", weights_only=False)
+        states = ck["modules"]
+        desc = {"run": str(path), "step": ck["step"], "seconds": round(ck["extra"].get("seconds", 0.0))}
+    else:
+        states, record = load_state(source)
+        desc = {"model": source, "sha256": record["sha256"]}
+    C = states["g_a"]["scale"].shape[1]
+    g_a, g_s = Analysis(C), Synthesis(C)
+    g_a.load_state_dict(states["g_a"])
+    g_s.load_state_dict(states["g_s"])
+    return g_a.eval().requires_grad_(False), g_s.eval().requires_grad_(False), desc
+
+
+def round_trip(g_a, g_s, img: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, 3) → g_s(g_a(x)) as uint8, padded to the factor (replicate) and cropped back."""
+    import torch
+    import torch.nn.functional as F
+
+    from rac_video.codec.autoencoder import FACTOR
+
+    H, W = img.shape[:2]
+    x = torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1)[None].float() / 255.0
+    x = F.pad(x, (0, -W % FACTOR, 0, -H % FACTOR), mode="replicate")
+    with torch.no_grad():
+        out = g_s(g_a(x))[0, :, :H, :W].clamp(0, 1)
+    return (out.permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).numpy()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", action="append", default=None,
+                   help="shipped model name or run folder (repeatable; default: every shipped model)")
+    p.add_argument("--data", type=Path, default=DATA / "eval" / "kodak")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "autoencoder-ceiling.json")
+    args = p.parse_args(argv)
+
+    import torch
+    from PIL import Image
+
+    from rac_video.codec.weights import available
+    from rac_video.eval.metrics import ms_ssim, psnr
+
+    files = sorted(args.data.rglob("*.png"))[: args.limit]
+    if not files:
+        raise SystemExit(f"no PNG images in {args.data} (set RAC_VIDEO_DATA or --data)")
+    images = [np.asarray(Image.open(f).convert("RGB")) for f in files]
+    rows = []
+    for source in args.source or available():
+        g_a, g_s, desc = load_transforms(source)
+        t0 = time.perf_counter()
+        recs = [round_trip(g_a, g_s, im) for im in images]
+        seconds = (time.perf_counter() - t0) / len(images)
+        row = dict(desc, psnr=float(np.mean([psnr(a[None], b[None]).mean() for a, b in zip(images, recs)])),
+                   ms_ssim=float(np.mean([ms_ssim(a[None], b[None]).mean() for a, b in zip(images, recs)])),
+                   seconds_per_image=seconds)
+        rows.append(row)
+        print(json.dumps(row))
+    result = {"command": "python tools/eval_autoencoder.py " + " ".join(sys.argv[1:] if argv is None else argv),
+              "images": [f.name for f in files], "rows": rows,
+              "machine": {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
+                          "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()}}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
