@@ -74,7 +74,7 @@ def test_bf16_autocast_path_runs_and_keeps_float32_weights(tmp_path, data_dir):
 
 
 def test_stage0_msssim_loss_is_the_evaluated_metric(tmp_path, data_dir):
-    """--msssim-weight trains on the MS-SSIM the evaluation reports (same value within 1e-4), logs
+    """--msssim-weight (stages 0 and 4) trains on the MS-SSIM the evaluation reports (same value within 1e-4), logs
     it, and refuses crops too small for five scales."""
     from rac_video.eval.metrics import ms_ssim
 
@@ -89,10 +89,14 @@ def test_stage0_msssim_loss_is_the_evaluated_metric(tmp_path, data_dir):
     run = tmp_path / "ms"
     ck = _stage(run, data_dir, "0", 2, "--crop", "168", "--msssim-weight", "0.2")
     assert ck["step"] == 2
-    logged = [json.loads(line) for line in (run / "stage0.jsonl").read_text().splitlines()]
-    assert 0 < logged[-1]["ms_ssim"] <= 1 and np.isfinite(logged[-1]["mse"])
-    with pytest.raises(SystemExit, match="--crop > 160"):
-        _stage(tmp_path / "small", data_dir, "0", 2, "--msssim-weight", "0.2")
+    _stage(run, data_dir, "1", 1)
+    assert _stage(run, data_dir, "4", 2, "--crop", "168", "--msssim-weight", "0.2")["step"] == 2
+    for stage in ("0", "4"):
+        logged = [json.loads(line) for line in (run / f"stage{stage}.jsonl").read_text().splitlines()]
+        assert 0 < logged[-1]["ms_ssim"] <= 1 and np.isfinite(logged[-1]["mse"])
+    for stage in ("0", "4"):
+        with pytest.raises(SystemExit, match="--crop > 160"):
+            _stage(tmp_path / "small", data_dir, stage, 2, "--msssim-weight", "0.2")
 
 
 def test_seeding_from_shipped_weights(tmp_path):

@@ -189,10 +189,26 @@ def ms_ssim_loss_term(x_hat, x):
     return ms_ssim(x_hat.clamp(0, 1), x, data_range=1.0)
 
 
-def stage0(args, folder):
-    torch.manual_seed(0)
+def reconstruction_loss(x_hat, x, msssim_weight: float = 0.0):
+    """Stages 0 and 4: MSE, plus w·(1 − MS-SSIM) when w > 0 (the metric the codec is judged on,
+    optimised directly); returns (loss, logged values)."""
+    mse = F.mse_loss(x_hat, x)
+    out = {"mse": mse.item(), "psnr": -10 * np.log10(max(mse.item(), 1e-10))}
+    if not msssim_weight:
+        return mse, out
+    ms = ms_ssim_loss_term(x_hat, x)
+    out["ms_ssim"] = ms.item()
+    return mse + msssim_weight * (1 - ms), out
+
+
+def _check_msssim_crop(args):
     if args.msssim_weight and args.crop <= 160:
         raise SystemExit(f"--msssim-weight needs --crop > 160 (5-scale MS-SSIM), got --crop {args.crop}")
+
+
+def stage0(args, folder):
+    torch.manual_seed(0)
+    _check_msssim_crop(args)
     rng = np.random.default_rng(args.seed)
     imgs = load_images(args.data)
     D = args.dev
@@ -208,13 +224,7 @@ def stage0(args, folder):
             y = g_a(x)
             # a little latent noise (2 % of the latent spread) makes g_s tolerant to imperfect denoising
             x_hat = g_s(y + 0.02 * y.detach().float().std() * D(torch.randn(y.shape, generator=gen)))
-        mse = F.mse_loss(x_hat.float(), x)
-        out = {"mse": mse.item(), "psnr": -10 * np.log10(max(mse.item(), 1e-10))}
-        loss = mse
-        if args.msssim_weight:                # the metric the codec is judged on, optimised directly
-            ms = ms_ssim_loss_term(x_hat.float(), x)
-            loss = mse + args.msssim_weight * (1 - ms)
-            out["ms_ssim"] = ms.item()
+        loss, out = reconstruction_loss(x_hat.float(), x, args.msssim_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -337,6 +347,7 @@ def stage4(args, folder):
     dequantized latent after K denoising steps, at random qualities and importance maps. g_a, the
     denoiser and the hyperprior stay frozen, so the bitstream (levels, Δ, symbols) is unchanged."""
     torch.manual_seed(4)
+    _check_msssim_crop(args)
     rng = np.random.default_rng(args.seed + 4)
     imgs = load_images(args.data)
     D = args.dev
@@ -364,12 +375,12 @@ def stage4(args, folder):
             y0 = denoise(den, y_hat, g, steps)
         with D.autocast():
             x_hat = g_s(D(y0, True))
-        mse = F.mse_loss(x_hat.float(), x)
+        loss, out = reconstruction_loss(x_hat.float(), x, args.msssim_weight)
         opt.zero_grad(set_to_none=True)
-        mse.backward()
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(g_s.parameters(), 1.0)
         opt.step()
-        return {"mse": mse.item(), "psnr": -10 * np.log10(max(mse.item(), 1e-10))}
+        return out
 
     _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 1e-4, max_steps=args.steps)
 
@@ -413,7 +424,7 @@ def main(argv=None):
     p.add_argument("--crop", type=int, default=64, help="stage-0 crop size (stages 1-2 cache 128x128 crops)")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--msssim-weight", type=float, default=0.0,
-                   help="stage 0: loss = MSE + w·(1 − MS-SSIM) (0: MSE only; needs --crop > 160)")
+                   help="stages 0, 4: loss = MSE + w·(1 − MS-SSIM) (0: MSE only; needs --crop > 160)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: cuda when available)")
