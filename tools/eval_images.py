@@ -80,6 +80,8 @@ def main(argv=None):
     p.add_argument("--steps-ablation", default="0,4,8", help="extra K to decode the uniform streams with")
     p.add_argument("--ablation-run", type=Path, default=None, help="training run with stage3.pt")
     p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--model", default=None, help="model name (default: the default model; RAC_VIDEO_WEIGHTS "
+                   "adds a folder of candidates)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "kodak.json")
     args = p.parse_args(argv)
 
@@ -98,7 +100,7 @@ def main(argv=None):
     if not files:
         print(f"no PNG images under {args.data}", file=sys.stderr)
         return 2
-    codec = load_model()
+    codec = load_model(args.model) if args.model else load_model()
     K0 = codec.steps
     qs = [int(q) for q in args.qualities.split(",")]
     extra_k = [int(k) for k in args.steps_ablation.split(",") if k != ""]
