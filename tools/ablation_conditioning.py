@@ -46,22 +46,15 @@ def main(argv=None):
     from eval_images import blobs, centre_gaussian
 
     from rac_video.codec import load_model
-    from rac_video.codec.hyperprior import HyperPrior
+    from rac_video.codec.train import frozen_hyperprior
     from rac_video.importance import sideinfo
 
-    codec = load_model(args.model) if args.model else load_model()
-    ck = torch.load(args.run / "stage3.pt", map_location="cpu", weights_only=False)
-    uncond = HyperPrior(codec.latent_channels, conditioned=False)
-    uncond.load_state_dict(ck["modules"]["hyperprior"])
-    uncond.eval().requires_grad_(False)
-    cond, cond_steps = codec.hyper, json.loads(
-        (ROOT / "rac_video" / "weights" / f"{codec.name}.json").read_text())["stages"]["stage2"]["steps"]
+    codec = load_model(args.model)
+    uncond, uncond_steps = frozen_hyperprior(args.run / "stage3.pt", codec.latent_channels, conditioned=False)
     if args.equal_budget:
-        ck2 = torch.load(args.run / "stage2.pt", map_location="cpu", weights_only=False)
-        cond = HyperPrior(codec.latent_channels)
-        cond.load_state_dict(ck2["modules"]["hyperprior"])
-        cond.eval().requires_grad_(False)
-        cond_steps = ck2["step"]
+        cond, cond_steps = frozen_hyperprior(args.run / "stage2.pt", codec.latent_channels)
+    else:
+        cond, cond_steps = codec.hyper, codec.record["stages"]["stage2"]["steps"]
     shipped = codec.hyper
     files = sorted(args.data.rglob("*.png"))[: args.limit]
     qs = [int(q) for q in args.qualities.split(",")]
@@ -89,7 +82,7 @@ def main(argv=None):
                "by_map": {m: float(np.mean([r["saved_pct"] for r in rows if r["map"] == m]))
                           for m in ("uniform", "centre", "blobs")},
                "by_quality": {q: float(np.mean([r["saved_pct"] for r in rows if r["quality"] == q])) for q in qs},
-               "stage3_steps": ck["step"], "conditioned_steps": cond_steps,
+               "stage3_steps": uncond_steps, "conditioned_steps": cond_steps,
                "conditioned": f"{args.run}/stage2.pt" if args.equal_budget else f"{codec.name} hyperprior"}
     out = {"command": "python tools/ablation_conditioning.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "model": codec.name, "weights_sha256": codec.weights_hash, "images": [f.name for f in files],

@@ -67,7 +67,7 @@ def main(argv=None):
     if not files:
         print(f"no PNG images under {args.data}", file=sys.stderr)
         return 2
-    codec = load_model(args.model) if args.model else load_model()
+    codec = load_model(args.model)
     ck = torch.load(ck_path, map_location="cpu", weights_only=False)
     uniform = Denoiser(codec.latent_channels)
     uniform.load_state_dict(ck["modules"]["denoiser"])

@@ -28,37 +28,26 @@ def load_transforms(source: str):
     """(g_a, g_s, description) from a shipped model name or a run folder's stage0.pt."""
     import torch
 
-    from rac_video.codec.autoencoder import Analysis, Synthesis
-    from rac_video.codec.weights import load_state
+    from rac_video.codec import load_model
+    from rac_video.codec.train import frozen_autoencoder
 
     path = Path(source)
     if (path / "stage0.pt").exists():
+        g_a, g_s = frozen_autoencoder(path)
         ck = torch.load(path / "stage0.pt", map_location="cpu", weights_only=False)
-        states = ck["modules"]
-        desc = {"run": str(path), "step": ck["step"], "seconds": round(ck["extra"].get("seconds", 0.0))}
-    else:
-        states, record = load_state(source)
-        desc = {"model": source, "sha256": record["sha256"]}
-    C = states["g_a"]["scale"].shape[1]
-    g_a, g_s = Analysis(C), Synthesis(C)
-    g_a.load_state_dict(states["g_a"])
-    g_s.load_state_dict(states["g_s"])
-    return g_a.eval().requires_grad_(False), g_s.eval().requires_grad_(False), desc
+        return g_a, g_s, {"run": str(path), "step": ck["step"], "seconds": round(ck["extra"].get("seconds", 0.0))}
+    codec = load_model(source)
+    return codec.g_a, codec.g_s, {"model": source, "sha256": codec.weights_hash}
 
 
 def round_trip(g_a, g_s, img: np.ndarray) -> np.ndarray:
-    """uint8 (H, W, 3) → g_s(g_a(x)) as uint8, padded to the factor (replicate) and cropped back."""
+    """uint8 (H, W, 3) → g_s(g_a(x)) as uint8, with the codec's own padding and rounding."""
     import torch
-    import torch.nn.functional as F
 
-    from rac_video.codec.autoencoder import FACTOR
+    from rac_video.codec.model import frame_tensor, uint8_frame
 
-    H, W = img.shape[:2]
-    x = torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1)[None].float() / 255.0
-    x = F.pad(x, (0, -W % FACTOR, 0, -H % FACTOR), mode="replicate")
     with torch.no_grad():
-        out = g_s(g_a(x))[0, :, :H, :W].clamp(0, 1)
-    return (out.permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).numpy()
+        return uint8_frame(g_s(g_a(frame_tensor(img))), *img.shape[:2])
 
 
 def main(argv=None):

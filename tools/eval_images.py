@@ -90,7 +90,7 @@ def main(argv=None):
     from tqdm import tqdm
 
     from rac_video.codec import decode_image, encode_image, load_model
-    from rac_video.codec.hyperprior import HyperPrior
+    from rac_video.codec.train import frozen_hyperprior
     from rac_video.codec.image import parse_header
     from rac_video.eval import bdrate
     from rac_video.eval.baselines import make_baseline
@@ -100,16 +100,13 @@ def main(argv=None):
     if not files:
         print(f"no PNG images under {args.data}", file=sys.stderr)
         return 2
-    codec = load_model(args.model) if args.model else load_model()
+    codec = load_model(args.model)
     K0 = codec.steps
     qs = [int(q) for q in args.qualities.split(",")]
     extra_k = [int(k) for k in args.steps_ablation.split(",") if k != ""]
     uncond = None
     if args.ablation_run and (args.ablation_run / "stage3.pt").exists():
-        ck = torch.load(args.ablation_run / "stage3.pt", map_location="cpu", weights_only=False)
-        uncond = HyperPrior(codec.latent_channels, conditioned=False)
-        uncond.load_state_dict(ck["modules"]["hyperprior"])
-        uncond.eval().requires_grad_(False)
+        uncond, _ = frozen_hyperprior(args.ablation_run / "stage3.pt", codec.latent_channels, conditioned=False)
     x264 = make_baseline("x264-intra")
     rows = []
     for n, f in enumerate(tqdm(files, desc="kodak")):

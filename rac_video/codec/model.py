@@ -72,17 +72,7 @@ class Codec:
         return -(-int(height) // FACTOR), -(-int(width) // FACTOR)
 
     def _frame_tensor(self, frame) -> torch.Tensor:
-        if isinstance(frame, torch.Tensor):
-            frame = frame.detach().cpu().numpy()
-        a = np.asarray(frame)
-        if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
-            raise ValueError(f"frame must be uint8 RGB (H, W, 3), got {a.dtype} {a.shape}")
-        if a.shape[0] < 1 or a.shape[1] < 1 or a.shape[0] > 16384 or a.shape[1] > 16384:
-            raise ValueError(f"frame size {a.shape[1]}x{a.shape[0]} out of range 1..16384")
-        x = torch.from_numpy(a if a.flags.writeable and a.flags.c_contiguous else a.copy()).to(self.device).permute(2, 0, 1)[None].float() / 255.0
-        H, W = a.shape[:2]
-        ph, pw = -H % PAD, -W % PAD
-        return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+        return frame_tensor(frame, self.device)
 
     def _level_tensor(self, levels_u8, height, width) -> torch.Tensor:
         lv = np.asarray(levels_u8)
@@ -177,8 +167,7 @@ class Codec:
 
     def synthesize(self, y0: torch.Tensor, height: int, width: int) -> np.ndarray:
         """g_s of a (denoised) latent, cropped to the frame and rounded to uint8 RGB (H, W, 3)."""
-        x = self.g_s(y0)[..., :height, :width].clamp(0, 1)
-        return (x[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+        return uint8_frame(self.g_s(y0), height, width)
 
     def denoise(self, y_hat: torch.Tensor, gamma: torch.Tensor, steps: int) -> torch.Tensor:
         """K elementwise DDIM steps from each element's own γ (t_k = t·(1 − k/K)); K = 0 returns ŷ."""
@@ -234,11 +223,34 @@ def _seq(q, n):
 _CACHE: dict = {}
 
 
-def load_model(name: str = DEFAULT_MODEL, *, device="cpu") -> Codec:
+def frame_tensor(frame, device="cpu") -> torch.Tensor:
+    """uint8 RGB (H, W, 3) → float (1, 3, H', W') in [0, 1], edge-replicated to multiples of PAD."""
+    if isinstance(frame, torch.Tensor):
+        frame = frame.detach().cpu().numpy()
+    a = np.asarray(frame)
+    if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
+        raise ValueError(f"frame must be uint8 RGB (H, W, 3), got {a.dtype} {a.shape}")
+    if a.shape[0] < 1 or a.shape[1] < 1 or a.shape[0] > 16384 or a.shape[1] > 16384:
+        raise ValueError(f"frame size {a.shape[1]}x{a.shape[0]} out of range 1..16384")
+    x = torch.from_numpy(a if a.flags.writeable and a.flags.c_contiguous else a.copy()).to(device).permute(2, 0, 1)[None].float() / 255.0
+    H, W = a.shape[:2]
+    ph, pw = -H % PAD, -W % PAD
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
+def uint8_frame(x: torch.Tensor, height: int, width: int) -> np.ndarray:
+    """The inverse of ``frame_tensor``: (1, 3, H', W') → cropped, clamped, rounded uint8 (H, W, 3)."""
+    x = x[..., :height, :width].clamp(0, 1)
+    return (x[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+
+
+def load_model(name: str | None = None, *, device="cpu") -> Codec:
+    """The cached ``Codec`` for a model name (None: the default model)."""
+    name = name or DEFAULT_MODEL
     key = (name, str(device))
     if key not in _CACHE:
         _CACHE[key] = Codec(name, device=device)
     return _CACHE[key]
 
 
-__all__ = ["Codec", "load_model", "PayloadError", "ModelMismatchError", "PAD", "DEFAULT_STEPS"]
+__all__ = ["Codec", "load_model", "frame_tensor", "uint8_frame", "PayloadError", "ModelMismatchError", "PAD", "DEFAULT_STEPS"]

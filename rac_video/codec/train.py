@@ -201,14 +201,8 @@ def reconstruction_loss(x_hat, x, msssim_weight: float = 0.0):
     return mse + msssim_weight * (1 - ms), out
 
 
-def _check_msssim_crop(args):
-    if args.msssim_weight and args.crop <= 160:
-        raise SystemExit(f"--msssim-weight needs --crop > 160 (5-scale MS-SSIM), got --crop {args.crop}")
-
-
 def stage0(args, folder):
     torch.manual_seed(0)
-    _check_msssim_crop(args)
     rng = np.random.default_rng(args.seed)
     imgs = load_images(args.data)
     D = args.dev
@@ -242,19 +236,29 @@ def stage0(args, folder):
     run.save()
 
 
-def _frozen_ae(folder):
+def frozen_autoencoder(folder):
+    """g_a, g_s of ``folder/stage0.pt`` (latent width from the checkpoint), eval mode, no gradients."""
     ck = torch.load(folder / "stage0.pt", map_location="cpu", weights_only=False)
-    g_a, g_s = Analysis(), Synthesis()
+    C = ck["modules"]["g_a"]["scale"].shape[1]
+    g_a, g_s = Analysis(C), Synthesis(C)
     g_a.load_state_dict(ck["modules"]["g_a"])
     g_s.load_state_dict(ck["modules"]["g_s"])
     return g_a.eval().requires_grad_(False), g_s.eval().requires_grad_(False)
+
+
+def frozen_hyperprior(path: Path, channels: int, conditioned: bool = True):
+    """(hyperprior, step) of a stage-2 / stage-3 checkpoint, eval mode, no gradients."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    hp = HyperPrior(channels, conditioned=conditioned)
+    hp.load_state_dict(ck["modules"]["hyperprior"])
+    return hp.eval().requires_grad_(False), ck["step"]
 
 
 def cached_latents(args, folder):
     path = folder / "latents.pt"
     if path.exists():
         return torch.load(path, map_location="cpu")
-    g_a, _ = _frozen_ae(folder)
+    g_a, _ = frozen_autoencoder(folder)
     g_a = args.dev.module(g_a, True)
     rng = np.random.default_rng(12345)
     imgs = load_images(args.data)
@@ -347,11 +351,10 @@ def stage4(args, folder):
     dequantized latent after K denoising steps, at random qualities and importance maps. g_a, the
     denoiser and the hyperprior stay frozen, so the bitstream (levels, Δ, symbols) is unchanged."""
     torch.manual_seed(4)
-    _check_msssim_crop(args)
     rng = np.random.default_rng(args.seed + 4)
     imgs = load_images(args.data)
     D = args.dev
-    g_a, g_s = _frozen_ae(folder)
+    g_a, g_s = frozen_autoencoder(folder)
     ck = torch.load(folder / "stage1.pt", map_location="cpu", weights_only=False)
     den = Denoiser(g_a.scale.shape[1])
     den.load_state_dict(ck["modules"]["denoiser"])
@@ -438,6 +441,8 @@ def main(argv=None):
     p.add_argument("--export", type=Path, help="write the shipped weights file + record to this folder")
     p.add_argument("--name", default=None, help="model name for --export (default: the default model)")
     args = p.parse_args(argv)
+    if args.msssim_weight and args.stage in ("0", "4") and args.crop <= 160:
+        raise SystemExit(f"--msssim-weight needs --crop > 160 (5-scale MS-SSIM), got --crop {args.crop}")
     if args.threads:
         torch.set_num_threads(args.threads)
     args.finetune_steps = [int(k) for k in str(args.finetune_steps).split(",")]
