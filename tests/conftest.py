@@ -29,8 +29,9 @@ def devices():
     return ["cpu"] + (["cuda"] if _has_gpu else [])
 
 
-def export_random_model(folder, name, seed):
-    """Write a randomly initialised model exactly like shipped weights (state dicts + sha256 record)."""
+def export_random_model(folder, name, seed, context=False):
+    """Write a randomly initialised model exactly like shipped weights (state dicts + sha256 record);
+    ``context``: with a checkerboard context whose output layer is random too (not the identity)."""
     import json
 
     from rac_video.codec import weights
@@ -41,6 +42,12 @@ def export_random_model(folder, name, seed):
     torch.manual_seed(seed)
     state = {"g_a": Analysis().state_dict(), "g_s": Synthesis().state_dict(), "denoiser": Denoiser().state_dict(),
              "hyperprior": HyperPrior().state_dict()}
+    if context:
+        from rac_video.codec.context import CheckerboardContext
+
+        ctx = CheckerboardContext()
+        torch.nn.init.normal_(ctx.net[-1].weight, std=0.05)
+        state["context"] = ctx.state_dict()
     path = folder / f"{name}.pt"
     torch.save(state, path)
     (folder / f"{name}.json").write_text(json.dumps({"name": name, "sha256": weights.sha256(path)}))
@@ -48,11 +55,12 @@ def export_random_model(folder, name, seed):
 
 @pytest.fixture(scope="session")
 def random_weights_dir(tmp_path_factory):
-    """A weights folder with two random models, ``rand-a`` and ``rand-b`` (tests of the bitstream path
-    that must not depend on the shipped weights)."""
+    """A weights folder with random models, ``rand-a`` and ``rand-b``, and ``rand-ctx`` with a
+    checkerboard context (tests of the bitstream path that must not depend on the shipped weights)."""
     d = tmp_path_factory.mktemp("weights")
     export_random_model(d, "rand-a", 0)
     export_random_model(d, "rand-b", 1)
+    export_random_model(d, "rand-ctx", 2, context=True)
     return d
 
 

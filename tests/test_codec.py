@@ -24,9 +24,10 @@ def random_dir(random_weights_dir, monkeypatch):
     return random_weights_dir
 
 
-@pytest.fixture
-def codec(random_codec):
-    return random_codec
+@pytest.fixture(params=["rand-a", "rand-ctx"])
+def codec(request, random_dir):
+    """A random model without and with the checkerboard context (two y streams)."""
+    return Codec(request.param, steps=1)
 
 
 def _frame(h, w, seed=0):
@@ -69,6 +70,26 @@ def test_decoder_recovers_the_encoders_integers(codec, monkeypatch):
     monkeypatch.setattr(codec, "denoise", lambda y_hat, gamma, steps: seen.setdefault("y", y_hat))
     codec.decode_frame(codec.encode_frame(f, lv, q, seed=5), lv, q, seed=5, height=h, width=w)
     assert torch.equal(seen["y"], want)
+
+
+def test_context_model_codes_two_streams_and_refuses_plain_payloads(random_dir):
+    """The context model writes payload version 3 (anchor and non-anchor streams); its context changes
+    the coded bits; a plain model's payload (version 2) is refused by it, and the other way round."""
+    plain, ctx = Codec("rand-a", steps=0), Codec("rand-ctx", steps=0)
+    h, w = 40, 56
+    f, lv = _frame(h, w, 3), _levels(ctx, h, w, seed=3)
+    p = ctx.encode_frame(f, lv, 8)
+    assert p[0] == 3 and plain.encode_frame(f, lv, 8)[0] == 2
+    with_context, saved = ctx.estimate_bits(f, lv, 8), ctx.context
+    try:
+        ctx.context = None              # the same model without its context: other bits
+        assert ctx.estimate_bits(f, lv, 8) != pytest.approx(with_context, rel=1e-3)
+    finally:
+        ctx.context = saved
+    with pytest.raises(PayloadError, match="version 2"):
+        ctx.decode_frame(plain.encode_frame(f, lv, 8), lv, 8, height=h, width=w)
+    with pytest.raises(PayloadError, match="version 3"):
+        plain.decode_frame(p, lv, 8, height=h, width=w)
 
 
 def test_rate_estimate_matches_coded_size(codec):
@@ -177,11 +198,11 @@ _STREAM = {}
 
 
 def _fuzz_stream(codec):
-    if "s" not in _STREAM:
+    if codec.name not in _STREAM:
         img = _frame(24, 40, 7)
         imp = np.linspace(0, 1, 40, dtype=np.float32)[None].repeat(24, 0)
-        _STREAM["s"] = encode_image(img, imp, quality=5, model=codec)
-    return _STREAM["s"]
+        _STREAM[codec.name] = encode_image(img, imp, quality=5, model=codec)
+    return _STREAM[codec.name]
 
 
 def test_mean_bucket_tables():

@@ -81,6 +81,34 @@ def test_hyperprior_uses_condition():
     assert mu.shape == y.shape and (s > 0).all()
 
 
+def test_checkerboard_context_reads_only_anchors():
+    """(μ, s) at anchors are the hyperprior's; elsewhere they depend on anchor values of ŷ only, never on
+    the non-anchor values (which the decoder does not have yet)."""
+    from rac_video.codec.context import CheckerboardContext, anchor_mask
+
+    torch.manual_seed(0)
+    ctx = CheckerboardContext(4, width=8).eval()
+    torch.nn.init.normal_(ctx.net[-1].weight, std=0.1)
+    n, h, w = 2, 6, 7
+    y, mu = torch.randn(n, 4, h, w), torch.randn(n, 4, h, w)
+    s, cond = torch.rand(n, 4, h, w) + 0.1, torch.rand(n, 2, h, w)
+    a = anchor_mask(h, w)
+    assert a.shape == (1, 1, h, w) and a[0, 0, 0, 0] and not a[0, 0, 0, 1] and a[0, 0, 1, 1]
+    with torch.no_grad():
+        m1, s1 = ctx(y, mu, s, cond)
+        m2, s2 = ctx(torch.where(a, y, torch.randn_like(y) * 5), mu, s, cond)   # other non-anchor values
+        m3, _ = ctx(torch.where(a, y + 1, y), mu, s, cond)                      # other anchor values
+    A = a.expand_as(y)
+    assert torch.equal(m1[A], mu[A]) and torch.equal(s1[A], s[A])
+    assert torch.equal(m1, m2) and torch.equal(s1, s2)
+    assert not torch.allclose(m1[~A], m3[~A])
+    assert (s1 >= 0.01).all()
+    fresh = CheckerboardContext(4, width=8)                  # untrained: exactly the hyperprior
+    with torch.no_grad():
+        m0, s0 = fresh(y, mu, s, cond)
+    assert torch.equal(m0, mu) and torch.allclose(s0, s.clamp_min(0.01))
+
+
 def test_gaussian_bits_matches_float64_and_sums_to_one():
     mean, scale = torch.tensor(0.3, dtype=torch.float64), torch.tensor(1.7, dtype=torch.float64)
     ks = torch.arange(-60, 61, dtype=torch.float64)

@@ -99,6 +99,35 @@ def test_stage0_msssim_loss_is_the_evaluated_metric(tmp_path, data_dir):
             _stage(tmp_path / "small", data_dir, stage, 2, "--msssim-weight", "0.2")
 
 
+def test_stage2_context_joins_a_run_exports_and_codes(tmp_path, data_dir, monkeypatch):
+    """--context adds the checkerboard context to a stage-2 run that lacks it (fresh, the hyperprior kept),
+    trains both with the log-rate loss, exports it, and the codec then writes two-stream payloads."""
+    run = tmp_path / "ctx"
+    _stage(run, data_dir, "0", 2)
+    _stage(run, data_dir, "1", 2)
+    hp = _stage(run, data_dir, "2", 2)["modules"]["hyperprior"]
+    ck = _stage(run, data_dir, "2", 4, "--context", "--rate-loss", "log")
+    assert ck["step"] == 4 and set(ck["modules"]) == {"hyperprior", "context"}
+    assert any(not torch.equal(hp[k], ck["modules"]["hyperprior"][k]) for k in hp)    # resumed, then trained
+    logged = json.loads((run / "stage2.jsonl").read_text().splitlines()[-1])
+    assert np.isfinite(logged["log2_bits"]) and np.isfinite(logged["bpp"])
+    out = tmp_path / "weights"
+    assert train.main(["--run", str(run), "--export", str(out), "--name", "tiny-ctx"]) == 0
+    assert "context" in torch.load(out / "tiny-ctx.pt", weights_only=True)
+    monkeypatch.setenv(weights.WEIGHTS_ENV, str(out))
+    from rac_video.codec import decode_image, encode_image
+    from rac_video.codec.image import parse_header
+    from rac_video.codec.model import Codec
+
+    codec = Codec("tiny-ctx")
+    img = np.asarray(Image.open(data_dir / "1.png"))[:48, :40]
+    data = encode_image(img, None, quality=9, model=codec)
+    assert codec.context is not None and parse_header(data)["payload"][0] == 3
+    assert decode_image(data, model=codec).shape == img.shape
+    with pytest.raises(SystemExit, match="stage-2 option"):
+        train.main(["--stage", "1", "--run", str(run), "--context"])
+
+
 def test_seeding_from_shipped_weights(tmp_path):
     if weights.DEFAULT_MODEL not in weights.available():
         pytest.skip("shipped weights not installed")

@@ -55,7 +55,6 @@ def main(argv=None):
         cond, cond_steps = frozen_hyperprior(args.run / "stage2.pt", codec.latent_channels)
     else:
         cond, cond_steps = codec.hyper, codec.record["stages"]["stage2"]["steps"]
-    shipped = codec.hyper
     files = sorted(args.data.rglob("*.png"))[: args.limit]
     qs = [int(q) for q in args.qualities.split(",")]
     rows = []
@@ -69,11 +68,8 @@ def main(argv=None):
             for q in qs:
                 bits = {}
                 for name, hp in (("conditioned", cond), ("unconditioned", uncond)):
-                    codec.hyper = hp
-                    try:
+                    with codec.entropy_model(hp):         # the hyperprior alone (no checkerboard context)
                         bits[name] = codec.estimate_bits(img, levels, q)
-                    finally:
-                        codec.hyper = shipped
                 rows.append({"image": f.name, "map": mname, "quality": q, **bits,
                              "saved_pct": 100 * (1 - bits["conditioned"] / bits["unconditioned"])})
                 print(f"{f.name} {mname:8s} q={q:2d}: {bits['conditioned'] / (H * W):.4f} vs "

@@ -7,15 +7,21 @@ decode:  the same (μ, s) from ẑ ; k = symbol + round(μ/Δ + u) ; ŷ = dequan
          z_t = α·ŷ is a diffusion sample at each element's own t ; K elementwise DDIM steps
          t_k = t·(1 − k/K) with the spatially varying denoiser ; x̂ = g_s(ŷ₀)
 
+With a checkerboard context (models trained with ``--context``, rac_video.codec.context) the
+y symbols go in two streams: the anchors with the hyperprior's (μ, s), then the rest with (μ, s)
+refined from the decoded anchors.
+
 cond = [t(γ), ℓ/(L−1)] at latent resolution. Frames of any size are padded (edge replicate) to
 a multiple of PAD and cropped back; the level map covers ceil(H/8) × ceil(W/8) and is
 edge-extended over the padding.
 
 Payload layout (little-endian): u8 version, u8 steps K, u32 length of the ẑ stream, ẑ stream,
-y stream (both rac_video.entropy streams).
+y stream (both rac_video.entropy streams). Version 3 (context models): u8 version, u8 K, u32 length
+of the ẑ stream, u32 length of the anchor stream, ẑ stream, anchor stream, non-anchor stream.
 """
 from __future__ import annotations
 
+import contextlib
 import struct
 
 import numpy as np
@@ -24,15 +30,18 @@ import torch.nn.functional as F
 
 from .. import ops, schedule
 from .autoencoder import FACTOR, Analysis, Synthesis
+from .context import CheckerboardContext, anchor_mask
 from .denoiser import Denoiser, denoise
 from .hyperprior import HYPER_FACTOR, HyperPrior
 from .weights import DEFAULT_MODEL, ModelMismatchError, load_state
 
 PAD = FACTOR * HYPER_FACTOR
 PAYLOAD_VERSION = 2  # 2: y tables indexed by (scale, mean bucket)
+CONTEXT_PAYLOAD_VERSION = 3  # 3: the y symbols in two checkerboard streams
 DEFAULT_STEPS = 2
 MAX_STEPS = 64
 _HDR = struct.Struct("<BBI")
+_HDR3 = struct.Struct("<BBII")
 
 
 class PayloadError(ValueError):
@@ -64,6 +73,13 @@ class Codec:
         for key, mod in (("g_a", self.g_a), ("g_s", self.g_s), ("denoiser", self.denoiser), ("hyperprior", self.hyper)):
             mod.load_state_dict(state[key])
             mod.to(self.device).eval().requires_grad_(False)
+        self.context = None
+        if "context" in state:
+            self.context = CheckerboardContext(C)
+            self.context.load_state_dict(state["context"])
+            self.context.to(self.device).eval().requires_grad_(False)
+        self.payload_version = CONTEXT_PAYLOAD_VERSION if self.context is not None else PAYLOAD_VERSION
+        self._hdr = _HDR3 if self.context is not None else _HDR
         self.latent_channels = C
         self._z_tables = None
 
@@ -102,15 +118,41 @@ class Codec:
             self._z_tables = ent.factorized_gaussian_tables(scales)
         return self._z_tables
 
-    def _y_params(self, z_hat, cond, level, table, seed, frame_index):
+    def _coding_params(self, mu, s, level, table, seed, frame_index):
         """(offset, table index) of every latent element from ``ops.entropy_params``:
         the offset ⌊m + ½⌋ of the mean m = μ/Δ + u and the table index (scale-table index of s/Δ,
         times MEAN_BUCKETS, plus the bucket of the fractional mean m − offset), integers bit-exact on
         every backend, so each symbol is coded with a Gaussian centred where the model expects it."""
-        mu, s = self.hyper.synthesis(z_hat, cond)
         offset, index, _ = ops.entropy_params(mu, s, level, table.delta.to(self.device), seed, frame_index,
                                               mean_buckets=_entropy().MEAN_BUCKETS)
         return offset, index
+
+    def _y_symbols(self, y, z_hat, cond, level, table, seed, frame_index):
+        """The y streams' (symbols, indexes) as numpy arrays: one pair, or (anchors, rest) with a
+        context. Returns them with the quantized latent k."""
+        delta = table.delta.to(self.device)
+        k = ops.quantize(y, level, delta, seed, frame_index)
+        mu, s = self.hyper.synthesis(z_hat, cond)
+        if self.context is not None:
+            y_hat = ops.dequantize(k, level, delta, seed, frame_index)      # what the decoder will have
+            mu, s = self.context(y_hat, mu, s, cond)
+        offset, index = self._coding_params(mu, s, level, table, seed, frame_index)
+        sym, index = (k - offset).cpu().numpy(), index.cpu().numpy()
+        if self.context is None:
+            return [(sym, index)]
+        a = np.broadcast_to(anchor_mask(*k.shape[-2:]).numpy(), sym.shape)
+        return [(sym[a], index[a]), (sym[~a], index[~a])]
+
+    @contextlib.contextmanager
+    def entropy_model(self, hyper, context=None):
+        """Estimate with another hyperprior and context (None: none) while inside (ablations: the
+        bits of the same symbols under another entropy model)."""
+        saved = self.hyper, self.context
+        self.hyper, self.context = hyper, context
+        try:
+            yield self
+        finally:
+            self.hyper, self.context = saved
 
     # ------------------------------------------------------------------ API
     @torch.no_grad()
@@ -121,47 +163,62 @@ class Codec:
         H, W = np.asarray(frame).shape[:2]
         table = self.level_table(quality)
         level = self._level_tensor(levels_u8, H, W)
+        K = self.steps if steps is None else steps
+        if not 0 <= K <= MAX_STEPS:
+            raise ValueError(f"steps must be in 0..{MAX_STEPS}")
         y = self.g_a(x)
-        k = ops.quantize(y, level, table.delta.to(self.device), seed, frame_index)
         cond, _ = self._cond(level, table)
         z_hat = torch.round(self.hyper.analysis(y, cond))
         zi = z_hat.to(torch.int32).cpu().numpy()
         z_bytes = ent.encode(zi, _z_indexes(zi.shape), self._z_prior())
-        offset, index = self._y_params(z_hat, cond, level, table, seed, frame_index)
-        y_bytes = ent.encode((k - offset).cpu().numpy(), index.cpu().numpy(), ent.conditional_gaussian_tables())
-        K = self.steps if steps is None else steps
-        if not 0 <= K <= MAX_STEPS:
-            raise ValueError(f"steps must be in 0..{MAX_STEPS}")
-        return _HDR.pack(PAYLOAD_VERSION, K, len(z_bytes)) + z_bytes + y_bytes
+        y_streams = [ent.encode(sym, ix, ent.conditional_gaussian_tables())
+                     for sym, ix in self._y_symbols(y, z_hat, cond, level, table, seed, frame_index)]
+        lengths = [len(z_bytes)] + [len(b) for b in y_streams[:-1]]
+        return self._hdr.pack(self.payload_version, K, *lengths) + z_bytes + b"".join(y_streams)
 
     @torch.no_grad()
     def decode_frame(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
                      height: int, width: int, steps: int | None = None) -> np.ndarray:
         ent = _entropy()
         payload = bytes(payload)
-        if len(payload) < _HDR.size:
+        hdr = self._hdr
+        if len(payload) < hdr.size:
             raise PayloadError(f"frame payload of {len(payload)} bytes is shorter than its header")
-        version, K, nz = _HDR.unpack_from(payload)
-        if version != PAYLOAD_VERSION:
-            raise PayloadError(f"frame payload version {version} (this build decodes {PAYLOAD_VERSION})")
-        if K > MAX_STEPS or nz > len(payload) - _HDR.size:
+        if payload[0] != self.payload_version:
+            raise PayloadError(f"frame payload version {payload[0]} (this model decodes {self.payload_version})")
+        _, K, *lengths = hdr.unpack_from(payload)
+        if K > MAX_STEPS or sum(lengths) > len(payload) - hdr.size:
             raise PayloadError("frame payload header is inconsistent (steps or length out of range)")
         K = K if steps is None else steps
+        ends = np.cumsum([hdr.size, *lengths]).tolist()
+        z_bytes, y_streams = payload[ends[0]:ends[1]], [payload[a:b] for a, b in zip(ends[1:], ends[2:] + [len(payload)])]
         table = self.level_table(quality)
         level = self._level_tensor(levels_u8, height, width)
         cond, gamma = self._cond(level, table)
         h, w = level.shape[-2:]
         C, Z = self.latent_channels, self.hyper.z_log_scale.numel()
+        delta = table.delta.to(self.device)
         try:
             z_shape = (1, Z, h // HYPER_FACTOR, w // HYPER_FACTOR)
-            zi = ent.decode(payload[_HDR.size:_HDR.size + nz], _z_indexes(z_shape), self._z_prior())
+            zi = ent.decode(z_bytes, _z_indexes(z_shape), self._z_prior())
             z_hat = torch.from_numpy(zi).to(self.device).float()
-            offset, index = self._y_params(z_hat, cond, level, table, seed, frame_index)
-            sym = ent.decode(payload[_HDR.size + nz:], index.cpu().numpy(), ent.conditional_gaussian_tables())
+            mu, s = self.hyper.synthesis(z_hat, cond)
+            offset, index = self._coding_params(mu, s, level, table, seed, frame_index)
+            if self.context is None:
+                sym = ent.decode(y_streams[0], index.cpu().numpy(), ent.conditional_gaussian_tables())
+                k = torch.from_numpy(sym).to(self.device).view(1, C, h, w) + offset
+            else:                            # anchors first, then the rest from their context
+                a = anchor_mask(h, w, self.device).expand(1, C, h, w)
+                k = torch.zeros((1, C, h, w), dtype=torch.int32, device=self.device)
+                sym = ent.decode(y_streams[0], index[a].cpu().numpy(), ent.conditional_gaussian_tables())
+                k[a] = torch.from_numpy(sym.reshape(-1)).to(self.device) + offset[a]
+                mu, s = self.context(ops.dequantize(k, level, delta, seed, frame_index), mu, s, cond)
+                offset, index = self._coding_params(mu, s, level, table, seed, frame_index)
+                sym = ent.decode(y_streams[1], index[~a].cpu().numpy(), ent.conditional_gaussian_tables())
+                k[~a] = torch.from_numpy(sym.reshape(-1)).to(self.device) + offset[~a]
         except ent.BitstreamError as exc:
             raise PayloadError(f"corrupt frame payload: {exc}") from exc
-        k = torch.from_numpy(sym).to(self.device).view(1, C, h, w) + offset
-        y_hat = ops.dequantize(k.to(torch.int32), level, table.delta.to(self.device), seed, frame_index)
+        y_hat = ops.dequantize(k.to(torch.int32), level, delta, seed, frame_index)
         y0 = self.denoise(y_hat, gamma, K)
         return self.synthesize(y0, height, width)
 
@@ -193,14 +250,12 @@ class Codec:
         @torch.no_grad()
         def bits(quality: int) -> float:
             table = self.level_table(quality)
-            k = ops.quantize(y, level, table.delta.to(self.device), seed, frame_index)
             cond, _ = self._cond(level, table)
             z_hat = torch.round(self.hyper.analysis(y, cond))
-            offset, index = self._y_params(z_hat, cond, level, table, seed, frame_index)
             zi = z_hat.to(torch.int32).cpu().numpy()
-            return float(8 * _HDR.size + ent.stream_bits(zi, _z_indexes(zi.shape), self._z_prior())
-                         + ent.stream_bits((k - offset).cpu().numpy(), index.cpu().numpy(),
-                                           ent.conditional_gaussian_tables()))
+            return float(8 * self._hdr.size + ent.stream_bits(zi, _z_indexes(zi.shape), self._z_prior())
+                         + sum(ent.stream_bits(sym, ix, ent.conditional_gaussian_tables())
+                               for sym, ix in self._y_symbols(y, z_hat, cond, level, table, seed, frame_index)))
 
         return bits
 

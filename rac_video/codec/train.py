@@ -31,6 +31,7 @@ from .. import schedule
 from ..entropy.likelihood import gaussian_bits
 from ..entropy.tables import SCALE_MIN
 from .autoencoder import Analysis, Synthesis
+from .context import CheckerboardContext
 from .denoiser import Denoiser, denoise
 from .hyperprior import HyperPrior
 from ..importance.random_maps import random_importance
@@ -130,9 +131,13 @@ class Run:
         self.modules, self.opt, self.step, self.extra = modules, opt, 0, extra or {}
         if self.path.exists():
             ck = torch.load(self.path, map_location="cpu", weights_only=False)
+            new = [k for k in modules if k not in ck["modules"]]
             for k, m in modules.items():
-                m.load_state_dict(ck["modules"][k])
-            if ck.get("opt") is not None:
+                if k not in new:
+                    m.load_state_dict(ck["modules"][k])
+            if new:         # a module added to a stage (e.g. stage 2's --context): fresh, and so is Adam
+                print(f"stage {stage}: {', '.join(new)} not in {self.path.name}, starting fresh (optimizer too)")
+            elif ck.get("opt") is not None:
                 opt.load_state_dict(ck["opt"])
             self.step, self.extra = ck["step"], ck.get("extra", {})
             print(f"resumed stage {stage} at step {self.step}")
@@ -309,12 +314,20 @@ def stage1(args, folder, uniform_t=False):
 
 
 def stage2(args, folder, conditioned=True):
+    """The conditioned hyperprior (with ``--context``: plus the checkerboard context, trained jointly).
+    ``--rate-loss bpp`` minimises the mean bits per pixel, which the high qualities dominate;
+    ``log`` the mean log-rate of the samples, so every quality's relative rate counts alike (as in
+    a BD-rate, which averages log-rate differences)."""
     torch.manual_seed(2)
     ys = cached_latents(args, folder)
     D = args.dev
     hp = D.module(HyperPrior(ys.shape[1], conditioned=conditioned))
-    opt = torch.optim.Adam(hp.parameters(), lr=args.lr or 1e-3)
-    run = Run(folder, 2 if conditioned else 3, {"hyperprior": hp}, opt)
+    modules = {"hyperprior": hp}
+    if args.context:
+        modules["context"] = D.module(CheckerboardContext(ys.shape[1]))
+    params = [p for m in modules.values() for p in m.parameters()]
+    opt = torch.optim.Adam(params, lr=args.lr or 1e-3)
+    run = Run(folder, 2 if conditioned else 3, modules, opt)
     run.extra["schedule_version"] = schedule.SCHEDULE_VERSION     # the q → γ ramp it learns rates for
     gen = torch.Generator().manual_seed(run.step + 21)
     rng = np.random.default_rng(run.step + 21)
@@ -333,15 +346,21 @@ def stage2(args, folder, conditioned=True):
         with D.autocast():
             mu, s = hp.synthesis(z_tilde, cond)
         mu, s = mu.float(), s.float()                                     # rates in float32
-        y_tilde = y / d + D(u_y)                                          # universal quantization proxy (Δ units)
-        bits_y = gaussian_bits(y_tilde, mu / d, (s / d).clamp_min(SCALE_MIN)).sum() / n  # coder's table floor
-        bits_z = gaussian_bits(z_tilde, torch.zeros_like(z_tilde), hp.z_scale().view(1, -1, 1, 1)).sum() / n
-        loss = (bits_y + bits_z) / (h * w * 64)                           # bits per pixel (f = 8)
+        y_tilde = y / d + D(u_y)            # universal quantization: k − u = y/Δ + U exactly in law (Δ units)
+        if args.context:                    # ... and the dequantized latent the decoder has is Δ·(k − u)
+            with D.autocast():
+                mu, s = modules["context"](d * y_tilde, mu, s, cond)
+            mu, s = mu.float(), s.float()
+        bits_y = gaussian_bits(y_tilde, mu / d, (s / d).clamp_min(SCALE_MIN)).sum((1, 2, 3))  # coder's table floor
+        bits_z = gaussian_bits(z_tilde, torch.zeros_like(z_tilde), hp.z_scale().view(1, -1, 1, 1)).sum((1, 2, 3))
+        bpp = (bits_y + bits_z).mean() / (h * w * 64)                     # bits per pixel (f = 8)
+        loss = bpp if args.rate_loss == "bpp" else torch.log2(bits_y + bits_z).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(hp.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        return {"bpp": loss.item(), "bpp_z": bits_z.item() / (h * w * 64)}
+        return {"bpp": bpp.item(), "bpp_z": bits_z.mean().item() / (h * w * 64),
+                "log2_bits": torch.log2(bits_y + bits_z).mean().item()}
 
     _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 1e-3, max_steps=args.steps)
 
@@ -404,7 +423,7 @@ def seed_run(folder: Path, model: str, restart: bool = False) -> list[str]:
         info = record.get("stages", {}).get(f"stage{stage}", {})
         if restart:
             info = {"final": info.get("final", {})}
-        torch.save({"modules": {k: state[k] for k in keys}, "opt": None, "step": info.get("steps", 0),
+        torch.save({"modules": {k: state[k] for k in keys + ("context",) * (stage == 2) if k in state}, "opt": None, "step": info.get("steps", 0),
                     "extra": {"seconds": info.get("seconds", 0), "seeded_from": model,
                               "schedule_version": int(record.get("schedule_version", 1))}}, path)
         with open(folder / f"stage{stage}.jsonl", "w") as f:
@@ -435,12 +454,18 @@ def main(argv=None):
                    help="bf16 autocast for the forward passes (default: on for CUDA, off for CPU)")
     p.add_argument("--ckpt-every", type=float, default=120, help="seconds between checkpoints")
     p.add_argument("--cache-crops", type=int, default=6000, help="stages 1-3: 128x128 crops whose latents are cached")
+    p.add_argument("--context", action="store_true",
+                   help="stage 2: add the checkerboard context model (rac_video.codec.context), trained jointly")
+    p.add_argument("--rate-loss", choices=("bpp", "log"), default="bpp",
+                   help="stage 2: minimise mean bpp, or the mean log-rate over samples (every quality alike)")
     p.add_argument("--finetune-steps", default="0,2,2,4", help="stage 4: denoising steps K, drawn per batch")
     p.add_argument("--init-from", metavar="MODEL", help="seed the run's missing stages 0-2 from shipped weights")
     p.add_argument("--init-restart", action="store_true", help="with --init-from: step and time counters from 0")
     p.add_argument("--export", type=Path, help="write the shipped weights file + record to this folder")
     p.add_argument("--name", default=None, help="model name for --export (default: the default model)")
     args = p.parse_args(argv)
+    if args.context and args.stage != "2":
+        raise SystemExit("--context is a stage-2 option (the stage-3 ablation is the plain unconditioned hyperprior)")
     if args.msssim_weight and args.stage in ("0", "4") and args.crop <= 160:
         raise SystemExit(f"--msssim-weight needs --crop > 160 (5-scale MS-SSIM), got --crop {args.crop}")
     if args.threads:

@@ -1,7 +1,7 @@
 """Shipped weights: one file per model version under rac_video/weights/, named by the bitstream.
 
-``<name>.pt`` holds the state dicts of g_a, g_s, the denoiser and the hyperprior plus the
-architecture config; ``<name>.json`` records its sha256, the training commands, data and final
+``<name>.pt`` holds the state dicts of g_a, g_s, the denoiser and the hyperprior (and, for
+models trained with it, the checkerboard context); ``<name>.json`` records its sha256, the training commands, data and final
 losses. :func:`load_state` refuses a file whose hash differs from the record.
 """
 from __future__ import annotations
@@ -70,6 +70,8 @@ def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL) -> str:
         ck = torch.load(run / f"stage{stage}.pt", map_location="cpu", weights_only=False)
         if stage in (2, 4):
             versions.add(ck["extra"].get("schedule_version", 1))
+        if stage == 2 and "context" in ck["modules"]:      # the checkerboard context (stage 2 --context)
+            keys = keys + ("context",)
         for k in keys:
             state[k] = {n: t.contiguous() for n, t in ck["modules"][k].items()}
         log = [json.loads(line) for line in open(run / f"stage{stage}.jsonl")]
