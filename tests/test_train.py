@@ -128,6 +128,23 @@ def test_stage2_context_joins_a_run_exports_and_codes(tmp_path, data_dir, monkey
         train.main(["--stage", "1", "--run", str(run), "--context"])
 
 
+def test_snr_weight_is_clipped_x0_weighting(tmp_path, data_dir):
+    """--snr-clip k: the weighted ε-MSE equals min(SNR, k)·(x₀ error)² elementwise; k = 0 is plain ε-MSE."""
+    gamma = torch.linspace(-8, 12, 41).view(1, 1, 1, -1)
+    w = train.snr_weight(gamma, 5.0)
+    a, s = train.schedule.alpha_sigma(gamma)
+    eps_err = torch.full_like(gamma, 0.3)
+    x0_err = s / a * eps_err                                  # x̂₀ = (z − σ·ε̂)/α
+    snr = (a / s) ** 2
+    torch.testing.assert_close(w * eps_err ** 2, torch.minimum(snr, torch.tensor(5.0)) * x0_err ** 2,
+                               rtol=1e-4, atol=1e-7)
+    assert torch.equal(train.snr_weight(gamma, 0), torch.ones_like(gamma))
+    assert w[..., 0] == 1 and w[..., -1] < 1e-4
+    ck = _stage(tmp_path / "snr", data_dir, "0", 1) and _stage(tmp_path / "snr", data_dir, "1", 2, "--snr-clip", "5")
+    logged = json.loads((tmp_path / "snr" / "stage1.jsonl").read_text().splitlines()[-1])
+    assert ck["step"] == 2 and logged["loss"] < logged["eps_mse"]
+
+
 def test_seeding_from_shipped_weights(tmp_path):
     if weights.DEFAULT_MODEL not in weights.available():
         pytest.skip("shipped weights not installed")
