@@ -1,0 +1,37 @@
+"""tools/compare_denoisers.py: the same ŷ decoded by several denoisers (shipped or checkpoints)."""
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+import compare_denoisers  # noqa: E402
+
+from rac_video.codec import weights  # noqa: E402
+from rac_video.codec.denoiser import Denoiser  # noqa: E402
+
+
+def test_shipped_denoiser_beats_an_untrained_one_on_the_same_latents(tmp_path):
+    if weights.DEFAULT_MODEL not in weights.available():
+        pytest.skip("shipped weights not installed")
+    data = tmp_path / "imgs"
+    data.mkdir()
+    yy, xx = np.mgrid[0:170, 0:180]
+    img = np.stack([(xx * 3) % 256, (yy * 2) % 256, ((xx + yy) * 2) % 256], -1).astype(np.uint8)
+    Image.fromarray(img).save(data / "a.png")
+    ck = tmp_path / "stage1.pt"
+    torch.manual_seed(0)
+    torch.save({"modules": {"denoiser": Denoiser().state_dict()}}, ck)
+    out = tmp_path / "cmp.json"
+    assert compare_denoisers.main(["--denoisers", f"shipped={weights.DEFAULT_MODEL},untrained={ck}",
+                                   "--data", str(data), "--qualities", "2", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert {r["denoiser"] for r in res["rows"]} == {"shipped", "untrained"} and res["steps"] == 2
+    s = res["summary"]
+    assert s["shipped"]["2"]["psnr"] > s["untrained"]["2"]["psnr"]
+    with pytest.raises(SystemExit):
+        compare_denoisers.main(["--denoisers", "nothing"])

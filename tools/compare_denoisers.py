@@ -1,0 +1,102 @@
+"""Decode the same latents with several denoisers: which training makes the better decoder.
+
+    python tools/compare_denoisers.py --denoisers shipped=rac-tiny-v3,eps=runs/denA/stage1.pt,minsnr=runs/denB/stage1.pt
+
+For each Kodak image and quality (uniform importance map), the model's g_a and the codec's own
+universal quantization (hashed dither, seed 0) give one ŷ; every denoiser then runs the codec's
+K elementwise DDIM steps from it and the model's g_s renders the result. The symbols — and so
+the rate — are identical for all of them: only the reconstruction differs. A denoiser is a model
+name (its shipped denoiser) or a stage-1 checkpoint (``RUN/stage1.pt``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_denoiser(spec: str, channels: int):
+    import torch
+
+    from rac_video.codec.denoiser import Denoiser
+    from rac_video.codec.weights import load_state
+
+    den = Denoiser(channels)
+    if spec.endswith(".pt"):
+        den.load_state_dict(torch.load(spec, map_location="cpu", weights_only=False)["modules"]["denoiser"])
+    else:
+        den.load_state_dict(load_state(spec)[0]["denoiser"])
+    return den.eval().requires_grad_(False)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--denoisers", required=True, help="NAME=MODEL_OR_CHECKPOINT,... (at least one)")
+    p.add_argument("--model", default=None, help="g_a / g_s and tables from this model (default: the default)")
+    p.add_argument("--data", type=Path, default=ROOT / ".." / "shared" / "data" / "eval" / "kodak")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--qualities", default="0,3,6,9,12,15")
+    p.add_argument("--steps", type=int, default=None, help="K (default: the codec's)")
+    p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    args = p.parse_args(argv)
+    specs = dict(item.split("=", 1) for item in args.denoisers.split(",") if "=" in item)
+    if not specs:
+        p.error("--denoisers needs NAME=MODEL_OR_CHECKPOINT entries")
+
+    import torch
+    from PIL import Image
+
+    from rac_video import ops
+    from rac_video.codec import load_model
+    from rac_video.codec.denoiser import denoise
+    from rac_video.codec.model import frame_tensor, uint8_frame
+    from rac_video.eval.metrics import ms_ssim, psnr
+
+    codec = load_model(args.model)
+    K = codec.steps if args.steps is None else args.steps
+    dens = {name: load_denoiser(spec, codec.latent_channels) for name, spec in specs.items()}
+    files = sorted(args.data.rglob("*.png"))[: args.limit]
+    if not files:
+        print(f"no PNG images under {args.data}", file=sys.stderr)
+        return 2
+    qs = [int(q) for q in args.qualities.split(",")]
+    rows = []
+    with torch.no_grad():
+        for f in files:
+            img = np.asarray(Image.open(f).convert("RGB"))
+            H, W = img.shape[:2]
+            y = codec.g_a(frame_tensor(img))
+            level = codec._level_tensor(np.full(codec.latent_hw(H, W), codec.levels - 1, np.uint8), H, W)
+            for q in qs:
+                table = codec.level_table(q)
+                y_hat = ops.dequantize(ops.quantize(y, level, table.delta, 0, 0), level, table.delta, 0, 0)
+                gamma = table.gamma[level.long()]
+                for name, den in dens.items():
+                    rec = uint8_frame(codec.g_s(denoise(den, y_hat, gamma, K)), H, W)
+                    rows.append({"image": f.name, "quality": q, "denoiser": name,
+                                 "psnr": float(np.mean(psnr(img, rec))),
+                                 "ms_ssim": float(np.mean(ms_ssim(img, rec)))})
+    summary = {name: {q: {m: float(np.mean([r[m] for r in rows if r["denoiser"] == name and r["quality"] == q]))
+                          for m in ("psnr", "ms_ssim")} for q in qs} for name in dens}
+    for name, by_q in summary.items():
+        print(f"{name:>10s}  " + "  ".join(f"q{q} {v['psnr']:.2f} dB / {v['ms_ssim']:.4f}" for q, v in by_q.items()))
+    if args.out:
+        out = {"command": "python tools/compare_denoisers.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+               "model": codec.name, "weights_sha256": codec.weights_hash, "steps": K, "denoisers": specs,
+               "images": [f.name for f in files],
+               "machine": {"host": platform.node(), "cores": os.cpu_count(), "torch": torch.__version__},
+               "summary": summary, "rows": rows}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
