@@ -78,10 +78,17 @@ class Codec:
             self.context = CheckerboardContext(C)
             self.context.load_state_dict(state["context"])
             self.context.to(self.device).eval().requires_grad_(False)
-        self.payload_version = CONTEXT_PAYLOAD_VERSION if self.context is not None else PAYLOAD_VERSION
-        self._hdr = _HDR3 if self.context is not None else _HDR
         self.latent_channels = C
         self._z_tables = None
+
+    @property
+    def payload_version(self) -> int:
+        """3 when the y symbols go in two checkerboard streams (a context model), else 2."""
+        return PAYLOAD_VERSION if self.context is None else CONTEXT_PAYLOAD_VERSION
+
+    @property
+    def _hdr(self) -> struct.Struct:
+        return _HDR if self.context is None else _HDR3
 
     # ------------------------------------------------------------------ geometry
     def latent_hw(self, height: int, width: int) -> tuple[int, int]:
@@ -129,7 +136,7 @@ class Codec:
 
     def _y_symbols(self, y, z_hat, cond, level, table, seed, frame_index):
         """The y streams' (symbols, indexes) as numpy arrays: one pair, or (anchors, rest) with a
-        context. Returns them with the quantized latent k."""
+        context."""
         delta = table.delta.to(self.device)
         k = ops.quantize(y, level, delta, seed, frame_index)
         mu, s = self.hyper.synthesis(z_hat, cond)
