@@ -92,6 +92,25 @@ def test_context_model_codes_two_streams_and_refuses_plain_payloads(random_dir):
         plain.decode_frame(p, lv, 8, height=h, width=w)
 
 
+def test_entropy_model_swap_prices_z_with_the_swapped_prior(random_dir):
+    """An ablation's swapped-in hyperprior prices ẑ with its own factorized prior, not the cached one."""
+    import copy
+
+    h, w = 64, 64
+    f, lv = _frame(h, w, 8), _levels(Codec("rand-a"), h, w, 15)
+    a = Codec("rand-a", steps=0)
+    other = copy.deepcopy(a.hyper)
+    with torch.no_grad():
+        other.z_log_scale.add_(1.5)
+    own = a.estimate_bits(f, lv, 6)                      # caches a's own ẑ tables first
+    with a.entropy_model(other):
+        swapped = a.estimate_bits(f, lv, 6)
+    fresh = Codec("rand-a", steps=0)
+    fresh.hyper, fresh.context = other, None            # never priced with the original prior
+    assert swapped == fresh.estimate_bits(f, lv, 6) and swapped != own
+    assert a.estimate_bits(f, lv, 6) == own             # and back
+
+
 def test_rate_estimate_matches_coded_size(codec):
     h, w = 96, 128
     f, lv = _frame(h, w, 4), _levels(codec, h, w, seed=4)

@@ -118,12 +118,14 @@ class Codec:
 
     # ------------------------------------------------------------------ entropy parameters (both ends)
     def _z_prior(self):
-        if self._z_tables is None:
+        """The factorized ẑ tables of the current hyperprior (cached per hyperprior, so an
+        ``entropy_model`` swap prices ẑ with the swapped-in model's own prior)."""
+        if self._z_tables is None or self._z_tables[0] is not self.hyper:
             ent = _entropy()
             # computed on the CPU in float32 from the shipped weights: the same integers on every device
             scales = self.hyper.z_log_scale.detach().cpu().float().exp().clamp_min(0.05).double().numpy()
-            self._z_tables = ent.factorized_gaussian_tables(scales)
-        return self._z_tables
+            self._z_tables = (self.hyper, ent.factorized_gaussian_tables(scales))
+        return self._z_tables[1]
 
     def _coding_params(self, mu, s, level, table, seed, frame_index):
         """(offset, table index) of every latent element from ``ops.entropy_params``:
