@@ -159,6 +159,7 @@ def test_seeding_from_shipped_weights(tmp_path):
     assert train.main(["--run", str(fresh), "--init-from", weights.DEFAULT_MODEL, "--init-restart"]) == 0
     ck = torch.load(fresh / "stage2.pt", map_location="cpu", weights_only=False)
     assert ck["step"] == 0 and ck["extra"]["seconds"] == 0 and ck["extra"]["seeded_from"] == weights.DEFAULT_MODEL
+    assert ("context" in ck["modules"]) == ("context" in state)       # a context model seeds its context too
 
 
 def test_bad_stage_arguments(tmp_path):

@@ -435,7 +435,9 @@ def seed_run(folder: Path, model: str, restart: bool = False) -> list[str]:
         info = record.get("stages", {}).get(f"stage{stage}", {})
         if restart:
             info = {"final": info.get("final", {})}
-        torch.save({"modules": {k: state[k] for k in keys + ("context",) * (stage == 2) if k in state}, "opt": None, "step": info.get("steps", 0),
+        if stage == 2 and "context" in state:          # a model with the checkerboard context
+            keys = keys + ("context",)
+        torch.save({"modules": {k: state[k] for k in keys}, "opt": None, "step": info.get("steps", 0),
                     "extra": {"seconds": info.get("seconds", 0), "seeded_from": model,
                               "schedule_version": int(record.get("schedule_version", 1))}}, path)
         with open(folder / f"stage{stage}.jsonl", "w") as f:

@@ -1,8 +1,8 @@
 """Shipped weights: one file per model version under rac_video/weights/, named by the bitstream.
 
 ``<name>.pt`` holds the state dicts of g_a, g_s, the denoiser and the hyperprior (and, for
-models trained with it, the checkerboard context); ``<name>.json`` records its sha256, the training commands, data and final
-losses. :func:`load_state` refuses a file whose hash differs from the record.
+models trained with it, the checkerboard context); ``<name>.json`` records its sha256, the
+training commands, data and final losses. :func:`load_state` refuses a file whose hash differs from the record.
 """
 from __future__ import annotations
 
