@@ -11,9 +11,6 @@ name (its shipped denoiser) or a stage-1 checkpoint (``RUN/stage1.pt``).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 from pathlib import Path
 
@@ -55,6 +52,7 @@ def main(argv=None) -> int:
 
     from rac_video import ops
     from rac_video.codec import load_model
+    from rac_video.eval.report import write_report
     from rac_video.codec.denoiser import denoise
     from rac_video.codec.model import frame_tensor, uint8_frame
     from rac_video.eval.metrics import ms_ssim, psnr
@@ -88,13 +86,8 @@ def main(argv=None) -> int:
     for name, by_q in summary.items():
         print(f"{name:>10s}  " + "  ".join(f"q{q} {v['psnr']:.2f} dB / {v['ms_ssim']:.4f}" for q, v in by_q.items()))
     if args.out:
-        out = {"command": "python tools/compare_denoisers.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-               "model": codec.name, "weights_sha256": codec.weights_hash, "steps": K, "denoisers": specs,
-               "images": [f.name for f in files],
-               "machine": {"host": platform.node(), "cores": os.cpu_count(), "torch": torch.__version__},
-               "summary": summary, "rows": rows}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(out, indent=1) + "\n")
+        write_report(args.out, "tools/compare_denoisers.py", argv, codec, steps=K, denoisers=specs,
+                     images=[f.name for f in files], summary=summary, rows=rows)
     return 0
 
 

@@ -13,9 +13,6 @@ each model's rate relative to the first (mean over images of the ratio, per qual
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 from pathlib import Path
 
@@ -60,13 +57,13 @@ def main(argv=None) -> int:
     if not specs:
         p.error("--entropy needs NAME=MODEL_OR_CHECKPOINT entries")
 
-    import torch
     from PIL import Image
 
     sys.path.insert(0, str(ROOT / "tools"))
     from eval_images import centre_gaussian
 
     from rac_video.codec import load_model
+    from rac_video.eval.report import write_report
     from rac_video.importance import sideinfo
 
     codec = load_model(args.model)
@@ -104,13 +101,8 @@ def main(argv=None) -> int:
         print(f"{name:>10s}  uniform bpp " + " ".join(f"{b:.4f}" for b in v["bpp"].values())
               + f"   rate vs {ref}: {100 * (v[f'rate_vs_{ref}']['all'] - 1):+.2f} %")
     if args.out:
-        out = {"command": "python tools/compare_entropy_models.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-               "model": codec.name, "weights_sha256": codec.weights_hash, "entropy_models": specs,
-               "images": [f.name for f in files],
-               "machine": {"host": platform.node(), "cores": os.cpu_count(), "torch": torch.__version__},
-               "summary": summary, "rows": rows}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(out, indent=1) + "\n")
+        write_report(args.out, "tools/compare_entropy_models.py", argv, codec, entropy_models=specs,
+                     images=[f.name for f in files], summary=summary, rows=rows)
     return 0
 
 
