@@ -46,13 +46,13 @@ def main(argv=None):
     from eval_images import blobs, centre_gaussian
 
     from rac_video.codec import load_model
-    from rac_video.codec.train import frozen_hyperprior
+    from rac_video.codec.train import frozen_entropy_model
     from rac_video.importance import sideinfo
 
     codec = load_model(args.model)
-    uncond, uncond_steps = frozen_hyperprior(args.run / "stage3.pt", codec.latent_channels, conditioned=False)
+    uncond, _, uncond_steps = frozen_entropy_model(args.run / "stage3.pt", codec.latent_channels)
     if args.equal_budget:
-        cond, cond_steps = frozen_hyperprior(args.run / "stage2.pt", codec.latent_channels)
+        cond, _, cond_steps = frozen_entropy_model(args.run / "stage2.pt", codec.latent_channels)
     else:
         cond, cond_steps = codec.hyper, codec.record["stages"]["stage2"]["steps"]
     files = sorted(args.data.rglob("*.png"))[: args.limit]

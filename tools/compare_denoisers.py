@@ -16,43 +16,28 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-
+from rac_video.eval.report import comparison_args, parse_specs
 
 def load_denoiser(spec: str, channels: int):
-    import torch
+    """A stage-1 checkpoint's denoiser, or a model's shipped one."""
+    from rac_video.codec import load_model
+    from rac_video.codec.train import frozen_denoiser
 
-    from rac_video.codec.denoiser import Denoiser
-    from rac_video.codec.weights import load_state
-
-    den = Denoiser(channels)
-    if spec.endswith(".pt"):
-        den.load_state_dict(torch.load(spec, map_location="cpu", weights_only=False)["modules"]["denoiser"])
-    else:
-        den.load_state_dict(load_state(spec)[0]["denoiser"])
-    return den.eval().requires_grad_(False)
+    return frozen_denoiser(Path(spec), channels) if spec.endswith(".pt") else load_model(spec).denoiser
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--denoisers", required=True, help="NAME=MODEL_OR_CHECKPOINT,... (at least one)")
-    p.add_argument("--model", default=None, help="g_a / g_s and tables from this model (default: the default)")
-    p.add_argument("--data", type=Path, default=ROOT / ".." / "shared" / "data" / "eval" / "kodak")
-    p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--qualities", default="0,3,6,9,12,15")
+    comparison_args(p, "--denoisers", "denoisers")
     p.add_argument("--steps", type=int, default=None, help="K (default: the codec's)")
-    p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
-    specs = dict(item.split("=", 1) for item in args.denoisers.split(",") if "=" in item)
-    if not specs:
-        p.error("--denoisers needs NAME=MODEL_OR_CHECKPOINT entries")
+    specs = parse_specs(p, args.denoisers, "--denoisers")
 
     import torch
     from PIL import Image
 
     from rac_video import ops
     from rac_video.codec import load_model
-    from rac_video.eval.report import write_report
     from rac_video.codec.denoiser import denoise
     from rac_video.codec.model import frame_tensor, uint8_frame
     from rac_video.eval.metrics import ms_ssim, psnr
@@ -86,6 +71,8 @@ def main(argv=None) -> int:
     for name, by_q in summary.items():
         print(f"{name:>10s}  " + "  ".join(f"q{q} {v['psnr']:.2f} dB / {v['ms_ssim']:.4f}" for q, v in by_q.items()))
     if args.out:
+        from rac_video.eval.report import write_report
+
         write_report(args.out, "tools/compare_denoisers.py", argv, codec, steps=K, denoisers=specs,
                      images=[f.name for f in files], summary=summary, rows=rows)
     return 0

@@ -18,44 +18,27 @@ from pathlib import Path
 
 import numpy as np
 
+from rac_video.eval.report import comparison_args, parse_specs
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_entropy_model(spec: str, channels: int):
-    """(hyperprior, context or None) of a model name or a stage-2/3 checkpoint."""
-    import torch
-
-    from rac_video.codec.context import CheckerboardContext
-    from rac_video.codec.hyperprior import HyperPrior
-    from rac_video.codec.weights import load_state
+    """(hyperprior, context or None) of a stage-2/3 checkpoint or of a model's shipped weights."""
+    from rac_video.codec import load_model
+    from rac_video.codec.train import frozen_entropy_model
 
     if spec.endswith(".pt"):
-        modules = torch.load(spec, map_location="cpu", weights_only=False)["modules"]
-    else:
-        modules = load_state(spec)[0]
-    hp_state = modules["hyperprior"]
-    hp = HyperPrior(channels, conditioned=hp_state["h_a.0.weight"].shape[1] != channels)
-    hp.load_state_dict(hp_state)
-    ctx = None
-    if "context" in modules:
-        ctx = CheckerboardContext(channels)
-        ctx.load_state_dict(modules["context"])
-        ctx = ctx.eval().requires_grad_(False)
-    return hp.eval().requires_grad_(False), ctx
+        return frozen_entropy_model(Path(spec), channels)[:2]
+    model = load_model(spec)
+    return model.hyper, model.context
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--entropy", required=True, help="NAME=MODEL_OR_CHECKPOINT,... (the first is the reference)")
-    p.add_argument("--model", default=None, help="g_a and tables from this model (default: the default)")
-    p.add_argument("--data", type=Path, default=ROOT / ".." / "shared" / "data" / "eval" / "kodak")
-    p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--qualities", default="0,3,6,9,12,15")
-    p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    comparison_args(p, "--entropy", "entropy models")
     args = p.parse_args(argv)
-    specs = dict(item.split("=", 1) for item in args.entropy.split(",") if "=" in item)
-    if not specs:
-        p.error("--entropy needs NAME=MODEL_OR_CHECKPOINT entries")
+    specs = parse_specs(p, args.entropy, "--entropy")
 
     from PIL import Image
 
@@ -63,7 +46,6 @@ def main(argv=None) -> int:
     from eval_images import centre_gaussian
 
     from rac_video.codec import load_model
-    from rac_video.eval.report import write_report
     from rac_video.importance import sideinfo
 
     codec = load_model(args.model)
@@ -101,6 +83,8 @@ def main(argv=None) -> int:
         print(f"{name:>10s}  uniform bpp " + " ".join(f"{b:.4f}" for b in v["bpp"].values())
               + f"   rate vs {ref}: {100 * (v[f'rate_vs_{ref}']['all'] - 1):+.2f} %")
     if args.out:
+        from rac_video.eval.report import write_report
+
         write_report(args.out, "tools/compare_entropy_models.py", argv, codec, entropy_models=specs,
                      images=[f.name for f in files], summary=summary, rows=rows)
     return 0

@@ -90,7 +90,7 @@ def main(argv=None):
     from tqdm import tqdm
 
     from rac_video.codec import decode_image, encode_image, load_model
-    from rac_video.codec.train import frozen_hyperprior
+    from rac_video.codec.train import frozen_entropy_model
     from rac_video.codec.image import parse_header
     from rac_video.eval import bdrate
     from rac_video.eval.baselines import make_baseline
@@ -106,7 +106,7 @@ def main(argv=None):
     extra_k = [int(k) for k in args.steps_ablation.split(",") if k != ""]
     uncond = None
     if args.ablation_run and (args.ablation_run / "stage3.pt").exists():
-        uncond, _ = frozen_hyperprior(args.ablation_run / "stage3.pt", codec.latent_channels, conditioned=False)
+        uncond, _, _ = frozen_entropy_model(args.ablation_run / "stage3.pt", codec.latent_channels)
     x264 = make_baseline("x264-intra")
     rows = []
     for n, f in enumerate(tqdm(files, desc="kodak")):
@@ -137,8 +137,11 @@ def main(argv=None):
                 if uncond is not None:              # hyperprior alone on both sides: only the conditioning differs
                     with codec.entropy_model(uncond):
                         row["estimated_bits_uncond"] = codec.estimate_bits(img, levels, q)
-                    with codec.entropy_model(codec.hyper):
-                        row["estimated_bits_hyper"] = codec.estimate_bits(img, levels, q)
+                    if codec.context is None:
+                        row["estimated_bits_hyper"] = est
+                    else:
+                        with codec.entropy_model(codec.hyper):
+                            row["estimated_bits_hyper"] = codec.estimate_bits(img, levels, q)
                 rows.append(row)
         for q in [int(v) for v in args.jpeg.split(",")]:
             nb, rec = jpeg(img, q)

@@ -251,12 +251,26 @@ def frozen_autoencoder(folder):
     return g_a.eval().requires_grad_(False), g_s.eval().requires_grad_(False)
 
 
-def frozen_hyperprior(path: Path, channels: int, conditioned: bool = True):
-    """(hyperprior, step) of a stage-2 / stage-3 checkpoint, eval mode, no gradients."""
+def frozen_entropy_model(path: Path, channels: int):
+    """(hyperprior, context or None, step) of a stage-2 / stage-3 checkpoint, eval mode, no gradients;
+    an unconditioned hyperprior (stage 3) is recognised by the input width of its analysis."""
     ck = torch.load(path, map_location="cpu", weights_only=False)
-    hp = HyperPrior(channels, conditioned=conditioned)
-    hp.load_state_dict(ck["modules"]["hyperprior"])
-    return hp.eval().requires_grad_(False), ck["step"]
+    state = ck["modules"]["hyperprior"]
+    hp = HyperPrior(channels, conditioned=state["h_a.0.weight"].shape[1] != channels)
+    hp.load_state_dict(state)
+    ctx = None
+    if "context" in ck["modules"]:
+        ctx = CheckerboardContext(channels)
+        ctx.load_state_dict(ck["modules"]["context"])
+        ctx = ctx.eval().requires_grad_(False)
+    return hp.eval().requires_grad_(False), ctx, ck.get("step", 0)
+
+
+def frozen_denoiser(path: Path, channels: int):
+    """The denoiser of a stage-1 checkpoint, eval mode, no gradients."""
+    den = Denoiser(channels)
+    den.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["modules"]["denoiser"])
+    return den.eval().requires_grad_(False)
 
 
 def cached_latents(args, folder):
@@ -386,10 +400,7 @@ def stage4(args, folder):
     imgs = load_images(args.data)
     D = args.dev
     g_a, g_s = frozen_autoencoder(folder)
-    ck = torch.load(folder / "stage1.pt", map_location="cpu", weights_only=False)
-    den = Denoiser(g_a.scale.shape[1])
-    den.load_state_dict(ck["modules"]["denoiser"])
-    den = D.module(den.eval().requires_grad_(False))
+    den = D.module(frozen_denoiser(folder / "stage1.pt", g_a.scale.shape[1]))
     g_a = D.module(g_a, True)
     g_s = D.module(g_s.train().requires_grad_(True), True)
     opt = torch.optim.Adam(g_s.parameters(), lr=args.lr or 1e-4)
