@@ -25,6 +25,7 @@ import numpy as np
 
 from . import schedule
 from .codec.model import DEFAULT_STEPS, Codec, PayloadError, load_model
+from .codec.rdoq import check_alpha
 from .codec.weights import DEFAULT_MODEL, ModelMismatchError
 from .container import CorruptPacketError, Header, Packet, Reader, Writer
 from .importance import sideinfo
@@ -48,6 +49,7 @@ class EncodeOptions:
     importance: str = "uniform"          # rac_video.importance.source spec
     importance_kw: dict = field(default_factory=dict)
     steps: int = DEFAULT_STEPS           # DDIM steps the decoder runs by default (stored in the header)
+    rdoq: float | None = None            # the encoder's RDOQ α (rac_video.codec.rdoq); None: the model's default
     seed: int = 0
     model: str = DEFAULT_MODEL
     device: str = "cpu"
@@ -63,6 +65,8 @@ class EncodeOptions:
             raise ValueError(f"bitrate must be positive (kbit/s), got {self.bitrate_kbps!r}")
         if not 0 <= int(self.steps) <= 64:
             raise ValueError("steps must be in 0..64")
+        if self.rdoq is not None:
+            check_alpha(self.rdoq)
         if not 0 <= int(self.seed) < 2**32:
             raise ValueError("seed must be in [0, 2^32)")
 
@@ -72,6 +76,7 @@ def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: Encod
 
     fps = Fraction(fps).limit_denominator(1_000_000)
     settings = {"steps": int(opts.steps), "seed": int(opts.seed), "levels": codec.levels,
+                "rdoq": codec.rdoq if opts.rdoq is None else float(opts.rdoq),          # informational
                 "schedule_version": codec.schedule_version, "scale_table_version": SCALE_TABLE_VERSION,
                 "dither_frame": DITHER_FRAME, "importance": opts.importance,
                 "rate_control": ({"mode": "bitrate", "target_kbps": float(opts.bitrate_kbps)}
@@ -96,13 +101,14 @@ class FrameEncoder:
         levels = side.levels(self.latent_hw)
         est = None
         if self.rate is not None:
-            rate_fn = self.codec.rate_function(frame, levels, seed=self.opts.seed, frame_index=DITHER_FRAME)
+            rate_fn = self.codec.rate_function(frame, levels, seed=self.opts.seed, frame_index=DITHER_FRAME,
+                                               rdoq=self.opts.rdoq)
             overhead = 8 * (len(side_bytes) + len(Packet(index, pts, 0, b"", b"").to_bytes()))
             q, est = self.rate.choose(lambda q: rate_fn(q) + overhead)
         else:
             q = int(self.opts.quality)
         payload = self.codec.encode_frame(frame, levels, q, seed=self.opts.seed, frame_index=DITHER_FRAME,
-                                          steps=self.opts.steps)
+                                          steps=self.opts.steps, rdoq=self.opts.rdoq)
         pkt = Packet(index=index, pts=pts, quality=q, side_info=side_bytes, payload=payload)
         nbytes = len(pkt.to_bytes())
         if self.rate is not None:

@@ -52,6 +52,26 @@ def test_encode_decode_round_trip(tmp_path, random_codec):
     assert np.array_equal(back[2], frames[2])          # FFV1 is lossless
 
 
+def test_rdoq_strength_reaches_every_frame_and_the_header(tmp_path, random_codec):
+    src = _clip(tmp_path / "clip", n=3)
+    sizes = {}
+    for alpha in (0.0, 0.1):
+        out = tmp_path / f"r{alpha}.racv"
+        for mode in ({"quality": 6}, {"quality": None, "bitrate_kbps": 20.0}):
+            rep = pipeline.encode_video(src, out, _opts(rdoq=alpha, **mode), codec=random_codec, progress=False)
+            with Reader(out) as r:
+                assert r.header.settings["rdoq"] == alpha
+                payloads = [p.payload for p in r]
+            if mode["quality"] is not None:
+                sizes[alpha] = rep["total_bytes"], payloads
+                lv = np.full(random_codec.latent_hw(36, 50), random_codec.levels - 1, np.uint8)
+                with open_video(src) as v:
+                    first = next(iter(v))[2]
+                assert payloads[0] == random_codec.encode_frame(first, lv, 6, frame_index=pipeline.DITHER_FRAME,
+                                                                steps=1, rdoq=alpha)
+    assert sizes[0.1][0] <= sizes[0.0][0] and sizes[0.1][1] != sizes[0.0][1]     # other levels, no more bits
+
+
 def test_static_content_quantizes_identically(tmp_path, random_codec):
     """Same frame twice → identical payloads: the dither does not change from frame to frame."""
     from PIL import Image
@@ -117,6 +137,8 @@ def test_user_errors(tmp_path, random_codec):
         pipeline.EncodeOptions(quality=99).check()
     with pytest.raises(ValueError, match="bitrate"):
         pipeline.EncodeOptions(quality=None, bitrate_kbps=-1).check()
+    with pytest.raises(ValueError, match="RDOQ alpha"):
+        pipeline.EncodeOptions(rdoq=-0.5).check()
     src = _clip(tmp_path / "clip", n=2)
     with pytest.raises(ValueError):
         pipeline.encode_video(src, tmp_path / "o.racv", _opts(importance="gaze:/nonexistent.csv"),

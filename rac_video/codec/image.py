@@ -47,8 +47,9 @@ def _as_u8_image(image) -> np.ndarray:
 
 
 def encode_image(image, importance=None, quality: int = 8, *, model: Codec | None = None, seed: int = 0,
-                 steps: int = DEFAULT_STEPS) -> bytes:
-    """Compress an RGB image. ``importance``: None (uniform, all levels L−1) or an (H, W) map in [0, 1]."""
+                 steps: int = DEFAULT_STEPS, rdoq: float | None = None) -> bytes:
+    """Compress an RGB image. ``importance``: None (uniform, all levels L−1) or an (H, W) map in [0, 1];
+    ``rdoq``: the encoder's RDOQ α (None: the model's default, 0: off; rac_video.codec.rdoq)."""
     codec = model or load_model()
     a = _as_u8_image(image)
     H, W = a.shape[:2]
@@ -61,7 +62,7 @@ def encode_image(image, importance=None, quality: int = 8, *, model: Codec | Non
             raise ValueError(f"importance map must be (H, W) = {(H, W)}, got {m.shape}")
         levels = sideinfo.levels_from_importance(m, hw, codec.levels)
     side = sideinfo.RasterLevels(levels, codec.levels).to_bytes()
-    payload = codec.encode_frame(a, levels, quality, seed=seed, steps=steps)
+    payload = codec.encode_frame(a, levels, quality, seed=seed, steps=steps, rdoq=rdoq)
     name = codec.name.encode()
     return (MAGIC + bytes([VERSION, len(name)]) + name + bytes.fromhex(codec.weights_hash[:16])
             + _TAIL.pack(H, W, quality, seed, len(side)) + side + payload)

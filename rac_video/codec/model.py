@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from .. import ops, schedule
 from .autoencoder import FACTOR, Analysis, Synthesis
+from . import rdoq as _rdoq
 from .context import CheckerboardContext, anchor_mask
 from .denoiser import Denoiser, denoise
 from .hyperprior import HYPER_FACTOR, HyperPrior
@@ -56,7 +57,8 @@ def _entropy():
 class Codec:
     """One loaded model. Thread-compatible (no state changes after construction)."""
 
-    def __init__(self, name: str = DEFAULT_MODEL, *, device="cpu", steps: int = DEFAULT_STEPS):
+    def __init__(self, name: str = DEFAULT_MODEL, *, device="cpu", steps: int = DEFAULT_STEPS,
+                 rdoq: float | None = None):
         state, record = load_state(name)
         self.name, self.record = name, record
         self.weights_hash = record["sha256"]
@@ -68,6 +70,8 @@ class Codec:
                                      f"knows {sorted(schedule.RAMPS)}: upgrade rac_video")
         self.device = torch.device(device)
         self.steps = steps
+        # the encoder's default RDOQ α (rac_video.codec.rdoq): the one measured for this model, in its record
+        self.rdoq = _rdoq.check_alpha(record.get("rdoq", 0.0) if rdoq is None else rdoq)
         C = state["g_a"]["scale"].shape[1]
         self.g_a, self.g_s, self.denoiser, self.hyper = Analysis(C), Synthesis(C), Denoiser(C), HyperPrior(C)
         for key, mod in (("g_a", self.g_a), ("g_s", self.g_s), ("denoiser", self.denoiser), ("hyperprior", self.hyper)):
@@ -136,20 +140,32 @@ class Codec:
                                               mean_buckets=_entropy().MEAN_BUCKETS)
         return offset, index
 
-    def _y_symbols(self, y, z_hat, cond, level, table, seed, frame_index):
+    def _y_symbols(self, y, z_hat, cond, level, table, seed, frame_index, rdoq):
         """The y streams' (symbols, indexes) as numpy arrays: one pair, or (anchors, rest) with a
-        context."""
+        context. With RDOQ (α = ``rdoq`` > 0) the levels are refined against each stream's own
+        coding parameters, anchors first (the context then sees the anchors the decoder will have)."""
         delta = table.delta.to(self.device)
         k = ops.quantize(y, level, delta, seed, frame_index)
         mu, s = self.hyper.synthesis(z_hat, cond)
-        if self.context is not None:
-            y_hat = ops.dequantize(k, level, delta, seed, frame_index)      # what the decoder will have
-            mu, s = self.context(y_hat, mu, s, cond)
-        offset, index = self._coding_params(mu, s, level, table, seed, frame_index)
-        sym, index = (k - offset).cpu().numpy(), index.cpu().numpy()
+        v = _rdoq.scaled_latent(y, level, delta, seed, frame_index) if rdoq else None
+
+        def coded(mu, s, k, where=None):
+            offset, index = self._coding_params(mu, s, level, table, seed, frame_index)
+            if rdoq:
+                k = _rdoq.refine_levels(k, v, offset, index, _entropy().conditional_gaussian_tables(), rdoq,
+                                        where=where)
+            return k, offset, index
+
         if self.context is None:
-            return [(sym, index)]
-        a = np.broadcast_to(anchor_mask(*k.shape[-2:]).numpy(), sym.shape)
+            k, offset, index = coded(mu, s, k)
+            return [((k - offset).cpu().numpy(), index.cpu().numpy())]
+        a = anchor_mask(*k.shape[-2:], self.device)
+        if rdoq:                             # the anchors' levels, against the hyperprior's (μ, s)
+            k, _, _ = coded(mu, s, k, where=a)
+        y_hat = ops.dequantize(k, level, delta, seed, frame_index)      # what the decoder will have
+        k, offset, index = coded(*self.context(y_hat, mu, s, cond), k, where=~a)
+        sym, index = (k - offset).cpu().numpy(), index.cpu().numpy()
+        a = np.broadcast_to(a.cpu().numpy(), sym.shape)
         return [(sym[a], index[a]), (sym[~a], index[~a])]
 
     @contextlib.contextmanager
@@ -166,8 +182,10 @@ class Codec:
     # ------------------------------------------------------------------ API
     @torch.no_grad()
     def encode_frame(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
-                     steps: int | None = None) -> bytes:
+                     steps: int | None = None, rdoq: float | None = None) -> bytes:
+        """One frame's payload; ``rdoq``: RDOQ's α for this frame (None: the codec's default, 0: off)."""
         ent = _entropy()
+        rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
         x = self._frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         table = self.level_table(quality)
@@ -181,7 +199,7 @@ class Codec:
         zi = z_hat.to(torch.int32).cpu().numpy()
         z_bytes = ent.encode(zi, _z_indexes(zi.shape), self._z_prior())
         y_streams = [ent.encode(sym, ix, ent.conditional_gaussian_tables())
-                     for sym, ix in self._y_symbols(y, z_hat, cond, level, table, seed, frame_index)]
+                     for sym, ix in self._y_symbols(y, z_hat, cond, level, table, seed, frame_index, rdoq)]
         lengths = [len(z_bytes)] + [len(b) for b in y_streams[:-1]]
         return self._hdr.pack(self.payload_version, K, *lengths) + z_bytes + b"".join(y_streams)
 
@@ -240,17 +258,19 @@ class Codec:
         return denoise(self.denoiser, y_hat, gamma, steps)
 
     @torch.no_grad()
-    def estimate_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0) -> float:
+    def estimate_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
+                      rdoq: float | None = None) -> float:
         """Expected size in bits of the frame payload ``encode_frame`` writes (without the container's
         per-packet overhead): the information content of the exact symbols under the coder's own
         integer tables plus each stream's fixed costs (``entropy.stream_bits``), without running rANS."""
-        return self.rate_function(frame, levels_u8, seed=seed, frame_index=frame_index)(quality)
+        return self.rate_function(frame, levels_u8, seed=seed, frame_index=frame_index, rdoq=rdoq)(quality)
 
     @torch.no_grad()
-    def rate_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0):
+    def rate_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0, rdoq: float | None = None):
         """``q -> estimated payload bits`` for one frame; g_a runs once, each call costs the hyperprior
         and a table lookup per symbol (what per-frame rate control searches over)."""
         ent = _entropy()
+        rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
         x = self._frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         level = self._level_tensor(levels_u8, H, W)
@@ -264,7 +284,8 @@ class Codec:
             zi = z_hat.to(torch.int32).cpu().numpy()
             return float(8 * self._hdr.size + ent.stream_bits(zi, _z_indexes(zi.shape), self._z_prior())
                          + sum(ent.stream_bits(sym, ix, ent.conditional_gaussian_tables())
-                               for sym, ix in self._y_symbols(y, z_hat, cond, level, table, seed, frame_index)))
+                               for sym, ix in self._y_symbols(y, z_hat, cond, level, table, seed, frame_index,
+                                                              rdoq)))
 
         return bits
 

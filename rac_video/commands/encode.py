@@ -11,6 +11,8 @@ def add_arguments(p):
     r.add_argument("-q", "--quality", type=int, default=None, help="constant quality q in 0..15 (default 8)")
     r.add_argument("-b", "--bitrate", type=float, default=None, help="target bitrate in kbit/s (q chosen per frame)")
     p.add_argument("--steps", type=int, default=None, help="DDIM steps the decoder runs (default 2; 0 = none)")
+    p.add_argument("--rdoq", type=float, default=None, metavar="ALPHA",
+                   help="rate-distortion optimised quantization strength α (0 = off; default: the model's)")
     p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
     p.add_argument("--fps", type=float, default=None, help="frame rate of an image folder (default 30)")
     p.add_argument("--seed", type=int, default=0, help="dither seed")
@@ -31,6 +33,7 @@ def run(args):
     opts = pipeline.EncodeOptions(quality=None if args.bitrate else (8 if args.quality is None else args.quality),
                                   bitrate_kbps=args.bitrate, importance=spec, importance_kw=kw,
                                   steps=DEFAULT_STEPS if args.steps is None else args.steps, seed=args.seed,
+                                  rdoq=args.rdoq,
                                   model=args.model or DEFAULT_MODEL, device=args.device, max_frames=args.frames,
                                   fps=args.fps)
     rep = pipeline.encode_video(args.input, args.output, opts, progress=not (args.no_progress or args.json))

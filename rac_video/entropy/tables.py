@@ -134,6 +134,11 @@ class CdfTables:
 
     def ideal_bits(self, symbols, indexes) -> float:
         """Information content under these integer tables (escape fields included), in bits."""
+        return float(np.sum(self.symbol_bits(symbols, indexes)))
+
+    def symbol_bits(self, symbols, indexes) -> np.ndarray:
+        """Information content of each symbol (flattened, float64 bits; an escaped symbol costs the
+        escape's frequency plus its Elias-gamma field, as the coder writes it)."""
         s = np.asarray(symbols, dtype=np.int64).reshape(-1)
         ix = np.asarray(indexes, dtype=np.int64).reshape(-1)
         lo = self.min_values.astype(np.int64)[ix]
@@ -143,13 +148,11 @@ class CdfTables:
             self._flat = (PRECISION - np.log2(np.concatenate(self.freqs).astype(np.float64)),
                           np.concatenate([[0], np.cumsum(self.lengths.astype(np.int64))[:-1]]))
         flat_bits, start = self._flat
-        pos = start[ix] + np.where(esc, self.lengths.astype(np.int64)[ix] - 1, s - lo)
-        bits = float(np.sum(flat_bits[pos]))
+        bits = flat_bits[start[ix] + np.where(esc, self.lengths.astype(np.int64)[ix] - 1, s - lo)]
         if esc.any():
             se, le, he = s[esc], lo[esc], hi[esc]
             o = np.where(se > he, 2 * (se - he - 1), 2 * (le - 1 - se) + 1)
-            nb = np.floor(np.log2((o + 1).astype(np.float64))).astype(np.int64) + 1
-            bits += float(np.sum(6 + nb - 1))
+            bits[esc] += 6 + np.floor(np.log2((o + 1).astype(np.float64)))
         return bits
 
 
