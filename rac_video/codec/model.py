@@ -5,7 +5,12 @@ encode:  x ─g_a→ y ; levels ─table(q)→ Δ, γ ; k = quantize(y, level, �
          (μ, s) = h_s(ẑ, cond) ; symbol = k − round(μ/Δ + u), table index of s/Δ → rANS
 decode:  the same (μ, s) from ẑ ; k = symbol + round(μ/Δ + u) ; ŷ = dequantize(k) ;
          z_t = α·ŷ is a diffusion sample at each element's own t ; K elementwise DDIM steps
-         t_k = t·(1 − k/K) with the spatially varying denoiser ; x̂ = g_s(ŷ₀)
+         t_k = t·(1 − k/K) with the spatially varying denoiser ; for models with a posterior
+         fusion constant c, ŷ₀ ← E[y | bin of ŷ, N(μ, s²), N(ŷ₀, cΔ²)] (rac_video.codec.posterior) ;
+         x̂ = g_s(ŷ₀)
+
+RDOQ (encoder only, rac_video.codec.rdoq) may move k toward round(μ/Δ + u) where bits saved
+outweigh the error added; the default strength α is the model's (its record), 0 when absent.
 
 With a checkerboard context (models trained with ``--context``, rac_video.codec.context) the
 y symbols go in two streams: the anchors with the hyperprior's (μ, s), then the rest with (μ, s)
@@ -32,6 +37,7 @@ from .. import ops, schedule
 from .autoencoder import FACTOR, Analysis, Synthesis
 from . import rdoq as _rdoq
 from .context import CheckerboardContext, anchor_mask
+from .posterior import check_fusion, fuse_posterior
 from .denoiser import Denoiser, denoise
 from .hyperprior import HYPER_FACTOR, HyperPrior
 from .weights import DEFAULT_MODEL, ModelMismatchError, load_state
@@ -58,7 +64,7 @@ class Codec:
     """One loaded model. Thread-compatible (no state changes after construction)."""
 
     def __init__(self, name: str = DEFAULT_MODEL, *, device="cpu", steps: int = DEFAULT_STEPS,
-                 rdoq: float | None = None):
+                 rdoq: float | None = None, fusion: float | None = None):
         state, record = load_state(name)
         self.name, self.record = name, record
         self.weights_hash = record["sha256"]
@@ -72,6 +78,9 @@ class Codec:
         self.steps = steps
         # the encoder's default RDOQ α (rac_video.codec.rdoq): the one measured for this model, in its record
         self.rdoq = _rdoq.check_alpha(record.get("rdoq", 0.0) if rdoq is None else rdoq)
+        # the decoder's posterior fusion constant c (rac_video.codec.posterior; 0: off): part of the model,
+        # from its record, so a file decodes the same way wherever its model does
+        self.fusion = check_fusion(record.get("posterior_fusion", 0.0) if fusion is None else fusion)
         C = state["g_a"]["scale"].shape[1]
         self.g_a, self.g_s, self.denoiser, self.hyper = Analysis(C), Synthesis(C), Denoiser(C), HyperPrior(C)
         for key, mod in (("g_a", self.g_a), ("g_s", self.g_s), ("denoiser", self.denoiser), ("hyperprior", self.hyper)):
@@ -247,6 +256,8 @@ class Codec:
             raise PayloadError(f"corrupt frame payload: {exc}") from exc
         y_hat = ops.dequantize(k.to(torch.int32), level, delta, seed, frame_index)
         y0 = self.denoise(y_hat, gamma, K)
+        if self.fusion:
+            y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
         return self.synthesize(y0, height, width)
 
     def synthesize(self, y0: torch.Tensor, height: int, width: int) -> np.ndarray:

@@ -490,6 +490,10 @@ def main(argv=None):
     p.add_argument("--init-restart", action="store_true", help="with --init-from: step and time counters from 0")
     p.add_argument("--export", type=Path, help="write the shipped weights file + record to this folder")
     p.add_argument("--name", default=None, help="model name for --export (default: the default model)")
+    p.add_argument("--posterior-fusion", type=float, default=0.0, metavar="C",
+                   help="--export: the decoder's posterior fusion constant (rac_video.codec.posterior; 0: off)")
+    p.add_argument("--rdoq", type=float, default=0.0, metavar="ALPHA",
+                   help="--export: the encoder's default RDOQ strength (rac_video.codec.rdoq; 0: off)")
     args = p.parse_args(argv)
     if args.context and args.stage != "2":
         raise SystemExit("--context is a stage-2 option (the stage-3 ablation is the plain unconditioned hyperprior)")
@@ -503,8 +507,11 @@ def main(argv=None):
     if args.init_from:
         print("seeded", seed_run(args.run, args.init_from, args.init_restart) or "nothing (stages exist)")
     if args.export:
+        from .posterior import check_fusion
+        from .rdoq import check_alpha
         from .weights import DEFAULT_MODEL, export
-        print(export(args.run, args.export, args.name or DEFAULT_MODEL))
+        print(export(args.run, args.export, args.name or DEFAULT_MODEL,
+                     posterior_fusion=check_fusion(args.posterior_fusion), rdoq=check_alpha(args.rdoq)))
         return 0
     if args.stage is None:
         return 0 if args.init_from else p.error("--stage, --init-from or --export is required")

@@ -1,0 +1,89 @@
+"""Posterior fusion: the decoder's last step, combining what it knows about each latent element.
+
+After decoding, the decoder holds three pieces of evidence about an element y:
+
+1. the quantization bin. Universal quantization bounds the error: y ∈ B = [ŷ − Δ/2, ŷ + Δ/2]
+   exactly, since k = ⌊y/Δ + u + ½⌋ and ŷ = Δ·(k − u);
+2. the entropy model's belief y ~ N(μ, s²), the very Gaussian the symbol was coded with (the
+   hyperprior's, refined by the checkerboard context where there is one);
+3. the denoiser's estimate ỹ from ŷ and its neighbourhood; the denoiser never sees (μ, s), so this
+   is largely independent evidence. Its error is modelled as Gaussian with variance c·Δ².
+
+Treating 2 and 3 as independent Gaussian evidence gives N(m, v) with 1/v = 1/s² + 1/(cΔ²) and
+m = v·(μ/s² + ỹ/(cΔ²)); the estimate is the mean of that Gaussian truncated to B (DESIGN §3 keeps ŷ
+and the denoiser; this adds the bin and the entropy model's Gaussian the decoder already has).
+At low rates, where Δ ≫ s for many elements, the entropy model's mean is a far better guess than
+the bin's centre, and the denoiser alone cannot know it; at high rates B is narrow and nothing
+changes. c is a per-model constant measured on Kodak (``tools/tune_encoder.py --fusion``), kept in
+the model's record: the same file decodes the same way with the same model.
+
+Not used with RDOQ (rac_video.codec.rdoq) by default: a level RDOQ moved leaves y outside B.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["check_fusion", "truncated_normal_mean", "fuse_posterior"]
+
+_TINY = 1e-300
+
+
+def check_fusion(c) -> float:
+    """c as a float: 0 (off) or finite and > 0; a clear error otherwise."""
+    try:
+        v = float(c)
+    except (TypeError, ValueError):
+        raise ValueError(f"posterior fusion c must be a number >= 0 (0: off), got {c!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"posterior fusion c must be finite and >= 0 (0: off), got {c!r}")
+    return v
+
+
+def _phi(x):
+    return torch.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+
+
+def _Phi(x):
+    return 0.5 * torch.erfc(-x * (1.0 / math.sqrt(2.0)))
+
+
+def _lower_tail_ratio(a, b):
+    """(φ(a) − φ(b)) / (Φ(b) − Φ(a)) for a < b with a + b ≤ 0 (the interval's mass mostly below 0).
+    When b < 0 both Φ may underflow; there the common factor e^(−b²/2) is taken out with the scaled
+    complementary error function erfcx, which stays exact arbitrarily far out in the tail."""
+    direct = (_phi(a) - _phi(b)) / (_Phi(b) - _Phi(a)).clamp_min(_TINY)
+    e = torch.exp(-0.5 * (a - b) * (a + b))                      # e^(−(a² − b²)/2) ≤ 1 here
+    r2 = 1.0 / math.sqrt(2.0)
+    den = torch.special.erfcx(-b * r2) - torch.special.erfcx(-a * r2) * e
+    scaled = math.sqrt(2.0 / math.pi) * (e - 1.0) / den.clamp_min(_TINY)
+    return torch.where(b < 0, scaled, direct)
+
+
+def truncated_normal_mean(m, sd, lo, hi):
+    """E[Y | lo ≤ Y ≤ hi] for Y ~ N(m, sd²), elementwise, in float64. The interval is mirrored to
+    the lower side of m and the far tail is handled with erfcx, so there is no cancellation or
+    underflow; the result is clamped into [lo, hi] (rounding only)."""
+    m, sd, lo, hi = (t.double() for t in (m, sd, lo, hi))
+    a, b = (lo - m) / sd, (hi - m) / sd
+    flip = (a + b) > 0
+    r = _lower_tail_ratio(torch.where(flip, -b, a), torch.where(flip, -a, b))
+    return (m + sd * torch.where(flip, -r, r)).clamp(lo, hi)
+
+
+def fuse_posterior(y_den, y_hat, mu, scale, delta, c: float) -> torch.Tensor:
+    """The fused estimate of every latent element (computed in float64, returned in the dtype of
+    ``y_hat``): ``y_den`` the denoiser's output, ``y_hat`` the dequantized latent, (``mu``, ``scale``)
+    the entropy model's Gaussian, ``delta`` the step Δ (broadcast), ``c`` the denoiser's error
+    variance in units of Δ² (0: ``y_den`` unchanged)."""
+    c = check_fusion(c)
+    if c == 0:
+        return y_den
+    y_den64, y_hat64, mu64, scale64 = (t.double() for t in (y_den, y_hat, mu, scale))
+    delta64 = delta.double().expand_as(y_hat64)
+    prec_d, prec_s = 1.0 / (c * delta64 * delta64), 1.0 / (scale64 * scale64)
+    v = 1.0 / (prec_d + prec_s)
+    m = v * (prec_d * y_den64 + prec_s * mu64)
+    out = truncated_normal_mean(m, v.sqrt(), y_hat64 - 0.5 * delta64, y_hat64 + 0.5 * delta64)
+    return out.to(y_hat.dtype)
