@@ -24,7 +24,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import schedule
-from .codec.model import DEFAULT_STEPS, Codec, PayloadError, load_model
+from .codec.model import MAX_STEPS, Codec, PayloadError, load_model
 from .codec.rdoq import check_alpha
 from .codec.weights import DEFAULT_MODEL, ModelMismatchError
 from .container import CorruptPacketError, Header, Packet, Reader, Writer
@@ -48,7 +48,7 @@ class EncodeOptions:
     bitrate_kbps: float | None = None    # target bitrate: q chosen per frame from the rate estimate
     importance: str = "uniform"          # rac_video.importance.source spec
     importance_kw: dict = field(default_factory=dict)
-    steps: int = DEFAULT_STEPS           # DDIM steps the decoder runs by default (stored in the header)
+    steps: int | None = None             # DDIM steps the decoder runs (in the header); None: the model's
     rdoq: float | None = None            # the encoder's RDOQ α (rac_video.codec.rdoq); None: the model's default
     seed: int = 0
     model: str = DEFAULT_MODEL
@@ -63,8 +63,8 @@ class EncodeOptions:
                 raise ValueError(f"quality must be in 0..{schedule.Q_MAX}, got {self.quality!r}")
         elif not float(self.bitrate_kbps) > 0:
             raise ValueError(f"bitrate must be positive (kbit/s), got {self.bitrate_kbps!r}")
-        if not 0 <= int(self.steps) <= 64:
-            raise ValueError("steps must be in 0..64")
+        if self.steps is not None and not 0 <= int(self.steps) <= MAX_STEPS:
+            raise ValueError(f"steps must be in 0..{MAX_STEPS}")
         if self.rdoq is not None:
             check_alpha(self.rdoq)
         if not 0 <= int(self.seed) < 2**32:
@@ -75,7 +75,8 @@ def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: Encod
     from .entropy import SCALE_TABLE_VERSION
 
     fps = Fraction(fps).limit_denominator(1_000_000)
-    settings = {"steps": int(opts.steps), "seed": int(opts.seed), "levels": codec.levels,
+    settings = {"steps": codec.steps if opts.steps is None else int(opts.steps), "seed": int(opts.seed),
+                "levels": codec.levels,
                 "rdoq": codec.rdoq if opts.rdoq is None else float(opts.rdoq),          # informational
                 "schedule_version": codec.schedule_version, "scale_table_version": SCALE_TABLE_VERSION,
                 "dither_frame": DITHER_FRAME, "importance": opts.importance,

@@ -128,3 +128,5 @@ def test_codec_default_alpha_comes_from_the_model_record(random_weights_dir, mon
     assert Codec("rand-a").rdoq == 0.0                       # a record without one: RDOQ off
     with pytest.raises(ValueError, match="alpha"):
         Codec("rand-a", rdoq=float("nan"))
+    with pytest.raises(ValueError, match="steps"):
+        Codec("rand-a", steps=65)

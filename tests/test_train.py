@@ -113,21 +113,21 @@ def test_stage2_context_joins_a_run_exports_and_codes(tmp_path, data_dir, monkey
     assert np.isfinite(logged["log2_bits"]) and np.isfinite(logged["bpp"])
     out = tmp_path / "weights"
     assert train.main(["--run", str(run), "--export", str(out), "--name", "tiny-ctx",
-                       "--posterior-fusion", "0.004", "--rdoq", "3"]) == 0
+                       "--posterior-fusion", "0.004", "--rdoq", "3", "--ddim-steps", "1"]) == 0
     assert "context" in torch.load(out / "tiny-ctx.pt", weights_only=True)
     rec = json.loads((out / "tiny-ctx.json").read_text())
-    assert rec["posterior_fusion"] == 0.004 and rec["rdoq"] == 3.0
-    assert rec["commands"][-1].endswith("--name tiny-ctx --posterior-fusion 0.004 --rdoq 3")
+    assert rec["posterior_fusion"] == 0.004 and rec["rdoq"] == 3.0 and rec["steps"] == 1
+    assert rec["commands"][-1].endswith("--name tiny-ctx --posterior-fusion 0.004 --rdoq 3 --ddim-steps 1")
     monkeypatch.setenv(weights.WEIGHTS_ENV, str(out))
     from rac_video.codec import decode_image, encode_image
     from rac_video.codec.image import parse_header
     from rac_video.codec.model import Codec
 
     codec = Codec("tiny-ctx")
-    assert (codec.fusion, codec.rdoq) == (0.004, 3.0)                  # the record's decoder / encoder defaults
+    assert (codec.fusion, codec.rdoq, codec.steps) == (0.004, 3.0, 1)    # the record's decoder / encoder defaults
     img = np.asarray(Image.open(data_dir / "1.png"))[:48, :40]
     data = encode_image(img, None, quality=9, model=codec)
-    assert codec.context is not None and parse_header(data)["payload"][0] == 3
+    assert codec.context is not None and parse_header(data)["payload"][:2] == bytes([3, 1])    # version, K
     assert decode_image(data, model=codec).shape == img.shape
     with pytest.raises(SystemExit, match="stage-2 option"):
         train.main(["--stage", "1", "--run", str(run), "--context"])

@@ -48,10 +48,9 @@ def main(argv=None):
 
     from rac_video import pipeline
     from rac_video.codec import load_model
-    from rac_video.codec.model import DEFAULT_STEPS
 
     codec = load_model(device=args.device)
-    steps = DEFAULT_STEPS if args.steps is None else args.steps
+    steps = codec.steps if args.steps is None else args.steps
     results = []
     todo = clips(args.data)
     if not todo:

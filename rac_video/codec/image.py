@@ -15,7 +15,7 @@ import struct
 import numpy as np
 
 from ..importance import sideinfo
-from .model import DEFAULT_STEPS, Codec, PayloadError, load_model
+from .model import Codec, PayloadError, load_model
 from .weights import DEFAULT_MODEL, ModelMismatchError
 
 MAGIC = b"RACI"
@@ -47,9 +47,10 @@ def _as_u8_image(image) -> np.ndarray:
 
 
 def encode_image(image, importance=None, quality: int = 8, *, model: Codec | None = None, seed: int = 0,
-                 steps: int = DEFAULT_STEPS, rdoq: float | None = None) -> bytes:
+                 steps: int | None = None, rdoq: float | None = None) -> bytes:
     """Compress an RGB image. ``importance``: None (uniform, all levels L−1) or an (H, W) map in [0, 1];
-    ``rdoq``: the encoder's RDOQ α (None: the model's default, 0: off; rac_video.codec.rdoq)."""
+    ``steps`` (DDIM steps K written for the decoder) and ``rdoq`` (the encoder's RDOQ α, 0: off;
+    rac_video.codec.rdoq): None takes the model's default."""
     codec = model or load_model()
     a = _as_u8_image(image)
     H, W = a.shape[:2]

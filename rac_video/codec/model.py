@@ -45,7 +45,7 @@ from .weights import DEFAULT_MODEL, ModelMismatchError, load_state
 PAD = FACTOR * HYPER_FACTOR
 PAYLOAD_VERSION = 2  # 2: y tables indexed by (scale, mean bucket)
 CONTEXT_PAYLOAD_VERSION = 3  # 3: the y symbols in two checkerboard streams
-DEFAULT_STEPS = 2
+DEFAULT_STEPS = 2           # K for models whose record does not name one
 MAX_STEPS = 64
 _HDR = struct.Struct("<BBI")
 _HDR3 = struct.Struct("<BBII")
@@ -63,7 +63,7 @@ def _entropy():
 class Codec:
     """One loaded model. Thread-compatible (no state changes after construction)."""
 
-    def __init__(self, name: str = DEFAULT_MODEL, *, device="cpu", steps: int = DEFAULT_STEPS,
+    def __init__(self, name: str = DEFAULT_MODEL, *, device="cpu", steps: int | None = None,
                  rdoq: float | None = None, fusion: float | None = None):
         state, record = load_state(name)
         self.name, self.record = name, record
@@ -75,7 +75,10 @@ class Codec:
             raise ModelMismatchError(f"model {name} needs schedule version {self.schedule_version}, this build "
                                      f"knows {sorted(schedule.RAMPS)}: upgrade rac_video")
         self.device = torch.device(device)
-        self.steps = steps
+        # the DDIM steps K the encoder writes by default: the model's (its record), else DEFAULT_STEPS
+        self.steps = int(record.get("steps", DEFAULT_STEPS) if steps is None else steps)
+        if not 0 <= self.steps <= MAX_STEPS:
+            raise ValueError(f"steps must be in 0..{MAX_STEPS}, got {self.steps}")
         # the encoder's default RDOQ α (rac_video.codec.rdoq): the one measured for this model, in its record
         self.rdoq = _rdoq.check_alpha(record.get("rdoq", 0.0) if rdoq is None else rdoq)
         # the decoder's posterior fusion constant c (rac_video.codec.posterior; 0: off): part of the model,

@@ -494,6 +494,8 @@ def main(argv=None):
                    help="--export: the decoder's posterior fusion constant (rac_video.codec.posterior; 0: off)")
     p.add_argument("--rdoq", type=float, default=0.0, metavar="ALPHA",
                    help="--export: the encoder's default RDOQ strength (rac_video.codec.rdoq; 0: off)")
+    p.add_argument("--ddim-steps", type=int, default=None, metavar="K",
+                   help="--export: the DDIM steps the encoder writes by default (unset: rac_video's default)")
     args = p.parse_args(argv)
     if args.context and args.stage != "2":
         raise SystemExit("--context is a stage-2 option (the stage-3 ablation is the plain unconditioned hyperprior)")
@@ -506,12 +508,15 @@ def main(argv=None):
     args.run.mkdir(parents=True, exist_ok=True)
     if args.init_from:
         print("seeded", seed_run(args.run, args.init_from, args.init_restart) or "nothing (stages exist)")
+    if args.ddim_steps is not None and not 0 <= args.ddim_steps <= 64:
+        p.error("--ddim-steps must be in 0..64")
     if args.export:
         from .posterior import check_fusion
         from .rdoq import check_alpha
         from .weights import DEFAULT_MODEL, export
         print(export(args.run, args.export, args.name or DEFAULT_MODEL,
-                     posterior_fusion=check_fusion(args.posterior_fusion), rdoq=check_alpha(args.rdoq)))
+                     posterior_fusion=check_fusion(args.posterior_fusion), rdoq=check_alpha(args.rdoq),
+                     steps=args.ddim_steps))
         return 0
     if args.stage is None:
         return 0 if args.init_from else p.error("--stage, --init-from or --export is required")

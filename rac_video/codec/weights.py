@@ -57,10 +57,11 @@ def load_state(name: str = DEFAULT_MODEL) -> tuple[dict, dict]:
 
 
 def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL, *, posterior_fusion: float = 0.0,
-           rdoq: float = 0.0) -> str:
+           rdoq: float = 0.0, steps: int | None = None) -> str:
     """Pack the final checkpoints of a training run into ``out_dir/name.pt`` + ``name.json``; the
-    decoder's posterior fusion constant and the encoder's default RDOQ α go into the record when set
-    (measured by tools/tune_encoder.py; the fusion constant is part of how the model decodes)."""
+    decoder's posterior fusion constant, the encoder's default RDOQ α and its default DDIM steps K go
+    into the record when set (measured by tools/tune_encoder.py; the fusion constant is part of how
+    the model decodes, α and K are encoder defaults)."""
     run, out_dir = Path(run), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     state, stages = {}, {}
@@ -89,11 +90,13 @@ def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL, *, posterior_fus
               "schedule_version": versions.pop(),
               **({"posterior_fusion": float(posterior_fusion)} if posterior_fusion else {}),
               **({"rdoq": float(rdoq)} if rdoq else {}),
+              **({"steps": int(steps)} if steps is not None else {}),
               "exported": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "stages": stages,
               "data": "../shared/data/train (CID22-512 250 PNG + BSDS500 500 JPEG), random crops + flips",
               "commands": [f"python -m rac_video.codec.train --stage {s} --run {run} --minutes M" for s, _ in parts]
               + [f"python -m rac_video.codec.train --run {run} --export {out_dir} --name {name}"
                  + (f" --posterior-fusion {posterior_fusion:g}" if posterior_fusion else "")
-                 + (f" --rdoq {rdoq:g}" if rdoq else "")]}
+                 + (f" --rdoq {rdoq:g}" if rdoq else "")
+                 + (f" --ddim-steps {steps}" if steps is not None else "")]}
     (out_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     return json.dumps(record, indent=2)

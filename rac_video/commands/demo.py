@@ -7,7 +7,7 @@ def add_arguments(p):
     r = p.add_mutually_exclusive_group()
     r.add_argument("-q", "--quality", type=int, default=None, help="constant quality 0..15 (default 8)")
     r.add_argument("-b", "--bitrate", type=float, default=None, help="target kbit/s instead of a quality")
-    p.add_argument("--steps", type=int, default=None, help="DDIM steps (default 2)")
+    p.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the model's)")
     p.add_argument("--uniform", action="store_true",
                    help="also encode with a uniform importance map at the gaze run's bitrate, for comparison")
     p.add_argument("--model", default=None, help="model name (default: the shipped one)")
@@ -21,7 +21,6 @@ def run(args):
     import numpy as np
 
     from .. import demo, pipeline
-    from ..codec.model import DEFAULT_STEPS
     from ..codec.weights import DEFAULT_MODEL
     from ..eval.metrics import sequence_metrics
     from ..importance.gaze import read_gaze
@@ -37,7 +36,7 @@ def run(args):
     demo.make_clip(src_dir, frames=n)
     trace = demo.make_gaze_trace(os.path.join(out, "gaze.csv"), seconds=n / demo.DEMO_FPS + 0.5)
     progress = not (args.no_progress or args.json)
-    steps = DEFAULT_STEPS if args.steps is None else args.steps
+    steps = args.steps                   # None: the model's default
     quality = None if args.bitrate else (8 if args.quality is None else args.quality)
 
     display = demo.demo_display()

@@ -10,7 +10,7 @@ def add_arguments(p):
     r = p.add_mutually_exclusive_group()
     r.add_argument("-q", "--quality", type=int, default=None, help="constant quality q in 0..15 (default 8)")
     r.add_argument("-b", "--bitrate", type=float, default=None, help="target bitrate in kbit/s (q chosen per frame)")
-    p.add_argument("--steps", type=int, default=None, help="DDIM steps the decoder runs (default 2; 0 = none)")
+    p.add_argument("--steps", type=int, default=None, help="DDIM steps the decoder runs (default: the model's; 0 = none)")
     p.add_argument("--rdoq", type=float, default=None, metavar="ALPHA",
                    help="rate-distortion optimised quantization strength α (0 = off; default: the model's)")
     p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
@@ -25,14 +25,13 @@ def add_arguments(p):
 
 def run(args):
     from .. import pipeline
-    from ..codec.model import DEFAULT_STEPS
     from ..codec.weights import DEFAULT_MODEL
     from ._common import emit, importance_spec
 
     spec, kw = importance_spec(args)
     opts = pipeline.EncodeOptions(quality=None if args.bitrate else (8 if args.quality is None else args.quality),
                                   bitrate_kbps=args.bitrate, importance=spec, importance_kw=kw,
-                                  steps=DEFAULT_STEPS if args.steps is None else args.steps, seed=args.seed,
+                                  steps=args.steps, seed=args.seed,
                                   rdoq=args.rdoq,
                                   model=args.model or DEFAULT_MODEL, device=args.device, max_frames=args.frames,
                                   fps=args.fps)
