@@ -6,7 +6,9 @@ For each Kodak image and quality (uniform importance map), the model's g_a and t
 universal quantization (hashed dither, seed 0) give one ŷ; every denoiser then runs the codec's
 K elementwise DDIM steps from it and the model's g_s renders the result. The symbols — and so
 the rate — are identical for all of them: only the reconstruction differs. A denoiser is a model
-name (its shipped denoiser) or a stage-1 checkpoint (``RUN/stage1.pt``).
+name (its shipped denoiser) or a stage-1 checkpoint (``RUN/stage1.pt``). The denoisers are compared
+alone: a model's posterior fusion (rac_video.codec.posterior), which needs the entropy model's
+(μ, s), is not applied here.
 """
 from __future__ import annotations
 
