@@ -192,8 +192,8 @@ def main(argv=None):
                        for m in ("uniform", "centre", "blobs")},
             "note": "hyperprior alone on both sides (a model's checkerboard context is left out)"}
     out = {"command": "python tools/eval_images.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "model": codec.name, "weights_sha256": codec.weights_hash, "steps": K0, "posterior_fusion": codec.fusion, "rdoq": codec.rdoq,
-           "images": [f.name for f in files],
+           "model": codec.name, "weights_sha256": codec.weights_hash, "steps": K0,
+           "posterior_fusion": codec.fusion, "rdoq": codec.rdoq, "images": [f.name for f in files],
            "machine": {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
                        "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()},
            "summary": summary, "curves": curves, "per_image": rows}
