@@ -34,12 +34,12 @@ import torch
 import torch.nn.functional as F
 
 from .. import ops, schedule
-from .autoencoder import FACTOR, Analysis, Synthesis
 from . import rdoq as _rdoq
+from .autoencoder import FACTOR, Analysis, Synthesis
 from .context import CheckerboardContext, anchor_mask
-from .posterior import check_fusion, fuse_posterior
 from .denoiser import Denoiser, denoise
 from .hyperprior import HYPER_FACTOR, HyperPrior
+from .posterior import check_fusion, fuse_posterior
 from .weights import DEFAULT_MODEL, ModelMismatchError, load_state
 
 PAD = FACTOR * HYPER_FACTOR

@@ -31,8 +31,7 @@ def run(args):
     spec, kw = importance_spec(args)
     opts = pipeline.EncodeOptions(quality=None if args.bitrate else (8 if args.quality is None else args.quality),
                                   bitrate_kbps=args.bitrate, importance=spec, importance_kw=kw,
-                                  steps=args.steps, seed=args.seed,
-                                  rdoq=args.rdoq,
+                                  steps=args.steps, rdoq=args.rdoq, seed=args.seed,
                                   model=args.model or DEFAULT_MODEL, device=args.device, max_frames=args.frames,
                                   fps=args.fps)
     rep = pipeline.encode_video(args.input, args.output, opts, progress=not (args.no_progress or args.json))
