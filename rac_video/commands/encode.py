@@ -10,7 +10,7 @@ def add_arguments(p):
     r = p.add_mutually_exclusive_group()
     r.add_argument("-q", "--quality", type=int, default=None, help="constant quality q in 0..15 (default 8)")
     r.add_argument("-b", "--bitrate", type=float, default=None, help="target bitrate in kbit/s (q chosen per frame)")
-    p.add_argument("--steps", type=int, default=None, help="DDIM steps the decoder runs (default: the model's; 0 = none)")
+    p.add_argument("--steps", type=int, default=None, help="DDIM steps for the decoder (default: the model's; 0 = none)")
     p.add_argument("--rdoq", type=float, default=None, metavar="ALPHA",
                    help="rate-distortion optimised quantization strength α (0 = off; default: the model's)")
     p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
