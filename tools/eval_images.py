@@ -77,7 +77,8 @@ def main(argv=None):
     p.add_argument("--qualities", default="0,3,6,9,12,15")
     p.add_argument("--jpeg", default="1,3,8,15,30,50,75,90")
     p.add_argument("--x264", default="22,28,34,40,46,51", help="x264 intra CRFs")
-    p.add_argument("--steps-ablation", default="0,4,8", help="extra K to decode the uniform streams with")
+    p.add_argument("--steps-ablation", default="0,1,2,4,8",
+                   help="other K to decode the uniform streams with (the model's own K is skipped)")
     p.add_argument("--ablation-run", type=Path, default=None, help="training run with stage3.pt")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--model", default=None, help="model name (default: the default model; RAC_VIDEO_WEIGHTS "
@@ -103,7 +104,7 @@ def main(argv=None):
     codec = load_model(args.model)
     K0 = codec.steps
     qs = [int(q) for q in args.qualities.split(",")]
-    extra_k = [int(k) for k in args.steps_ablation.split(",") if k != ""]
+    extra_k = [int(k) for k in args.steps_ablation.split(",") if k != "" and int(k) != K0]
     uncond = None
     if args.ablation_run and (args.ablation_run / "stage3.pt").exists():
         uncond, _, _ = frozen_entropy_model(args.ablation_run / "stage3.pt", codec.latent_channels)
