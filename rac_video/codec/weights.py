@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-DEFAULT_MODEL = "rac-tiny-v4"
+DEFAULT_MODEL = "rac-tiny-v5"
 WEIGHTS_ENV = "RAC_VIDEO_WEIGHTS"  # a folder of extra models (name.pt + name.json), searched first
 
 
