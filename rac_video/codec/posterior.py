@@ -25,6 +25,8 @@ import math
 
 import torch
 
+from ..ops import _checks
+
 __all__ = ["check_fusion", "truncated_normal_mean", "fuse_posterior"]
 
 _TINY = 1e-300
@@ -32,13 +34,7 @@ _TINY = 1e-300
 
 def check_fusion(c) -> float:
     """c as a float: 0 (off) or finite and > 0; a clear error otherwise."""
-    try:
-        v = float(c)
-    except (TypeError, ValueError):
-        raise ValueError(f"posterior fusion c must be a number >= 0 (0: off), got {c!r}") from None
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError(f"posterior fusion c must be finite and >= 0 (0: off), got {c!r}")
-    return v
+    return _checks.nonnegative(c, "posterior fusion c")
 
 
 def _phi(x):

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .. import ops
+from ..ops import _checks
 
 __all__ = ["LAMBDA_PER_DELTA2", "MAX_MOVES", "check_alpha", "scaled_latent", "refine_levels"]
 
@@ -34,13 +35,7 @@ MAX_MOVES = 2        # steps toward the centre tried per element (the error grow
 
 def check_alpha(alpha) -> float:
     """α as a float; a clear error unless it is finite and >= 0."""
-    try:
-        a = float(alpha)
-    except (TypeError, ValueError):
-        raise ValueError(f"RDOQ alpha must be a number >= 0 (0: off), got {alpha!r}") from None
-    if not (math.isfinite(a) and a >= 0):
-        raise ValueError(f"RDOQ alpha must be finite and >= 0 (0: off), got {alpha!r}")
-    return a
+    return _checks.nonnegative(alpha, "RDOQ alpha")
 
 
 def scaled_latent(y: torch.Tensor, level: torch.Tensor, delta: torch.Tensor, seed: int, frame: int) -> torch.Tensor:

@@ -1,6 +1,8 @@
 """Argument checks shared by the native wrappers: clear errors instead of bad memory accesses."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -36,6 +38,17 @@ def uint32(value: int, name: str) -> int:
     if not 0 <= value < 2**32:
         raise ValueError(f"{name} must be in [0, 2^32), got {value}")
     return value
+
+
+def nonnegative(value, name: str) -> float:
+    """``value`` as a finite float ≥ 0 (a codec strength or constant; 0 means off), else a clear error."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number >= 0 (0: off), got {value!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be finite and >= 0 (0: off), got {value!r}")
+    return v
 
 
 def cuda_stream(device: torch.device) -> tuple[int, int]:
