@@ -37,5 +37,6 @@ def test_sweep_measures_every_pair_on_real_files(tmp_path):
     first = res["settings"][0]
     assert (first["rdoq"], first["steps"], first["fusion"]) == (0.0, 2, 0.0)
     assert first["bd_rate_pct_vs_first"] == {"psnr": 0.0, "ms_ssim": 0.0}
-    with pytest.raises(SystemExit):
-        tune_encoder.main(["--rdoq", "a,b"])
+    for bad in (["--rdoq", "a,b"], ["--rdoq", "-1"], ["--fusion", "nan"], ["--steps", "99"]):
+        with pytest.raises(SystemExit):
+            tune_encoder.main(bad)

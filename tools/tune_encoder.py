@@ -31,13 +31,18 @@ def main(argv=None) -> int:
     p.add_argument("--qualities", default="0,3,6,9,12,15")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
+    from rac_video.codec.posterior import check_fusion
+    from rac_video.codec.rdoq import check_alpha
+
     try:
-        alphas = [float(a) for a in args.rdoq.split(",")]
+        alphas = [check_alpha(a) for a in args.rdoq.split(",")]
         steps = [int(k) for k in args.steps.split(",")]
         qs = [int(q) for q in args.qualities.split(",")]
-        fusions = None if args.fusion is None else [float(c) for c in args.fusion.split(",")]
+        fusions = None if args.fusion is None else [check_fusion(c) for c in args.fusion.split(",")]
     except ValueError as exc:
-        p.error(f"--rdoq, --steps and --qualities are comma-separated numbers: {exc}")
+        p.error(f"--rdoq, --steps, --fusion and --qualities are comma-separated numbers (α, c >= 0): {exc}")
+    if not all(0 <= k <= 64 for k in steps):
+        p.error("--steps must be in 0..64")
 
     from PIL import Image
 
