@@ -45,12 +45,31 @@ def collect() -> dict:
     else:
         info["cuda_module"] = {"loaded": False, "reason": why}
     info["build"] = _native.build_status()
+    info["models"] = _models()
     devices = ["cpu", "cuda"]  # cuda listed even without a GPU, so its reasons show
     info["ops"] = {name: {dev: {"chosen": op.select(dev) if not _forced_error(op, dev) else None,
                                 "backends": {b: (r or "available") for b, r in op.reasons(dev).items()}}
                           for dev in devices}
                    for name, op in sorted(ops.registered_ops().items())}
     return info
+
+
+def _models() -> dict:
+    """Installed models from their records: hash, size and the defaults they set (K, fusion, RDOQ)."""
+    from .codec.model import DEFAULT_STEPS
+    from .codec.weights import DEFAULT_MODEL, available, read_record
+
+    out = {}
+    for name in available():
+        try:
+            r = read_record(name)
+        except Exception as exc:  # noqa: BLE001 - a broken record is reported, not fatal
+            out[name] = {"error": str(exc)}
+            continue
+        out[name] = {"default": name == DEFAULT_MODEL, "sha256": r.get("sha256", "")[:16], "bytes": r.get("bytes"),
+                     "steps": r.get("steps", DEFAULT_STEPS), "posterior_fusion": r.get("posterior_fusion", 0.0),
+                     "rdoq": r.get("rdoq", 0.0)}
+    return out
 
 
 def _forced_error(op, dev) -> bool:
@@ -75,6 +94,11 @@ def format_text(info: dict) -> str:
         f"loaded (sm {g['archs']}, cudart {g['cudart']}), families {g['families']}, "
         + (f"{g['device_count']} GPU(s)" if g["device_count"] > 0 else f"no GPU: {g['device_error']}")
         if g["loaded"] else f"NOT loaded: {g['reason']}"))
+    lines.append("models (K = DDIM steps written by default, c = posterior fusion, α = RDOQ; * default):")
+    for name, m in info["models"].items():
+        lines.append(f"  {'*' if m.get('default') else ' '} {name}: " + (
+            f"sha256 {m['sha256']}…, {m['bytes'] / 1e6:.1f} MB, K = {m['steps']}, c = {m['posterior_fusion']:g}, "
+            f"α = {m['rdoq']:g}" if "error" not in m else f"unreadable record: {m['error']}"))
     if info["env"]:
         lines.append("environment: " + " ".join(f"{k}={v}" for k, v in info["env"].items()))
     lines.append("ops (backend per device; chosen one marked *):")

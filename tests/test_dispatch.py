@@ -104,3 +104,9 @@ def test_info_command_reports_backends():
     text = subprocess.run([sys.executable, "-m", "rac_video.cli", "info"], capture_output=True, text=True,
                           check=True).stdout
     assert "hashed_dither" in text and "rac_video._C" in text
+    from rac_video.codec.weights import DEFAULT_MODEL, available
+
+    if DEFAULT_MODEL in available():                           # the records' defaults, the default marked
+        assert info["models"][DEFAULT_MODEL]["default"] and f"* {DEFAULT_MODEL}: sha256" in text
+        assert info["models"]["rac-tiny-v5"]["posterior_fusion"] == 0.003 and info["models"]["rac-tiny-v5"]["steps"] == 1
+        assert info["models"]["rac-tiny-v1"]["posterior_fusion"] == 0.0 and info["models"]["rac-tiny-v1"]["steps"] == 2

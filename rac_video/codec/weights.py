@@ -40,6 +40,14 @@ def available() -> list[str]:
     return sorted({p.stem for d in _dirs() for p in d.glob("*.pt")})
 
 
+def read_record(name: str) -> dict:
+    """The JSON record of an installed model, read without loading or hashing its weights."""
+    folder = next((d for d in _dirs() if (d / f"{name}.json").exists()), None)
+    if folder is None:
+        raise ModelMismatchError(f"model {name!r} has no record (have: {', '.join(available()) or 'none'})")
+    return json.loads((folder / f"{name}.json").read_text())
+
+
 def load_state(name: str = DEFAULT_MODEL) -> tuple[dict, dict]:
     """(state, record) of a shipped model, hash-checked."""
     if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
