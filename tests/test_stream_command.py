@@ -20,6 +20,7 @@ def test_bench_inprocess_writes_report(tmp_path, capsys):
         assert r["codec_note"].startswith("JPEG stand-in")
         assert r["latency_ms"]["end_to_end"]["n"] == r["frames"]["displayed"] > 0
         assert r["target_kbps"] == 500
+        assert r["model"] == "jpeg-standin" and r["weights_sha256"] == "0" * 64
     # the emulated delay shows up in the network stage
     assert lossy["latency_ms"]["network_emulation"]["median"] >= 15
     assert (tmp_path / "r" / "none.csv").exists() and (tmp_path / "r" / "none.png").exists()

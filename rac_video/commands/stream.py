@@ -253,7 +253,10 @@ def _bench(args):
                 return 1
         meta = {"netem": scfg.netem.describe(), "codec": args.codec, "source": args.source, "frames": args.frames,
                 "target_kbps": args.target_kbps, "quality": args.quality, "gaze": args.gaze, "window": args.window,
-                "process_pair": not args.inprocess}
+                "process_pair": not args.inprocess,
+                # what the client was sent: the stream header names the model and its weights hash
+                "model": client.header.model if client.header else None,
+                "weights_sha256": client.header.weights_hash if client.header else None}
         s = _write_outputs(client, os.path.join(out_dir, name), meta, f"{args.codec} · netem {meta['netem']}")
         report["runs"].append(s)
         if not args.json:
