@@ -16,6 +16,11 @@ latents ŷ (what the decoder has after entropy decoding, identical at equal bits
 for K steps each, plus K = 0 (g_s(ŷ), no denoising), on importance maps that vary in space (a
 centre Gaussian and random blobs; on a uniform map all four coincide). Quality: PSNR / MS-SSIM of
 the whole image and inside / outside the important region (importance ≥ 0.5).
+
+``--sv RUN/stage1.pt`` replaces the shipped denoiser by a stage-1 checkpoint, e.g. one trained with
+the same recipe and steps as ``stage1u.pt``, so that the two trainings compare at equal budget.
+The denoisers are compared alone: a model's posterior fusion (rac_video.codec.posterior) is not
+applied to any variant.
 """
 from __future__ import annotations
 
@@ -42,6 +47,8 @@ def main(argv=None):
     p.add_argument("--steps", default="2,4,8")
     p.add_argument("--model", default=None,
                    help="shipped model (default: the default model); RUN's stage1u.pt must come from its latents")
+    p.add_argument("--sv", type=Path, default=None,
+                   help="stage-1 checkpoint for the spatially varying net (default: the model's shipped denoiser)")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "ablation-denoiser.json")
     args = p.parse_args(argv)
@@ -54,7 +61,7 @@ def main(argv=None):
     from eval_images import blobs, centre_gaussian, metrics
 
     from rac_video import ops
-    from rac_video.codec import decode_image, encode_image, load_model
+    from rac_video.codec import Codec, decode_image, encode_image, load_model
     from rac_video.codec.denoiser import Denoiser, denoise, denoise_global_clock
     from rac_video.codec.image import parse_header
     from rac_video.importance import sideinfo
@@ -67,12 +74,23 @@ def main(argv=None):
     if not files:
         print(f"no PNG images under {args.data}", file=sys.stderr)
         return 2
+    if args.sv is not None and not args.sv.exists():
+        print(f"{args.sv} not found", file=sys.stderr)
+        return 2
     codec = load_model(args.model)
-    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
-    uniform = Denoiser(codec.latent_channels)
-    uniform.load_state_dict(ck["modules"]["denoiser"])
-    uniform.eval().requires_grad_(False)
-    nets = {"sv": codec.denoiser, "uniform": uniform}
+
+    def checkpoint(path):
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        net = Denoiser(codec.latent_channels)
+        net.load_state_dict(ck["modules"]["denoiser"])
+        info = {"checkpoint": str(path), "steps": ck.get("step"), "seconds": round(ck.get("extra", {}).get("seconds", 0))}
+        return net.eval().requires_grad_(False), info
+
+    uniform, uniform_info = checkpoint(ck_path)
+    sv, sv_info = (codec.denoiser, "shipped") if args.sv is None else checkpoint(args.sv)
+    nets = {"sv": sv, "uniform": uniform}
+    # the codec's own decoder without its posterior fusion: what sv-elementwise must reproduce
+    plain = Codec(codec.name, fusion=0.0) if args.sv is None else None
     qs = [int(q) for q in args.qualities.split(",")]
     ks = [int(k) for k in args.steps.split(",")]
     rows, checked = [], False
@@ -107,8 +125,9 @@ def main(argv=None):
                             else:
                                 y0 = denoise_global_clock(nets[net], y_hat, gamma, K, seed=n)
                             rec = rgb(y0)
-                            if not checked and v == "sv-elementwise":     # the codec's own decoder, same pixels
-                                assert np.array_equal(rec, decode_image(data, model=codec, steps=K))
+                            if plain is not None and not checked and v == "sv-elementwise":
+                                # the codec's own decoder (fusion off) gives the same pixels
+                                assert np.array_equal(rec, decode_image(data, model=plain, steps=K))
                                 checked = True
                             rows.append({**base, "variant": v, "steps": K, **metrics(img, rec, imp)})
 
@@ -123,8 +142,7 @@ def main(argv=None):
                        for K in ks for v in VARIANTS} for q in qs}
     out = {"command": "python tools/ablation_denoiser.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "model": codec.name, "weights_sha256": codec.weights_hash,
-           "uniform_t_denoiser": {"checkpoint": str(ck_path), "steps": ck["step"],
-                                  "seconds": round(ck.get("extra", {}).get("seconds", 0))},
+           "sv_denoiser": sv_info, "uniform_t_denoiser": uniform_info, "posterior_fusion": "not applied",
            "images": [f.name for f in files], "qualities": qs, "seconds": round(time.time() - t_start),
            "machine": {"host": platform.node(), "cores": os.cpu_count(), "torch": torch.__version__},
            "summary_mean_over_images_maps_qualities": summary, "psnr_by_quality": by_q, "per_image": rows}
