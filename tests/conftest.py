@@ -25,6 +25,29 @@ def shared_data():
     return DATA
 
 
+@pytest.fixture
+def image_folder(tmp_path):
+    """``make(height, width)`` -> a folder holding one synthetic RGB PNG (a.png), for the tools that
+    read Kodak-style folders with the shipped model; skips when the shipped weights are absent."""
+    import numpy as np
+    from PIL import Image
+
+    from rac_video.codec import weights
+
+    if weights.DEFAULT_MODEL not in weights.available():
+        pytest.skip("shipped weights not installed")
+
+    def make(height, width):
+        folder = tmp_path / "imgs"
+        folder.mkdir(exist_ok=True)
+        yy, xx = np.mgrid[0:height, 0:width]
+        img = np.stack([(xx * 3) % 256, (yy * 2) % 256, ((xx + yy) * 2) % 256], -1).astype(np.uint8)
+        Image.fromarray(img).save(folder / "a.png")
+        return folder
+
+    return make
+
+
 def devices():
     return ["cpu"] + (["cuda"] if _has_gpu else [])
 

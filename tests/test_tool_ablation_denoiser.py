@@ -4,10 +4,8 @@ import json
 import os
 import sys
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 import ablation_denoiser  # noqa: E402
@@ -17,14 +15,8 @@ from rac_video.codec.denoiser import Denoiser  # noqa: E402
 
 
 @pytest.fixture
-def setup(tmp_path):
-    if weights.DEFAULT_MODEL not in weights.available():
-        pytest.skip("shipped weights not installed")
-    data = tmp_path / "imgs"
-    data.mkdir()
-    yy, xx = np.mgrid[0:170, 0:180]
-    img = np.stack([(xx * 3) % 256, (yy * 2) % 256, ((xx + yy) * 2) % 256], -1).astype(np.uint8)
-    Image.fromarray(img).save(data / "a.png")
+def setup(tmp_path, image_folder):
+    data = image_folder(170, 180)
     run = tmp_path / "run"
     run.mkdir()
     torch.manual_seed(0)

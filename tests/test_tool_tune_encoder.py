@@ -3,24 +3,14 @@ import json
 import os
 import sys
 
-import numpy as np
 import pytest
-from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 import tune_encoder  # noqa: E402
 
-from rac_video.codec import weights  # noqa: E402
 
-
-def test_sweep_measures_every_pair_on_real_files(tmp_path):
-    if weights.DEFAULT_MODEL not in weights.available():
-        pytest.skip("shipped weights not installed")
-    data = tmp_path / "imgs"
-    data.mkdir()
-    yy, xx = np.mgrid[0:176, 0:192]
-    img = np.stack([(xx * 3) % 256, (yy * 2) % 256, ((xx + yy) * 2) % 256], -1).astype(np.uint8)
-    Image.fromarray(img).save(data / "a.png")
+def test_sweep_measures_every_pair_on_real_files(tmp_path, image_folder):
+    data = image_folder(176, 192)
     out = tmp_path / "tune.json"
     assert tune_encoder.main(["--rdoq", "0,1e9,2", "--steps", "2,1", "--fusion", "0,0.003", "--data", str(data),
                               "--qualities", "2,8", "--out", str(out)]) == 0
