@@ -83,7 +83,8 @@ def main(argv=None):
         ck = torch.load(path, map_location="cpu", weights_only=False)
         net = Denoiser(codec.latent_channels)
         net.load_state_dict(ck["modules"]["denoiser"])
-        info = {"checkpoint": str(path), "steps": ck.get("step"), "seconds": round(ck.get("extra", {}).get("seconds", 0))}
+        info = {"checkpoint": str(path), "steps": ck.get("step"),
+                "seconds": round(ck.get("extra", {}).get("seconds", 0))}
         return net.eval().requires_grad_(False), info
 
     uniform, uniform_info = checkpoint(ck_path)
