@@ -62,7 +62,8 @@ def main(argv=None):
 
     from rac_video import ops
     from rac_video.codec import Codec, decode_image, encode_image, load_model
-    from rac_video.codec.denoiser import Denoiser, denoise, denoise_global_clock
+    from rac_video.codec.denoiser import denoise, denoise_global_clock
+    from rac_video.codec.train import frozen_denoiser
     from rac_video.codec.image import parse_header
     from rac_video.importance import sideinfo
 
@@ -80,12 +81,11 @@ def main(argv=None):
     codec = load_model(args.model)
 
     def checkpoint(path):
+        """(denoiser, where it came from) of a stage-1 / 1u checkpoint."""
         ck = torch.load(path, map_location="cpu", weights_only=False)
-        net = Denoiser(codec.latent_channels)
-        net.load_state_dict(ck["modules"]["denoiser"])
         info = {"checkpoint": str(path), "steps": ck.get("step"),
                 "seconds": round(ck.get("extra", {}).get("seconds", 0))}
-        return net.eval().requires_grad_(False), info
+        return frozen_denoiser(path, codec.latent_channels), info
 
     uniform, uniform_info = checkpoint(ck_path)
     sv, sv_info = (codec.denoiser, "shipped") if args.sv is None else checkpoint(args.sv)
