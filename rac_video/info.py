@@ -23,7 +23,7 @@ def collect() -> dict:
     import torch
 
     from . import __version__, ops
-    from .ops import _native
+    from . import _native
 
     info = {
         "rac_video": __version__,

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from rac_video.ops import _native
+from rac_video import _native
 
 pytestmark = pytest.mark.skipif(_native.cpu_module()[0] is None, reason="C++ module not built")
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rac_video import ops
-from rac_video.ops import _native
+from rac_video import _native
 
 OP = ops.hashed_dither
 

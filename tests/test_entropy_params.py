@@ -226,7 +226,7 @@ def test_non_contiguous_inputs_are_accepted():
     torch.testing.assert_close(got[2], ref[2], atol=ops.BITS_ATOL, rtol=ops.BITS_RTOL)
 
 
-@pytest.mark.skipif(__import__("rac_video.ops._native", fromlist=["x"]).cpu_module()[0] is None,
+@pytest.mark.skipif(__import__("rac_video._native", fromlist=["x"]).cpu_module()[0] is None,
                     reason="C++ module not built (the rANS coder needs it)")
 def test_symbols_round_trip_through_the_coder():
     # the codec's use: code k − offset with the op's indexes, decode, add the offset back

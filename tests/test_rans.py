@@ -7,7 +7,7 @@ import pytest
 from rac_video import entropy as E
 from rac_video.entropy import tables as T
 
-pytestmark = pytest.mark.skipif(__import__("rac_video.ops._native", fromlist=["x"]).cpu_module()[0] is None,
+pytestmark = pytest.mark.skipif(__import__("rac_video._native", fromlist=["x"]).cpu_module()[0] is None,
                                 reason="C++ module not built")
 
 

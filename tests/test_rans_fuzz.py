@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from rac_video import entropy as E
 
-pytestmark = pytest.mark.skipif(__import__("rac_video.ops._native", fromlist=["x"]).cpu_module()[0] is None,
+pytestmark = pytest.mark.skipif(__import__("rac_video._native", fromlist=["x"]).cpu_module()[0] is None,
                                 reason="C++ module not built")
 
 EXAMPLES = int(os.environ.get("RAC_VIDEO_FUZZ_EXAMPLES", "150"))

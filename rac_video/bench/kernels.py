@@ -58,7 +58,7 @@ def _cpu_model() -> str:
 
 def machine_info(device_names) -> dict:
     from .. import ops  # noqa: F401  (loads the native modules)
-    from ..ops import _native
+    from .. import _native
 
     cpu, _ = _native.cpu_module()
     info = {
@@ -161,7 +161,7 @@ def run(args) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-        from ..ops import _native
+        from .. import _native
 
         cpu, _ = _native.cpu_module()
         if cpu:

@@ -68,7 +68,7 @@ def machine() -> dict:
                                 text=True).stdout.strip()
     except OSError:
         commit = ""
-    from ..ops import _native
+    from .. import _native
 
     mod = _native.cpu_module()[0]
     return {"hostname": platform.node(), "platform": platform.platform(), "cpu": cpu,
@@ -240,7 +240,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="JSON path (default benchmarks/rans-<hostname>.json in the repo)")
     args = ap.parse_args(argv)
 
-    from ..ops import _native
+    from .. import _native
 
     if _native.cpu_module()[0] is None:
         print(f"bench rans: the C++ module is required: {_native.cpu_module()[1]}", file=sys.stderr)

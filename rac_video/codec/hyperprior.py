@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..entropy.models import FactorizedPrior
+
 HYPER_FACTOR = 4
 SCALE_FLOOR = 0.01  # s is at least this (latent units)
 
@@ -46,4 +48,4 @@ class HyperPrior(nn.Module):
         return mu, F.softplus(s) + SCALE_FLOOR
 
     def z_scale(self):
-        return self.z_log_scale.exp().clamp_min(0.05)
+        return FactorizedPrior.scale(self.z_log_scale)

@@ -33,7 +33,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import ops, schedule
+from .. import schedule
+from ..entropy import intnet as _intnet
+from ..entropy.models import FactorizedPrior, GaussianConditional
+from ..entropy.rans import BitstreamError
 from . import rdoq as _rdoq
 from .autoencoder import FACTOR, Analysis, Synthesis
 from .context import CheckerboardContext, anchor_mask
@@ -45,6 +48,8 @@ from .weights import DEFAULT_MODEL, ModelMismatchError, load_state
 PAD = FACTOR * HYPER_FACTOR
 PAYLOAD_VERSION = 2  # 2: y tables indexed by (scale, mean bucket)
 CONTEXT_PAYLOAD_VERSION = 3  # 3: the y symbols in two checkerboard streams
+INT_PAYLOAD_VERSION = 4  # 4: as 2, (μ, s) and the coding parameters from exact integer networks
+INT_CONTEXT_PAYLOAD_VERSION = 5  # 5: as 3, with exact integer networks (hyperprior and context)
 DEFAULT_STEPS = 2           # K for models whose record does not name one
 MAX_STEPS = 64
 _HDR = struct.Struct("<BBI")
@@ -53,11 +58,6 @@ _HDR3 = struct.Struct("<BBII")
 
 class PayloadError(ValueError):
     """A frame payload that cannot be decoded."""
-
-
-def _entropy():
-    from .. import entropy
-    return entropy
 
 
 class Codec:
@@ -94,17 +94,31 @@ class Codec:
             self.context = CheckerboardContext(C)
             self.context.load_state_dict(state["context"])
             self.context.to(self.device).eval().requires_grad_(False)
+        # exact integer entropy networks (rac_video.entropy.intnet): device-independent bitstreams
+        self.intnet = _intnet.IntNet(state["intnet"], self.device) if "intnet" in state else None
         self.latent_channels = C
-        self._z_tables = None
+        self.conditional = GaussianConditional()
+        self._z_prior_cache = None
+
+    @property
+    def device_independent(self) -> bool:
+        """True when everything that decides a symbol is integer (the model has integer entropy networks)."""
+        return self.intnet is not None
+
+    @property
+    def has_context(self) -> bool:
+        return self.context is not None if self.intnet is None else self.intnet.has_context
 
     @property
     def payload_version(self) -> int:
-        """3 when the y symbols go in two checkerboard streams (a context model), else 2."""
+        """2 / 3 (float entropy networks, without / with the checkerboard context), 4 / 5 (integer ones)."""
+        if self.intnet is not None:
+            return INT_CONTEXT_PAYLOAD_VERSION if self.has_context else INT_PAYLOAD_VERSION
         return PAYLOAD_VERSION if self.context is None else CONTEXT_PAYLOAD_VERSION
 
     @property
     def _hdr(self) -> struct.Struct:
-        return _HDR if self.context is None else _HDR3
+        return _HDR3 if self.has_context else _HDR
 
     # ------------------------------------------------------------------ geometry
     def latent_hw(self, height: int, width: int) -> tuple[int, int]:
@@ -133,70 +147,86 @@ class Codec:
         return torch.cat([schedule.t_of_gamma(gamma), level.float() / (self.levels - 1)], dim=1), gamma
 
     # ------------------------------------------------------------------ entropy parameters (both ends)
-    def _z_prior(self):
-        """The factorized ẑ tables of the current hyperprior (cached per hyperprior, so an
+    @property
+    def z_prior(self) -> FactorizedPrior:
+        """The factorized ẑ prior of the current hyperprior (cached per hyperprior, so an
         ``entropy_model`` swap prices ẑ with the swapped-in model's own prior)."""
-        if self._z_tables is None or self._z_tables[0] is not self.hyper:
-            ent = _entropy()
-            # computed on the CPU in float32 from the shipped weights: the same integers on every device
-            scales = self.hyper.z_log_scale.detach().cpu().float().exp().clamp_min(0.05).double().numpy()
-            self._z_tables = (self.hyper, ent.factorized_gaussian_tables(scales))
-        return self._z_tables[1]
+        if self._z_prior_cache is None or self._z_prior_cache[0] is not self.hyper:
+            self._z_prior_cache = (self.hyper, FactorizedPrior.from_log_scale(self.hyper.z_log_scale))
+        return self._z_prior_cache[1]
 
-    def _coding_params(self, mu, s, level, table, seed, frame_index):
-        """(offset, table index) of every latent element from ``ops.entropy_params``:
-        the offset ⌊m + ½⌋ of the mean m = μ/Δ + u and the table index (scale-table index of s/Δ,
-        times MEAN_BUCKETS, plus the bucket of the fractional mean m − offset), integers bit-exact on
-        every backend, so each symbol is coded with a Gaussian centred where the model expects it."""
-        offset, index, _ = ops.entropy_params(mu, s, level, table.delta.to(self.device), seed, frame_index,
-                                              mean_buckets=_entropy().MEAN_BUCKETS)
-        return offset, index
+    def hyper_params(self, z_hat, cond, level, quality: int, seed: int, frame_index: int):
+        """The hyperprior's view of every element: (params, offset, index) with params (μ, s) as float
+        tensors, or (μ, λ) as integers for integer networks; offset and index int32 (the coding parameters)."""
+        if self.intnet is not None:
+            cond_int = _intnet.integer_condition(level, quality, self.schedule_version, self.levels)
+            prm = self.intnet.synthesis(z_hat.to(torch.int64), cond_int)
+            return (prm, *self.conditional.int_params(*prm, level, quality, self.schedule_version, self.levels,
+                                                      seed, frame_index))
+        prm = self.hyper.synthesis(z_hat, cond)
+        delta = self.level_table(quality).delta.to(self.device)
+        return (prm, *self.conditional.params(*prm, level, delta, seed, frame_index))
 
-    def _y_symbols(self, y, z_hat, cond, level, table, seed, frame_index, rdoq):
+    def context_params(self, prm, k, cond, level, quality: int, seed: int, frame_index: int):
+        """(params, offset, index) refined by the checkerboard context from the anchors of the levels ``k``
+        (the non-anchor values of ``k`` are never read)."""
+        if self.intnet is not None:
+            cond_int = _intnet.integer_condition(level, quality, self.schedule_version, self.levels)
+            y16 = _intnet.anchors16(k, level, quality, self.schedule_version, self.levels, seed, frame_index)
+            prm = self.intnet.context(y16, *prm, cond_int, anchor_mask(*k.shape[-2:], self.device))
+            return (prm, *self.conditional.int_params(*prm, level, quality, self.schedule_version, self.levels,
+                                                      seed, frame_index))
+        delta = self.level_table(quality).delta.to(self.device)
+        prm = self.context(self.conditional.dequantize(k, level, delta, seed, frame_index), *prm, cond)
+        return (prm, *self.conditional.params(*prm, level, delta, seed, frame_index))
+
+    def gaussian_params(self, prm):
+        """Float (μ, s) in latent units of a params pair (integer networks: μ·2^−12, e^{λ/256})."""
+        if self.intnet is None:
+            return prm
+        mu, lam = prm
+        return (mu.to(torch.float32) * 2.0 ** -_intnet.MU_BITS, torch.exp(lam.to(torch.float64) / 256.0).float())
+
+    def _y_symbols(self, y, z_hat, cond, level, quality, seed, frame_index, rdoq):
         """The y streams' (symbols, indexes) as numpy arrays: one pair, or (anchors, rest) with a
         context. With RDOQ (α = ``rdoq`` > 0) the levels are refined against each stream's own
         coding parameters, anchors first (the context then sees the anchors the decoder will have)."""
-        delta = table.delta.to(self.device)
-        k = ops.quantize(y, level, delta, seed, frame_index)
-        mu, s = self.hyper.synthesis(z_hat, cond)
-        v = _rdoq.scaled_latent(y, level, delta, seed, frame_index) if rdoq else None
+        gc = self.conditional
+        delta = self.level_table(quality).delta.to(self.device)
+        k = gc.quantize(y, level, delta, seed, frame_index)
+        prm, offset, index = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
+        v = gc.scaled(y, level, delta, seed, frame_index) if rdoq else None
 
-        def coded(mu, s, k, where=None):
-            offset, index = self._coding_params(mu, s, level, table, seed, frame_index)
-            if rdoq:
-                k = _rdoq.refine_levels(k, v, offset, index, _entropy().conditional_gaussian_tables(), rdoq,
-                                        where=where)
-            return k, offset, index
+        def refined(k, offset, index, where=None):
+            return _rdoq.refine_levels(k, v, offset, index, gc, rdoq, where=where) if rdoq else k
 
-        if self.context is None:
-            k, offset, index = coded(mu, s, k)
+        if not self.has_context:
+            k = refined(k, offset, index)
             return [((k - offset).cpu().numpy(), index.cpu().numpy())]
         a = anchor_mask(*k.shape[-2:], self.device)
-        if rdoq:                             # the anchors' levels, against the hyperprior's (μ, s)
-            k, _, _ = coded(mu, s, k, where=a)
-        y_hat = ops.dequantize(k, level, delta, seed, frame_index)      # what the decoder will have
-        k, offset, index = coded(*self.context(y_hat, mu, s, cond), k, where=~a)
+        k = refined(k, offset, index, where=a)      # the anchors' levels, against the hyperprior's params
+        _, offset, index = self.context_params(prm, k, cond, level, quality, seed, frame_index)
+        k = refined(k, offset, index, where=~a)
         sym, index = (k - offset).cpu().numpy(), index.cpu().numpy()
         a = np.broadcast_to(a.cpu().numpy(), sym.shape)
         return [(sym[a], index[a]), (sym[~a], index[~a])]
 
     @contextlib.contextmanager
-    def entropy_model(self, hyper, context=None):
-        """Estimate with another hyperprior and context (None: none) while inside (ablations: the
-        bits of the same symbols under another entropy model)."""
-        saved = self.hyper, self.context
-        self.hyper, self.context = hyper, context
+    def entropy_model(self, hyper, context=None, intnet=None):
+        """Estimate with another hyperprior and context (None: none), float or (``intnet``) integer,
+        while inside (ablations: the bits of the same symbols under another entropy model)."""
+        saved = self.hyper, self.context, self.intnet
+        self.hyper, self.context, self.intnet = hyper, context, intnet
         try:
             yield self
         finally:
-            self.hyper, self.context = saved
+            self.hyper, self.context, self.intnet = saved
 
     # ------------------------------------------------------------------ API
     @torch.no_grad()
     def encode_frame(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
                      steps: int | None = None, rdoq: float | None = None) -> bytes:
         """One frame's payload; ``rdoq``: RDOQ's α for this frame (None: the codec's default, 0: off)."""
-        ent = _entropy()
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
         x = self._frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
@@ -208,17 +238,13 @@ class Codec:
         y = self.g_a(x)
         cond, _ = self._cond(level, table)
         z_hat = torch.round(self.hyper.analysis(y, cond))
-        zi = z_hat.to(torch.int32).cpu().numpy()
-        z_bytes = ent.encode(zi, _z_indexes(zi.shape), self._z_prior())
-        y_streams = [ent.encode(sym, ix, ent.conditional_gaussian_tables())
-                     for sym, ix in self._y_symbols(y, z_hat, cond, level, table, seed, frame_index, rdoq)]
+        z_bytes = self.z_prior.compress(z_hat.to(torch.int32).cpu().numpy())
+        y_streams = [self.conditional.compress(sym, ix)
+                     for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, rdoq)]
         lengths = [len(z_bytes)] + [len(b) for b in y_streams[:-1]]
         return self._hdr.pack(self.payload_version, K, *lengths) + z_bytes + b"".join(y_streams)
 
-    @torch.no_grad()
-    def decode_frame(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
-                     height: int, width: int, steps: int | None = None) -> np.ndarray:
-        ent = _entropy()
+    def _split_payload(self, payload: bytes):
         payload = bytes(payload)
         hdr = self._hdr
         if len(payload) < hdr.size:
@@ -228,38 +254,62 @@ class Codec:
         _, K, *lengths = hdr.unpack_from(payload)
         if K > MAX_STEPS or sum(lengths) > len(payload) - hdr.size:
             raise PayloadError("frame payload header is inconsistent (steps or length out of range)")
-        K = K if steps is None else steps
         ends = np.cumsum([hdr.size, *lengths]).tolist()
-        z_bytes, y_streams = payload[ends[0]:ends[1]], [payload[a:b] for a, b in zip(ends[1:], ends[2:] + [len(payload)])]
+        return K, payload[ends[0]:ends[1]], [payload[a:b] for a, b in zip(ends[1:], ends[2:] + [len(payload)])]
+
+    @torch.no_grad()
+    def decode_levels(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
+                      height: int, width: int):
+        """The entropy-decoding half of ``decode_frame``: (k, params, K) with k the integer levels
+        (int32 (1, C, h, w), what the encoder quantized), params the entropy model's (μ, s) or integer
+        (μ, λ) and K the steps the payload asks for. Everything here decides symbols: for a model with
+        integer entropy networks it is bit-identical on every device (``rac-video check``)."""
+        K, z_bytes, y_streams = self._split_payload(payload)
         table = self.level_table(quality)
         level = self._level_tensor(levels_u8, height, width)
-        cond, gamma = self._cond(level, table)
+        cond, _ = self._cond(level, table)
         h, w = level.shape[-2:]
-        C, Z = self.latent_channels, self.hyper.z_log_scale.numel()
-        delta = table.delta.to(self.device)
+        C, gc = self.latent_channels, self.conditional
         try:
-            z_shape = (1, Z, h // HYPER_FACTOR, w // HYPER_FACTOR)
-            zi = ent.decode(z_bytes, _z_indexes(z_shape), self._z_prior())
+            zi = self.z_prior.decompress(z_bytes, (1, self.z_prior.channels, h // HYPER_FACTOR, w // HYPER_FACTOR))
             z_hat = torch.from_numpy(zi).to(self.device).float()
-            mu, s = self.hyper.synthesis(z_hat, cond)
-            offset, index = self._coding_params(mu, s, level, table, seed, frame_index)
-            if self.context is None:
-                sym = ent.decode(y_streams[0], index.cpu().numpy(), ent.conditional_gaussian_tables())
+            prm, offset, index = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
+            if not self.has_context:
+                sym = gc.decompress(y_streams[0], index.cpu().numpy())
                 k = torch.from_numpy(sym).to(self.device).view(1, C, h, w) + offset
             else:                            # anchors first, then the rest from their context
                 a = anchor_mask(h, w, self.device).expand(1, C, h, w)
                 k = torch.zeros((1, C, h, w), dtype=torch.int32, device=self.device)
-                sym = ent.decode(y_streams[0], index[a].cpu().numpy(), ent.conditional_gaussian_tables())
+                sym = gc.decompress(y_streams[0], index[a].cpu().numpy())
                 k[a] = torch.from_numpy(sym.reshape(-1)).to(self.device) + offset[a]
-                mu, s = self.context(ops.dequantize(k, level, delta, seed, frame_index), mu, s, cond)
-                offset, index = self._coding_params(mu, s, level, table, seed, frame_index)
-                sym = ent.decode(y_streams[1], index[~a].cpu().numpy(), ent.conditional_gaussian_tables())
+                prm, offset, index = self.context_params(prm, k, cond, level, quality, seed, frame_index)
+                sym = gc.decompress(y_streams[1], index[~a].cpu().numpy())
                 k[~a] = torch.from_numpy(sym.reshape(-1)).to(self.device) + offset[~a]
-        except ent.BitstreamError as exc:
+        except BitstreamError as exc:
             raise PayloadError(f"corrupt frame payload: {exc}") from exc
-        y_hat = ops.dequantize(k.to(torch.int32), level, delta, seed, frame_index)
-        y0 = self.denoise(y_hat, gamma, K)
+        return k.to(torch.int32), prm, K
+
+    @torch.no_grad()
+    def decode_frame(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
+                     height: int, width: int, steps: int | None = None) -> np.ndarray:
+        k, prm, K = self.decode_levels(payload, levels_u8, quality, seed=seed, frame_index=frame_index,
+                                       height=height, width=width)
+        return self.reconstruct(k, prm, levels_u8, quality, seed=seed, frame_index=frame_index, height=height,
+                                width=width, steps=K if steps is None else steps)
+
+    @torch.no_grad()
+    def reconstruct(self, k, prm, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0, height: int,
+                    width: int, steps: int) -> np.ndarray:
+        """The generative half of ``decode_frame``: ŷ = Δ(k − u), K elementwise DDIM steps, the posterior
+        fusion (models that have it) and g_s."""
+        table = self.level_table(quality)
+        level = self._level_tensor(levels_u8, height, width)
+        gamma = table.gamma.to(self.device)[level.long()]
+        delta = table.delta.to(self.device)
+        y_hat = self.conditional.dequantize(k, level, delta, seed, frame_index)
+        y0 = self.denoise(y_hat, gamma, steps)
         if self.fusion:
+            mu, s = self.gaussian_params(prm)
             y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
         return self.synthesize(y0, height, width)
 
@@ -283,7 +333,6 @@ class Codec:
     def rate_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0, rdoq: float | None = None):
         """``q -> estimated payload bits`` for one frame; g_a runs once, each call costs the hyperprior
         and a table lookup per symbol (what per-frame rate control searches over)."""
-        ent = _entropy()
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
         x = self._frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
@@ -292,13 +341,11 @@ class Codec:
 
         @torch.no_grad()
         def bits(quality: int) -> float:
-            table = self.level_table(quality)
-            cond, _ = self._cond(level, table)
+            cond, _ = self._cond(level, self.level_table(quality))
             z_hat = torch.round(self.hyper.analysis(y, cond))
-            zi = z_hat.to(torch.int32).cpu().numpy()
-            return float(8 * self._hdr.size + ent.stream_bits(zi, _z_indexes(zi.shape), self._z_prior())
-                         + sum(ent.stream_bits(sym, ix, ent.conditional_gaussian_tables())
-                               for sym, ix in self._y_symbols(y, z_hat, cond, level, table, seed, frame_index,
+            return float(8 * self._hdr.size + self.z_prior.bits(z_hat.to(torch.int32).cpu().numpy())
+                         + sum(self.conditional.bits(sym, ix)
+                               for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index,
                                                               rdoq)))
 
         return bits
@@ -308,11 +355,6 @@ class Codec:
 
     def decode_frames(self, payloads, levels, quality, **kw) -> list[np.ndarray]:
         return [self.decode_frame(p, lv, q, **kw) for p, lv, q in zip(payloads, levels, _seq(quality, len(payloads)))]
-
-
-def _z_indexes(shape) -> np.ndarray:
-    """Table index of every hyper-latent element: its channel (one factorized table per channel)."""
-    return np.ascontiguousarray(np.broadcast_to(np.arange(shape[1], dtype=np.int32).reshape(1, -1, 1, 1), shape))
 
 
 def _seq(q, n):

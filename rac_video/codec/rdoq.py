@@ -24,7 +24,7 @@ import math
 import numpy as np
 import torch
 
-from .. import ops
+from ..entropy.models import GaussianConditional
 from ..ops import _checks
 
 __all__ = ["LAMBDA_PER_DELTA2", "MAX_MOVES", "check_alpha", "scaled_latent", "refine_levels"]
@@ -39,15 +39,14 @@ def check_alpha(alpha) -> float:
 
 
 def scaled_latent(y: torch.Tensor, level: torch.Tensor, delta: torch.Tensor, seed: int, frame: int) -> torch.Tensor:
-    """v = y/Δ + u, the value ``ops.quantize`` rounds (float32, the same formula)."""
-    u = ops.hashed_dither(tuple(y.shape), seed, frame, device=y.device)
-    return y / delta[level.long()].expand_as(y) + u
+    """v = y/Δ + u, the value the quantizer rounds (``GaussianConditional.scaled``)."""
+    return GaussianConditional.scaled(y, level, delta, seed, frame)
 
 
 def refine_levels(k: torch.Tensor, v: torch.Tensor, offset: torch.Tensor, index: torch.Tensor, tables,
                   alpha: float, where: torch.Tensor | None = None) -> torch.Tensor:
     """The levels after RDOQ: ``k`` (int32) moved toward ``offset`` while J falls; ``index`` is each
-    element's table index in ``tables``; only elements where ``where`` (bool, broadcast) is True move."""
+    element's table index in ``tables`` (anything with ``symbol_bits``: a ``GaussianConditional``); only elements where ``where`` (bool, broadcast) is True move."""
     alpha = check_alpha(alpha)
     if alpha == 0:
         return k

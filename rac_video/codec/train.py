@@ -28,10 +28,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import schedule
-from ..entropy.likelihood import gaussian_bits
-from ..entropy.tables import SCALE_MIN
+from ..entropy.models import FactorizedPrior, GaussianConditional, universal_quantize
 from .autoencoder import Analysis, Synthesis
-from .context import CheckerboardContext
+from .context import CheckerboardContext, anchor_mask
 from .denoiser import Denoiser, denoise
 from .hyperprior import HyperPrior
 from ..importance.random_maps import random_importance
@@ -377,8 +376,8 @@ def stage2(args, folder, conditioned=True):
             with D.autocast():
                 mu, s = modules["context"](d * y_tilde, mu, s, cond)
             mu, s = mu.float(), s.float()
-        bits_y = gaussian_bits(y_tilde, mu / d, (s / d).clamp_min(SCALE_MIN)).sum((1, 2, 3))  # coder's table floor
-        bits_z = gaussian_bits(z_tilde, torch.zeros_like(z_tilde), hp.z_scale().view(1, -1, 1, 1)).sum((1, 2, 3))
+        bits_y = GaussianConditional.likelihood(y_tilde, mu, s, d).sum((1, 2, 3))
+        bits_z = FactorizedPrior.likelihood(z_tilde, hp.z_log_scale).sum((1, 2, 3))
         bpp = (bits_y + bits_z).mean() / (h * w * 64)                     # bits per pixel (f = 8)
         loss = bpp if args.rate_loss == "bpp" else torch.log2(bits_y + bits_z).mean()
         opt.zero_grad(set_to_none=True)
@@ -389,6 +388,75 @@ def stage2(args, folder, conditioned=True):
                 "log2_bits": torch.log2(bits_y + bits_z).mean().item()}
 
     _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 1e-3, max_steps=args.steps)
+
+
+def stage2q(args, folder):
+    """Integer entropy networks (rac_video.entropy.intnet): quantization-aware fine-tuning of the
+    run's float h_s and context (stage 2) into the integer layers they freeze into, with straight-through
+    rounding; h_a, the ẑ prior and the autoencoder stay as they are (the encoder's side). The rate of
+    y under the integer model's (μ, s) is the loss (the ẑ rate does not change). Writes RUN/stage2q.pt;
+    ``--export`` adds the frozen integer networks to the model."""
+    from ..entropy import intnet
+
+    torch.manual_seed(5)
+    ys = cached_latents(args, folder)
+    D = args.dev
+    hp, ctx, _ = frozen_entropy_model(folder / "stage2.pt", ys.shape[1])
+    qh, qc = intnet.QHyperSynthesis(hp), (intnet.QContext(ctx) if ctx is not None else None)
+    modules = {"qhyper": qh, **({"qcontext": qc} if qc is not None else {})}
+    for m in modules.values():
+        m.requires_grad_(True).train()
+    hp = D.module(hp)
+    L = schedule.DEFAULT_LEVELS
+    gen = torch.Generator().manual_seed(25)
+    rng = np.random.default_rng(25)
+
+    def batch():
+        y = ys[torch.randint(len(ys), (args.batch,), generator=gen)]
+        n, c, h, w = y.shape
+        level, d, g = random_level_tables(n, h, w, rng, gen)
+        cond = torch.cat([schedule.t_of_gamma(g), level.float() / (L - 1)], dim=1)
+        cond_int = torch.round(torch.cat([schedule.t_of_gamma(g).clamp(0, 1) * intnet.A_MAX,
+                                          level.float() * intnet.A_MAX / (L - 1)], dim=1))
+        y, d, cond, cond_int = D(y), D(d), D(cond), D(cond_int)
+        with torch.no_grad():
+            z_hat = torch.round(hp.analysis(y, cond))
+        y_tilde = y / d + D(torch.rand(y.shape, generator=gen) - 0.5)
+        y16 = (d * y_tilde * intnet.ANCHOR_SCALE).round().clamp(-intnet.A_MAX, intnet.A_MAX)
+        return y_tilde, d, z_hat, cond_int, y16
+
+    def rate(y_tilde, d, z_hat, cond_int, y16):
+        mu, lam = qh(z_hat, cond_int)
+        if qc is not None:
+            anchor = anchor_mask(*y_tilde.shape[-2:], y_tilde.device)
+            mu, lam = qc(y16, mu, lam, cond_int, anchor)
+        mu, s = mu * 2.0 ** -intnet.MU_BITS, torch.exp(lam / 256.0)
+        return GaussianConditional.likelihood(y_tilde, mu, s, d).sum((1, 2, 3))
+
+    params = [p for m in modules.values() for p in m.parameters()]
+    opt = torch.optim.Adam(params, lr=args.lr or 5e-5)
+    run = Run(folder, "2q", modules, opt)      # resumes weights, calibrated ranges and Adam
+    if run.step == 0:                          # calibrate the activation ranges on one batch
+        with torch.no_grad():
+            y_tilde, d, z_hat, cond_int, y16 = batch()
+            qh.calibrate(z_hat, cond_int)
+            if qc is not None:
+                mu, lam = qh(z_hat, cond_int)
+                qc.calibrate(y16, mu, lam, cond_int, anchor_mask(*y_tilde.shape[-2:], y_tilde.device))
+    run.extra["schedule_version"] = schedule.SCHEDULE_VERSION
+
+    def step():
+        bits = rate(*batch())
+        h, w = bits.new_tensor(ys.shape[2]), bits.new_tensor(ys.shape[3])
+        bpp = bits.mean() / (h * w * 64)
+        loss = bpp if args.rate_loss == "bpp" else torch.log2(bits).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        return {"bpp_y": bpp.item(), "log2_bits_y": torch.log2(bits).mean().item()}
+
+    _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 5e-5, max_steps=args.steps)
 
 
 def stage4(args, folder):
@@ -415,7 +483,7 @@ def stage4(args, folder):
             n, _, h, w = y.shape
             _, d, g = random_level_tables(n, h, w, rng, gen)
             d, g, u = D(d), D(g), D(torch.rand(y.shape, generator=gen) - 0.5)
-            y_hat = d * (torch.round(y / d + u) - u)              # universal quantization, as the codec
+            y_hat = d * (universal_quantize(y, d, u) - u)         # universal quantization, as the codec
             steps = int(rng.choice(args.finetune_steps))
             y0 = denoise(den, y_hat, g, steps)
         with D.autocast():
@@ -459,9 +527,10 @@ def seed_run(folder: Path, model: str, restart: bool = False) -> list[str]:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--stage", choices=("0", "1", "1u", "2", "3", "4"),
+    p.add_argument("--stage", choices=("0", "1", "1u", "2", "2q", "3", "4"),
                    help="1u = uniform-t denoiser (global-clock ablation), 3 = unconditioned hyperprior "
-                        "(ablation), 4 = decoder fine-tune on decoded latents")
+                        "(ablation), 4 = decoder fine-tune on decoded latents, 2q = integer entropy networks "
+                        "(quantization-aware fine-tune of stage 2)")
     p.add_argument("--run", type=Path, default=Path("runs/default"))
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--minutes", type=float, default=20)
@@ -494,6 +563,9 @@ def main(argv=None):
                    help="--export: the decoder's posterior fusion constant (rac_video.codec.posterior; 0: off)")
     p.add_argument("--rdoq", type=float, default=0.0, metavar="ALPHA",
                    help="--export: the encoder's default RDOQ strength (rac_video.codec.rdoq; 0: off)")
+    p.add_argument("--base", default=None, metavar="MODEL",
+                   help="--export: store only the modules that differ from this installed model (the record "
+                        "names it and pins its sha256)")
     p.add_argument("--ddim-steps", type=int, default=None, metavar="K",
                    help="--export: the DDIM steps the encoder writes by default (unset: rac_video's default)")
     args = p.parse_args(argv)
@@ -516,11 +588,11 @@ def main(argv=None):
         from .weights import DEFAULT_MODEL, export
         print(export(args.run, args.export, args.name or DEFAULT_MODEL,
                      posterior_fusion=check_fusion(args.posterior_fusion), rdoq=check_alpha(args.rdoq),
-                     steps=args.ddim_steps))
+                     steps=args.ddim_steps, base=args.base))
         return 0
     if args.stage is None:
         return 0 if args.init_from else p.error("--stage, --init-from or --export is required")
-    stages = {"0": stage0, "1": stage1, "1u": lambda a, f: stage1(a, f, uniform_t=True), "2": stage2,
+    stages = {"0": stage0, "1": stage1, "1u": lambda a, f: stage1(a, f, uniform_t=True), "2": stage2, "2q": stage2q,
               "3": lambda a, f: stage2(a, f, conditioned=False), "4": stage4}
     stages[args.stage](args, args.run)
     return 0

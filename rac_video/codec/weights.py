@@ -61,11 +61,19 @@ def load_state(name: str = DEFAULT_MODEL) -> tuple[dict, dict]:
     if digest != record["sha256"]:
         raise ModelMismatchError(f"weights file {path} has sha256 {digest[:16]}…, its record says "
                                  f"{record['sha256'][:16]}…: reinstall the package")
-    return torch.load(path, map_location="cpu", weights_only=True), record
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    base = record.get("base")
+    if base:            # a model that adds to another: its modules, then the base's (pinned by hash)
+        base_state, base_record = load_state(base["name"])
+        if base_record["sha256"] != base["sha256"]:
+            raise ModelMismatchError(f"model {name} builds on {base['name']} with sha256 {base['sha256'][:16]}…, "
+                                     f"the installed one has {base_record['sha256'][:16]}…: reinstall the package")
+        state = {**{k: v for k, v in base_state.items() if k in base["modules"]}, **state}
+    return state, record
 
 
 def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL, *, posterior_fusion: float = 0.0,
-           rdoq: float = 0.0, steps: int | None = None) -> str:
+           rdoq: float = 0.0, steps: int | None = None, base: str | None = None) -> str:
     """Pack the final checkpoints of a training run into ``out_dir/name.pt`` + ``name.json``; the
     decoder's posterior fusion constant, the encoder's default RDOQ α and its default DDIM steps K go
     into the record when set (measured by tools/tune_encoder.py; the fusion constant is part of how
@@ -89,13 +97,39 @@ def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL, *, posterior_fus
         log = [json.loads(line) for line in open(run / f"stage{stage}.jsonl")]
         stages[f"stage{stage}"] = {"steps": ck["step"], "seconds": round(ck["extra"].get("seconds", 0)),
                                    "final": {k: v for k, v in log[-1].items() if k not in ("step", "time")}}
+    if (run / "stage2q.pt").exists():          # the integer entropy networks (rac_video.entropy.intnet)
+        from ..entropy import intnet
+        from .train import frozen_entropy_model
+
+        ck = torch.load(run / "stage2q.pt", map_location="cpu", weights_only=False)
+        C = state["g_a"]["scale"].shape[1]
+        hp, ctx, _ = frozen_entropy_model(run / "stage2.pt", C)
+        qh, qc = intnet.QHyperSynthesis(hp), (intnet.QContext(ctx) if ctx is not None else None)
+        qh.load_state_dict(ck["modules"]["qhyper"])
+        if qc is not None:
+            qc.load_state_dict(ck["modules"]["qcontext"])
+        state["intnet"] = intnet.freeze(qh, qc)
+        log = [json.loads(line) for line in open(run / "stage2q.jsonl")]
+        stages["stage2q"] = {"steps": ck["step"], "seconds": round(ck["extra"].get("seconds", 0)),
+                             "final": {k: v for k, v in log[-1].items() if k not in ("step", "time")}}
+        parts.append(("2q", ("intnet",)))
     if len(versions) != 1:
         raise ValueError(f"stages 2 and 4 of {run} were trained with different schedule versions {versions}")
+    base_info = None
+    if base:            # store only what differs from an installed model; the record pins the base's hash
+        base_state, base_record = load_state(base)
+        same = [k for k in state if k in base_state and set(state[k]) == set(base_state[k])
+                and all(torch.equal(state[k][n], base_state[k][n]) for n in state[k])]
+        same += [k for k in ("context",) if k in base_state and k not in state]
+        state = {k: v for k, v in state.items() if k not in same}
+        base_info = {"name": base, "sha256": base_record["sha256"], "modules": sorted(same)}
     path = out_dir / f"{name}.pt"
     torch.save(state, path)
     n_params = sum(t.numel() for sd in state.values() for t in sd.values())
     record = {"name": name, "sha256": sha256(path), "bytes": path.stat().st_size, "parameters": n_params,
               "schedule_version": versions.pop(),
+              **({"base": base_info} if base_info else {}),
+              **({"device_independent": True} if "intnet" in state else {}),
               **({"posterior_fusion": float(posterior_fusion)} if posterior_fusion else {}),
               **({"rdoq": float(rdoq)} if rdoq else {}),
               **({"steps": int(steps)} if steps is not None else {}),
@@ -105,6 +139,7 @@ def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL, *, posterior_fus
               + [f"python -m rac_video.codec.train --run {run} --export {out_dir} --name {name}"
                  + (f" --posterior-fusion {posterior_fusion:g}" if posterior_fusion else "")
                  + (f" --rdoq {rdoq:g}" if rdoq else "")
-                 + (f" --ddim-steps {steps}" if steps is not None else "")]}
+                 + (f" --ddim-steps {steps}" if steps is not None else "")
+                 + (f" --base {base}" if base else "")]}
     (out_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     return json.dumps(record, indent=2)

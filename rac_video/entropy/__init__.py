@@ -7,9 +7,13 @@
 * :func:`encode` / :func:`decode` — the multi-lane, chunked rANS coder (C++/OpenMP);
   :class:`BitstreamError` for every malformed stream
 * :func:`gaussian_bits` — differentiable −log2 P for training losses
+* :class:`FactorizedPrior`, :class:`GaussianConditional` (``models``) — the entropy models the codec,
+  training and tools use: tables, ``compress`` / ``decompress``, exact ``bits``, ``likelihood``
+* ``intnet`` — exact integer entropy networks (device-independent (μ, s) and coding parameters)
 """
 from .likelihood import LIKELIHOOD_FLOOR, gaussian_bits
 from .rans import BitstreamError, decode, encode, stream_bits
+from .models import FactorizedPrior, GaussianConditional, universal_quantize
 from .tables import (MEAN_BUCKETS, conditional_gaussian_tables, mean_bucket, shifted_gaussian_pmf,
                      PRECISION, SCALE_BOUNDS, SCALE_MAX, SCALE_MIN, SCALE_TABLE, SCALE_TABLE_VERSION, TAIL_MASS,
                      CdfTables, factorized_gaussian_tables, gaussian_pmf, gaussian_tables, quantize_pmf,
@@ -17,4 +21,4 @@ from .tables import (MEAN_BUCKETS, conditional_gaussian_tables, mean_bucket, shi
 
 __all__ = ["MEAN_BUCKETS", "conditional_gaussian_tables", "mean_bucket", "shifted_gaussian_pmf", "PRECISION", "SCALE_BOUNDS", "SCALE_MAX", "SCALE_MIN", "SCALE_TABLE", "SCALE_TABLE_VERSION", "TAIL_MASS",
            "CdfTables", "factorized_gaussian_tables", "gaussian_pmf", "gaussian_tables", "quantize_pmf", "scale_index_np", "BitstreamError", "encode", "decode", "stream_bits",
-           "gaussian_bits", "LIKELIHOOD_FLOOR"]
+           "gaussian_bits", "LIKELIHOOD_FLOOR", "FactorizedPrior", "GaussianConditional", "universal_quantize"]

@@ -119,7 +119,7 @@ def decode(data, indexes, tables: CdfTables, *, threads: int = 0) -> np.ndarray:
 
 
 def _native_mod():
-    from ..ops import _native
+    from .. import _native
 
     mod, why = _native.cpu_module()
     if mod is None:

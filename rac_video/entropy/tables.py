@@ -14,6 +14,9 @@ import math
 
 import numpy as np
 
+from ..ops._gaussian import (SCALE_BOUNDS, SCALE_LEVELS, SCALE_MAX, SCALE_MIN, SCALE_TABLE,  # noqa: F401
+                             SCALE_TABLE_VERSION, MEAN_BUCKETS, mean_bucket)
+
 __all__ = ["SCALE_TABLE", "SCALE_BOUNDS", "SCALE_TABLE_VERSION", "SCALE_MIN", "SCALE_MAX", "TAIL_MASS",
            "PRECISION", "CdfTables", "gaussian_tables", "factorized_gaussian_tables", "gaussian_pmf", "quantize_pmf",
            "scale_index_np", "MEAN_BUCKETS", "shifted_gaussian_pmf", "conditional_gaussian_tables", "mean_bucket"]
@@ -116,7 +119,7 @@ class CdfTables:
 
     def native(self):
         if self._native is None:
-            from ..ops import _native
+            from .. import _native
 
             mod, why = _native.cpu_module()
             if mod is None:
@@ -195,18 +198,6 @@ def factorized_gaussian_tables(scales) -> CdfTables:
 # not on 0. At small scales (low-importance latents, where Δ is large) a zero-mean table prices
 # d ≈ ±½ badly (a near-certain symbol costs many bits). The codec's tables are therefore indexed
 # by (scale, bucket of d): MEAN_BUCKETS tables per scale, each centred on its bucket's midpoint.
-MEAN_BUCKETS = 16
-
-
-def mean_bucket(d, buckets: int = MEAN_BUCKETS):
-    """Bucket ⌊(d + ½)·B⌋ clamped to [0, B) of the fractional mean d = m − offset (a float32 tensor;
-    NaN → 0). The definition every ``ops.entropy_params`` backend reproduces bit for bit."""
-    import torch
-
-    B = float(buckets)
-    b = torch.floor((d + 0.5) * B)
-    b = torch.where(b > B - 1, B - 1, b)
-    return torch.where(b >= 0, b, 0.0).to(torch.int32)          # NaN fails both tests -> 0
 
 
 def shifted_gaussian_pmf(scale: float, shift: float) -> tuple[np.ndarray, int]:

@@ -23,7 +23,7 @@ from typing import Callable
 
 import torch
 
-from . import _native
+from .. import _native
 
 log = logging.getLogger("rac_video.ops")
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import torch
 
-from . import _checks, _native
+from .. import _native
+from . import _checks
 from ._dispatch import Op
 
 __all__ = ["ddim_step", "ddim_step_reference", "ddim_gammas"]

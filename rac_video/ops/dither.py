@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from . import _checks, _native
+from .. import _native
+from . import _checks
 
 __all__ = ["hashed_dither", "hashed_dither_reference", "mix32"]
 from ._dispatch import Op

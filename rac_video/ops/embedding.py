@@ -16,7 +16,8 @@ import math
 import torch
 
 from .. import schedule
-from . import _checks, _native
+from .. import _native
+from . import _checks
 from ._dispatch import Op
 
 __all__ = ["gamma_embedding", "gamma_embedding_reference", "embedding_frequencies"]

@@ -28,10 +28,10 @@ import functools
 import numpy as np
 import torch
 
-from ..entropy.likelihood import LIKELIHOOD_FLOOR, gaussian_bits
-from ..entropy.tables import SCALE_BOUNDS, SCALE_MIN, mean_bucket
-from . import _checks, _native
+from .. import _native
+from . import _checks
 from ._dispatch import Op
+from ._gaussian import LIKELIHOOD_FLOOR, SCALE_BOUNDS, SCALE_MIN, gaussian_bits, mean_bucket
 from .dither import hashed_dither_reference
 from .quantize import _prepare
 

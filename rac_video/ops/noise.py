@@ -17,7 +17,8 @@ import math
 
 import torch
 
-from . import _checks, _native
+from .. import _native
+from . import _checks
 from ._dispatch import Op
 from .dither import hashed_dither_reference
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from . import _checks, _native
+from .. import _native
+from . import _checks
 from ._dispatch import Op
 from .dither import hashed_dither_reference
 

@@ -1,4 +1,6 @@
-"""Loading of the native modules, each with the reason it is missing."""
+"""Loading of the native modules (rac_video._C, rac_video._C_cuda), each with the reason it is missing.
+
+Shared by ops (the kernels) and entropy (the rANS coder), so neither imports the other for it."""
 from __future__ import annotations
 
 import functools
@@ -9,7 +11,7 @@ from types import ModuleType
 
 
 def build_status() -> dict:
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "_build_status.json")
+    path = os.path.join(os.path.dirname(__file__), "_build_status.json")
     try:
         with open(path) as f:
             return json.load(f)
