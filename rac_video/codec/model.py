@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import schedule
+from .. import ops, schedule
 from ..entropy import intnet as _intnet
 from ..entropy.models import FactorizedPrior, GaussianConditional
 from ..entropy.rans import BitstreamError
@@ -349,6 +349,31 @@ class Codec:
                                                               rdoq)))
 
         return bits
+
+    @torch.no_grad()
+    def y_information(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0):
+        """(bits of the y streams ``encode_frame`` writes, information content of the same levels k under the
+        entropy model's continuous Gaussians): −log2 of the mass of N(μ, s²) over each element's
+        quantization bin Δ·[k − u ± ½], float64. The ratio is the cost of the coder's tables (scale grid,
+        mean buckets, 16-bit frequencies, escapes) and stream layout. RDOQ off."""
+        x = self._frame_tensor(frame)
+        H, W = np.asarray(frame).shape[:2]
+        level = self._level_tensor(levels_u8, H, W)
+        table = self.level_table(quality)
+        delta = table.delta.to(self.device)
+        y = self.g_a(x)
+        cond, _ = self._cond(level, table)
+        z_hat = torch.round(self.hyper.analysis(y, cond))
+        coded = sum(self.conditional.bits(sym, ix)
+                    for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, 0.0))
+        prm, _, _ = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
+        if self.has_context:
+            k = self.conditional.quantize(y, level, delta, seed, frame_index)
+            prm, _, _ = self.context_params(prm, k, cond, level, quality, seed, frame_index)
+        mu, s = self.gaussian_params(prm)
+        u = ops.hashed_dither(tuple(y.shape), seed, frame_index, device=y.device)
+        info = self.conditional.information(y, mu, s, delta[level.long()].expand_as(y), u)
+        return float(coded), float(info.sum())
 
     def encode_frames(self, frames, levels, quality, **kw) -> list[bytes]:
         return [self.encode_frame(f, lv, q, **kw) for f, lv, q in zip(frames, levels, _seq(quality, len(frames)))]

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-DEFAULT_MODEL = "rac-tiny-v5"
+DEFAULT_MODEL = "rac-tiny-v6"
 WEIGHTS_ENV = "RAC_VIDEO_WEIGHTS"  # a folder of extra models (name.pt + name.json), searched first
 
 
@@ -123,6 +123,10 @@ def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL, *, posterior_fus
         same += [k for k in ("context",) if k in base_state and k not in state]
         state = {k: v for k, v in state.items() if k not in same}
         base_info = {"name": base, "sha256": base_record["sha256"], "modules": sorted(same)}
+        for stage, keys in parts:       # the inherited modules' training is in the base's record
+            if all(k in same for k in keys):
+                stages.pop(f"stage{stage}", None)
+        parts = [(st, keys) for st, keys in parts if not all(k in same for k in keys)]
     path = out_dir / f"{name}.pt"
     torch.save(state, path)
     n_params = sum(t.numel() for sd in state.values() for t in sd.values())

@@ -4,7 +4,8 @@
 
 with an optional epilogue (the requantization and nonlinearity of an integer network layer):
 
-    mult given:         q = (acc·mult[o] + 2^(shift−1)) >> shift      (int64 math, saturated to int32)
+    mult given:         q = (acc·mult[o] + 2^(shift−1)) >> shift      (int64 math, saturated to int32;
+                        the caller keeps |acc·mult| < 2^63)
     mult and lut given: out = lut[clamp(q, −P, P − 1) + P]            (int8; lut has 2P entries)
 
 ``x`` int8 or int16 (N, I, H, W), zero outside the frame; ``w`` int8 (O, I, k, k); ``bias`` int32
