@@ -150,20 +150,17 @@ import json, os, sys
 out, tag = sys.argv[1], sys.argv[2]
 k = os.path.join(out, "benchmarks", f"kernels-{tag}.json")
 if os.path.exists(k):
+    from rac_video.bench.kernels import summarise, summary_lines
     r = json.load(open(k))
-    rows = [x for x in r["results"] if "bytes_per_s" in x and x["backend"] != "torch"]
-    if rows:
-        big = max((tuple(x["shape"]) for x in rows), key=lambda s: s[0] * s[1] * s[2] * s[3])
-        for dev, bw in r["copy_bandwidth"].items():
-            if isinstance(bw, dict):
-                print(f"{dev} large copy {bw['bytes_per_s'] / 1e9:.1f} GB/s")
-        print(f"kernels at {'x'.join(map(str, big))}, best backend per op, share of the large-copy bandwidth:")
-        best = {}
-        for x in rows:
-            if tuple(x["shape"]) == big and x["of_copy_bandwidth"] > best.get(x["op"], (0,))[0]:
-                best[x["op"]] = (x["of_copy_bandwidth"], x["backend"], x["bytes_per_s"])
-        for op, (ratio, b, bps) in best.items():
-            print(f"  {op:24s} {b:6s} {bps / 1e9:8.1f} GB/s  {ratio:6.1%}  {'>= 85%' if ratio >= 0.85 else '< 85%'}")
+    for dev, bw in r["copy_bandwidth"].items():
+        if isinstance(bw, dict):
+            print(f"{dev} large copy {bw['bytes_per_s'] / 1e9:.1f} GB/s")
+    summary = r.get("summary") or summarise(r)
+    print("\n".join(summary_lines(summary)))
+    for dev, e in summary.items():
+        if "min_of_copy_bandwidth" in e:
+            m = e["min_of_copy_bandwidth"]
+            print(f"[{dev}] target >= 85% of copy for every kernel: {'met' if m >= 0.85 else 'missed'} (lowest {m:.1%})")
 x = os.path.join(out, "benchmarks", f"cross-device-{tag}.json")
 if os.path.exists(x):
     r = json.load(open(x))
