@@ -94,10 +94,14 @@ fi
 step versions 60 "$PY" -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available()); import triton; print('triton', triton.__version__)"
 
 # ------------------------------------------------------------------ 2 build
-if ! "$PY" -c "import pybind11, setuptools" 2>/dev/null; then
-  say "build needs pybind11 and setuptools in this Python (no build isolation, no network): pip install pybind11"
+if [ "${RAC_GPU_CHECK_SKIP_BUILD:-0}" = 1 ]; then
+  say "build          skipped (RAC_GPU_CHECK_SKIP_BUILD=1: using the installed extension)"
+else
+  if ! "$PY" -c "import pybind11, setuptools" 2>/dev/null; then
+    say "build needs pybind11 and setuptools in this Python (no build isolation, no network): pip install pybind11"
+  fi
+  step build 300 env RAC_VIDEO_CUDA=1 RAC_VIDEO_CUDA_ARCHS="$ARCHS" "$PY" -m pip install --no-deps --no-build-isolation -e .
 fi
-step build 300 env RAC_VIDEO_CUDA=1 RAC_VIDEO_CUDA_ARCHS="$ARCHS" "$PY" -m pip install --no-deps --no-build-isolation -e .
 step info 60 "$PY" -m rac_video.info
 
 # ------------------------------------------------------------------ 3 the CUDA backend loads and sees the GPU
