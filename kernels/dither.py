@@ -41,7 +41,9 @@ def dither_at(offs, C, H, W, seed, frame0):
     nc = r // H
     c = nc % C
     n = nc // C
-    s = tl.full(offs.shape, 0, tl.uint32) + seed.to(tl.uint32)
+    # seed/frame0 reach here as scalars, or as plain Python ints when Triton specialises a value of 1
+    # into a constexpr (Triton <= 3.6 does; newer ones do not): never call methods on them.
+    s = (tl.zeros(offs.shape, tl.int64) + seed).to(tl.uint32)
     f = (n + frame0).to(tl.uint32)
     return dither_bits(s, f, c.to(tl.uint32), y.to(tl.uint32), x.to(tl.uint32))
 

@@ -23,7 +23,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import schedule
+from . import arith, schedule
 from .codec.model import MAX_STEPS, Codec, PayloadError, load_model
 from .codec.rdoq import check_alpha
 from .codec.weights import DEFAULT_MODEL, ModelMismatchError
@@ -80,6 +80,7 @@ def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: Encod
                 "rdoq": codec.rdoq if opts.rdoq is None else float(opts.rdoq),          # informational
                 "schedule_version": codec.schedule_version, "scale_table_version": SCALE_TABLE_VERSION,
                 "dither_frame": DITHER_FRAME, "importance": opts.importance,
+                "arith": arith.arith_class(codec.device),   # the decoder warns when its own differs
                 "rate_control": ({"mode": "bitrate", "target_kbps": float(opts.bitrate_kbps)}
                                  if opts.bitrate_kbps else {"mode": "quality", "quality": int(opts.quality)})}
     return Header(model=codec.name, weights_hash=codec.weights_hash, width=int(width), height=int(height),
@@ -134,6 +135,7 @@ class FrameDecoder:
         self.seed = int(s.get("seed", 0))
         self.dither_frame = int(s.get("dither_frame", DITHER_FRAME))
         self.steps = steps
+        self.arith_mismatch = arith.warn_if_mismatch(s.get("arith"), codec.device)
 
     def decode(self, pkt: Packet) -> np.ndarray:
         try:
@@ -147,7 +149,8 @@ class FrameDecoder:
                                            frame_index=self.dither_frame, height=self.header.height,
                                            width=self.header.width, steps=self.steps)
         except PayloadError as exc:
-            raise CorruptPacketError(f"frame {pkt.index}: {exc}", frame=pkt.index) from exc
+            cause = f" (likely cause: {self.arith_mismatch})" if self.arith_mismatch else ""
+            raise CorruptPacketError(f"frame {pkt.index}: {exc}{cause}", frame=pkt.index) from exc
 
 
 # ---------------------------------------------------------------------------------------------- threads

@@ -21,3 +21,24 @@ def test_bench_kernels_writes_report(tmp_path):
         # integer ops are bit-exact, float ops within float32 rounding of the reference
         assert r["max_abs_diff_vs_torch"] <= (0 if r["op"] in ("quantize", "hashed_dither") else 1e-4)
     assert all(r["skipped"] for r in rep["results"] if "skipped" in r)
+    s = rep["summary"]["cpu"]
+    assert s["shape"] == [1, 2, 3, 5] and not s["errors"] and set(s["best"]) == ops
+    assert s["min_of_copy_bandwidth"] == min(b["of_copy_bandwidth"] for b in s["best"].values()) > 0
+
+
+def test_a_failing_backend_is_recorded_and_the_rest_still_measured(tmp_path, monkeypatch):
+    """On the H200 one rejected ``out`` tensor stopped the whole benchmark after its first op."""
+    from rac_video import ops
+
+    def broken(*a, **kw):
+        raise ValueError("out must be a contiguous tensor on cuda")
+
+    monkeypatch.setitem(ops.hashed_dither.impls, "cpu", broken)
+    out = tmp_path / "k.json"
+    assert kernels.main(["--sizes", "1x2x3x5", "--repeats", "1", "--min-time", "0.001", "--copy-mib", "1",
+                         "--devices", "cpu", "--out", str(out)]) == 1
+    rep = json.loads(out.read_text())
+    bad = [r for r in rep["results"] if "error" in r]
+    assert [(r["op"], r["backend"]) for r in bad] == [("hashed_dither", "cpu")] and "on cuda" in bad[0]["error"]
+    assert any(r["op"] == "gamma_embedding" and "bytes_per_s" in r for r in rep["results"])   # ran after it
+    assert rep["summary"]["cpu"]["errors"] and "hashed_dither" not in rep["summary"]["cpu"]["best"]

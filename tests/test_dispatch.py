@@ -73,6 +73,47 @@ def test_fallback_is_logged(caplog, monkeypatch):
     ops._dispatch._OPS.pop("test_only_fallback")
 
 
+class _OnCuda0(torch.Tensor):
+    """A CPU tensor that reports ``cuda:0`` as its device: what an ``out`` tensor on the first GPU looks like
+    to the argument checks, on machines without one."""
+
+    @property
+    def device(self):
+        return torch.device("cuda", 0)
+
+
+def test_device_checks_accept_cuda_without_index(monkeypatch):
+    """``cuda``, ``cuda:0`` and a tensor's own ``cuda:0`` name one device while device 0 is current (the check
+    compared ``torch.device('cuda')`` with ``cuda:0`` and rejected every correct ``out`` on a GPU)."""
+    from rac_video.ops import _checks
+
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    out = torch.empty(2, 3, 4).as_subclass(_OnCuda0)
+    for device in ("cuda", "cuda:0", torch.device("cuda"), torch.device("cuda", 0), out.device):
+        assert _checks.output(out, (2, 3, 4), torch.float32, device) is out
+        assert _checks.tensor(out, "x", torch.float32, device) is out
+        assert _checks.same_device(device, out.device) and _checks.same_device(out.device, device)
+    assert _checks.canonical_device("cuda") == torch.device("cuda", 0) == out.device
+    with pytest.raises(ValueError, match=r"out must be .* on cuda:1, got torch.float32 \(2, 3, 4\) on cuda:0"):
+        _checks.output(out, (2, 3, 4), torch.float32, "cuda:1")
+    with pytest.raises(ValueError, match="x is on cuda:0 but the other inputs are on cpu"):
+        _checks.tensor(out, "x", torch.float32, "cpu")
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)   # another GPU current: 'cuda' is cuda:1
+    assert _checks.canonical_device("cuda") == torch.device("cuda", 1)
+    with pytest.raises(ValueError, match="out must be"):
+        _checks.output(out, (2, 3, 4), torch.float32, "cuda")
+    assert not _checks.same_device("cuda", out.device) and _checks.same_device("cuda:1", "cuda")
+
+
+def test_cpu_device_spellings_are_one_device():
+    out = torch.empty(2, 3, 4)
+    for device in ("cpu", "cpu:0", torch.device("cpu", 0)):
+        assert OP((2, 3, 4), 7, device=device, out=out, backend="torch") is out
+        assert OP((2, 3, 4), 7, device=device, out=out) is out
+    assert torch.equal(out, OP((2, 3, 4), 7))
+    assert not ops._checks.same_device("cpu", "meta")
+
+
 def test_native_cpu_module_loaded():
     mod, why = _native.cpu_module()
     assert mod is not None, why
@@ -109,4 +150,5 @@ def test_info_command_reports_backends():
     if DEFAULT_MODEL in available():                           # the records' defaults, the default marked
         assert info["models"][DEFAULT_MODEL]["default"] and f"* {DEFAULT_MODEL}: sha256" in text
         assert info["models"]["rac-tiny-v5"]["posterior_fusion"] == 0.003 and info["models"]["rac-tiny-v5"]["steps"] == 1
-        assert info["models"]["rac-tiny-v1"]["posterior_fusion"] == 0.0 and info["models"]["rac-tiny-v1"]["steps"] == 2
+        if "rac-tiny-v1" in available():                       # (copies made for a GPU run may leave it out)
+            assert info["models"]["rac-tiny-v1"]["posterior_fusion"] == 0.0 and info["models"]["rac-tiny-v1"]["steps"] == 2

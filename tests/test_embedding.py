@@ -1,8 +1,11 @@
 """Per-pixel γ embedding: every backend against the torch reference and float64.
 
-Tolerances: backends vs the torch reference ≤ 4e-7 absolute (same float32 angle, sin/cos ≈1 ulp
-each); everything vs float64 sin/cos of the reference's float32 angle ≤ 2.5e-7; the float32
-angle itself vs the float64 formula ≤ 1000·2^-23 (so outputs vs the float64 formula ≤ 1.3e-4).
+Tolerances (stated in rac_video/ops/embedding.py): every backend, the reference included, vs
+float64 sin/cos of the exactly rounded float32 angle ≤ TOL_F64 = 2.5e-7; backends vs the torch
+reference on the same device ≤ TOL_REFERENCE = 4e-7; vs the float64 formula ≤ TOL_FORMULA = 1.3e-4
+(the float32 rounding of angles up to 1000). The float32 angle itself is the same number on every
+device: built here on the CPU from float64 arithmetic rounded to float32 after each operation, which
+is what one IEEE float32 operation gives.
 """
 import math
 
@@ -14,6 +17,7 @@ from hypothesis import strategies as st
 from backends import cases
 from rac_video import ops, schedule
 from rac_video.codec.denoiser import gamma_embedding as denoiser_embedding
+from rac_video.ops.embedding import TOL_F64, TOL_FORMULA, TOL_REFERENCE
 
 SHAPES = [(1, 1, 1, 1), (2, 1, 17, 29), (1, 1, 9, 65), (0, 1, 5, 5), (2, 1, 0, 4)]
 
@@ -23,12 +27,37 @@ def _gamma(shape, seed=0, lo=-12.0, hi=16.0, device="cpu"):
     return (torch.rand(shape, generator=g) * (hi - lo) + lo).to(device)   # beyond [GAMMA_MIN, GAMMA_MAX]: clamps
 
 
+def _f32(x):
+    """Round a float64 tensor to float32 and back: one correctly rounded float32 operation."""
+    return x.float().double()
+
+
+def _time32(gamma):
+    """t = clamp(fl(fl(γ − GAMMA_MAX) / (GAMMA_MIN − GAMMA_MAX)), 0, 1), IEEE float32, computed on the CPU."""
+    g = gamma.detach().cpu().double()
+    return _f32(_f32(g - schedule.GAMMA_MAX) / (schedule.GAMMA_MIN - schedule.GAMMA_MAX)).clamp(0, 1)
+
+
 def _angle32(gamma, dim):
-    t = schedule.t_of_gamma(gamma).clamp(0, 1)
-    return (1000.0 * t) * ops.embedding_frequencies(dim, gamma.device).view(1, dim // 2, 1, 1)
+    """The float32 angle fl(fl(1000·t)·freq_i) every backend must use, as float64 on the CPU."""
+    freq = ops.embedding_frequencies(dim).double().view(1, dim // 2, 1, 1)
+    return _f32(_f32(1000.0 * _time32(gamma)) * freq)
 
 
-@pytest.mark.parametrize("backend,device", [pytest.param("torch", "cpu", id="torch-cpu"), *cases(ops.gamma_embedding)])
+def _float64_formula(gamma, dim):
+    t64 = ((gamma.detach().cpu().double() - schedule.GAMMA_MAX) / (schedule.GAMMA_MIN - schedule.GAMMA_MAX)).clamp(0, 1)
+    f64 = torch.exp(torch.arange(dim // 2, dtype=torch.float64) * (-math.log(1000.0) / (dim // 2 - 1)))
+    a64 = 1000.0 * t64 * f64.view(1, -1, 1, 1)
+    return torch.cat([a64.sin(), a64.cos()], 1)
+
+
+def _all_cases():
+    # the torch reference on every device present, then every other backend
+    devs = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    return [pytest.param("torch", d, id=f"torch-{d}") for d in devs] + cases(ops.gamma_embedding)
+
+
+@pytest.mark.parametrize("backend,device", _all_cases())
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("dim", [32, 4, 10])
 def test_backend_matches_reference_and_float64(backend, device, shape, dim):
@@ -36,16 +65,25 @@ def test_backend_matches_reference_and_float64(backend, device, shape, dim):
     poison = torch.full((shape[0], dim, *shape[2:]), float("nan"), device=device)
     got = ops.gamma_embedding(gamma, dim, backend=backend, out=poison)
     assert ops.gamma_embedding.last_backend == backend and got.data_ptr() == poison.data_ptr()
+    # the angle is the exactly rounded float32 one on this device too
+    assert torch.equal(ops.embedding_angle(gamma, dim).cpu().double(), _angle32(gamma, dim))
     ref = ops.gamma_embedding_reference(gamma, dim)
-    assert bool(((got - ref).abs() <= 4e-7).all())
-    ang = _angle32(gamma, dim).double()
-    exact = torch.cat([ang.sin(), ang.cos()], dim=1)
-    assert bool(((got.double() - exact).abs() <= 2.5e-7).all())
-    # the float64 formula: angles in float64 from the start
-    t64 = ((gamma.double() - schedule.GAMMA_MAX) / (schedule.GAMMA_MIN - schedule.GAMMA_MAX)).clamp(0, 1)
-    f64 = torch.exp(torch.arange(dim // 2, dtype=torch.float64) * (-math.log(1000.0) / (dim // 2 - 1))).to(device)
-    a64 = 1000.0 * t64 * f64.view(1, -1, 1, 1)
-    assert bool(((got.double() - torch.cat([a64.sin(), a64.cos()], 1)).abs() <= 1.3e-4).all())
+    assert bool(((got - ref).abs() <= TOL_REFERENCE).all())
+    got = got.cpu().double()
+    ang = _angle32(gamma, dim)
+    err = (got - torch.cat([ang.sin(), ang.cos()], dim=1)).abs()
+    assert bool((err <= TOL_F64).all()), float(err.max())
+    assert bool(((got - _float64_formula(gamma, dim)).abs() <= TOL_FORMULA).all())
+
+
+def test_inputs_catch_a_reciprocal_multiply():
+    """The shapes above include γ whose t a reciprocal multiply (torch's CUDA ``x / python_number``) rounds
+    differently: the angle check above would see it."""
+    g = torch.cat([_gamma(s, seed=sum(s) + 32).flatten() for s in SHAPES[:3]])
+    recip = (g - schedule.GAMMA_MAX) * torch.tensor(1.0 / (schedule.GAMMA_MIN - schedule.GAMMA_MAX))
+    ieee = (g - schedule.GAMMA_MAX) / torch.tensor(schedule.GAMMA_MIN - schedule.GAMMA_MAX)
+    assert torch.equal(ieee.double(), _f32(_f32(g.double() - schedule.GAMMA_MAX) / (schedule.GAMMA_MIN - schedule.GAMMA_MAX)))
+    assert int((recip != ieee).sum()) >= 10
 
 
 @settings(max_examples=40, deadline=None)

@@ -156,6 +156,39 @@ def cases(shape, device):
     ]
 
 
+def summarise(report: dict) -> dict:
+    """Per device, at its largest latent: each op's fastest non-reference backend and its share of the
+    large-copy bandwidth (the target: >= 85 % on a GPU), plus every backend that failed."""
+    out = {}
+    for dev in dict.fromkeys(r["device"] for r in report["results"]):
+        rows = [r for r in report["results"] if r["device"] == dev]
+        timed = [r for r in rows if "bytes_per_s" in r and r["backend"] != "torch"]
+        entry = {"errors": [f"{r['op']} {r['backend']} {'x'.join(map(str, r['shape']))}: {r['error']}"
+                            for r in rows if "error" in r]}
+        if timed:
+            big = max((tuple(r["shape"]) for r in timed), key=lambda s: s[0] * s[1] * s[2] * s[3])
+            best = {}
+            for r in timed:
+                if tuple(r["shape"]) == big and r["of_copy_bandwidth"] > best.get(r["op"], {}).get("of_copy_bandwidth", -1):
+                    best[r["op"]] = {k: r[k] for k in ("backend", "bytes_per_s", "of_copy_bandwidth", "median_s")}
+            entry.update(shape=list(big), best=best,
+                         min_of_copy_bandwidth=min(b["of_copy_bandwidth"] for b in best.values()))
+        out[dev] = entry
+    return out
+
+
+def summary_lines(summary: dict) -> list[str]:
+    lines = []
+    for dev, e in summary.items():
+        if "best" in e:
+            lines.append(f"[{dev}] at {'x'.join(map(str, e['shape']))}, fastest backend per op vs the large copy "
+                         f"(lowest {e['min_of_copy_bandwidth']:.1%}):")
+            lines += [f"[{dev}]   {op:24s} {b['backend']:6s} {b['bytes_per_s'] / 1e9:8.2f} GB/s  "
+                      f"{b['of_copy_bandwidth']:6.1%}" for op, b in e["best"].items()]
+        lines += [f"[{dev}] ERROR {err}" for err in e["errors"]]
+    return lines
+
+
 def run(args) -> dict:
     from .. import ops  # noqa: F401
 
@@ -200,9 +233,16 @@ def run(args) -> dict:
                         row["skipped"] = why or "Triton on CPU runs in the interpreter (pass --interpreter)"
                         report["results"].append(row)
                         continue
-                    got = op(*a, **kw, backend=backend, out=out)
-                    diff = float((got.double() - ref.double()).abs().max()) if ref.numel() else 0.0
-                    r = _time(lambda: op(*a, **kw, backend=backend, out=out), dev, args.repeats, args.min_time)
+                    try:
+                        got = op(*a, **kw, backend=backend, out=out)
+                        diff = float((got.double() - ref.double()).abs().max()) if ref.numel() else 0.0
+                        r = _time(lambda: op(*a, **kw, backend=backend, out=out), dev, args.repeats, args.min_time)
+                    except Exception as exc:  # one broken backend must not lose the other measurements
+                        row["error"] = f"{type(exc).__name__}: {exc}"[:500]
+                        report["results"].append(row)
+                        print(f"[{dev}] {name:24s} {'x'.join(map(str, shape)):14s} {backend:6s} ERROR {row['error']}",
+                              flush=True)
+                        continue
                     if backend == "torch":
                         t_torch = r["median_s"]
                     row.update(r, bytes=nbytes, bytes_per_s=nbytes / r["median_s"],
@@ -216,6 +256,9 @@ def run(args) -> dict:
                           f"({row['of_copy_bandwidth']:6.1%} of copy, {row['of_latent_copy_bandwidth']:6.1%} of "
                           f"latent copy)  "
                           f"x{row['speedup_vs_torch'] or 1.0:5.1f} vs torch  diff {diff:.1e}", flush=True)
+    report["summary"] = summarise(report)
+    for line in summary_lines(report["summary"]):
+        print(line)
     report["machine"]["loadavg_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     report["note"] = ("bytes = what the op must read + write once (inputs, γ/level maps, output); the large copy "
                       "measures DRAM bandwidth while a latent of a few MiB stays in the CPU caches, so compare with "
@@ -252,7 +295,7 @@ def main(argv=None) -> int:
             json.dump(report, f, indent=1)
             f.write("\n")
         print(f"wrote {out}")
-    return 0
+    return 1 if any(e["errors"] for e in report["summary"].values()) else 0
 
 
 if __name__ == "__main__":

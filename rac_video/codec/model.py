@@ -75,6 +75,8 @@ class Codec:
             raise ModelMismatchError(f"model {name} needs schedule version {self.schedule_version}, this build "
                                      f"knows {sorted(schedule.RAMPS)}: upgrade rac_video")
         self.device = torch.device(device)
+        from .. import arith   # these networks decide symbols: full float32 on CUDA (TF32 off)
+        arith.exact_float32(self.device)
         # the DDIM steps K the encoder writes by default: the model's (its record), else DEFAULT_STEPS
         self.steps = int(record.get("steps", DEFAULT_STEPS) if steps is None else steps)
         if not 0 <= self.steps <= MAX_STEPS:

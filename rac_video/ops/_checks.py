@@ -6,6 +6,30 @@ import math
 import torch
 
 
+def canonical_device(device) -> torch.device:
+    """``device`` as a ``torch.device`` that compares equal to the ``.device`` of a tensor living there.
+
+    A tensor always reports an indexed CUDA device (``cuda:0``) while callers write ``"cuda"`` (torch's
+    *current* device) — and ``torch.device("cuda") != torch.device("cuda:0")``. CUDA without an index
+    becomes ``cuda:<current device>``; the CPU never carries an index (``cpu:0`` → ``cpu``).
+    """
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    if device.type == "cpu" and device.index is not None:
+        return torch.device("cpu")
+    return device
+
+
+def same_device(a, b) -> bool:
+    """Whether devices (or device strings) ``a`` and ``b`` name the same device (``cuda`` = ``cuda:0``
+    when device 0 is current)."""
+    a, b = torch.device(a), torch.device(b)
+    if a.type != b.type:
+        return False
+    return a.index == b.index or canonical_device(a) == canonical_device(b)
+
+
 def tensor(t, name: str, dtypes, device: torch.device | None = None) -> torch.Tensor:
     """Check type, dtype and device of ``t``; return it contiguous (copying if it was strided)."""
     if not isinstance(t, torch.Tensor):
@@ -13,7 +37,7 @@ def tensor(t, name: str, dtypes, device: torch.device | None = None) -> torch.Te
     dtypes = (dtypes,) if isinstance(dtypes, torch.dtype) else tuple(dtypes)
     if t.dtype not in dtypes:
         raise TypeError(f"{name} must have dtype {' or '.join(map(str, dtypes))}, got {t.dtype}")
-    if device is not None and t.device != torch.device(device):
+    if device is not None and not same_device(t.device, device):
         raise ValueError(f"{name} is on {t.device} but the other inputs are on {device}")
     return t.contiguous()
 
@@ -63,8 +87,10 @@ def output(out, shape, dtype: torch.dtype, device, name: str = "out") -> torch.T
     if out is None:
         return torch.empty(shape, dtype=dtype, device=device)
     if not isinstance(out, torch.Tensor) or out.dtype != dtype or tuple(out.shape) != shape \
-            or not out.is_contiguous() or out.device != device:
-        raise ValueError(f"{name} must be a contiguous {dtype} tensor of shape {shape} on {device}")
+            or not out.is_contiguous() or not same_device(out.device, device):
+        got = (f"{'' if out.is_contiguous() else 'non-contiguous '}{out.dtype} {tuple(out.shape)} on {out.device}"
+               if isinstance(out, torch.Tensor) else type(out).__name__)
+        raise ValueError(f"{name} must be a contiguous {dtype} tensor of shape {shape} on {device}, got {got}")
     return out
 
 
