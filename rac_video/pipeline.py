@@ -1,4 +1,4 @@
-"""Video pipeline: reader → importance → codec → ``.racv``, and ``.racv`` → codec → writer (DESIGN §2).
+"""Video pipeline: reader → importance → codec → ``.racv``, and ``.racv`` → codec → writer (docs/design.md §2).
 
 Both directions overlap I/O with compute: a reader thread decodes frames (and builds the
 importance map, which needs them in order) into a bounded queue, the calling thread runs the

@@ -1,4 +1,4 @@
-"""The region-adaptive diffusion codec for one frame (DESIGN §3).
+"""The region-adaptive diffusion codec for one frame (docs/design.md §3).
 
 encode:  x ─g_a→ y ; levels ─table(q)→ Δ, γ ; k = quantize(y, level, Δ, seed)
          z = h_a(y, cond) ; ẑ = round(z) coded with the factorized prior

@@ -1,4 +1,4 @@
-"""Importance levels at latent resolution and the side information that carries them (DESIGN §3.6).
+"""Importance levels at latent resolution and the side information that carries them (docs/design.md §3.6, §6.4).
 
 Both ends of the codec must use the *same* integer level map ℓ ∈ {0 … L−1}. The decoder gets it
 from the packet's side information, in one of two encodings:
