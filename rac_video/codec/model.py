@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import ops, schedule
+from ..errors import CorruptStreamError
 from . import rdoq as _rdoq
 from .autoencoder import FACTOR, Analysis, Synthesis
 from .context import CheckerboardContext, anchor_mask
@@ -51,7 +52,7 @@ _HDR = struct.Struct("<BBI")
 _HDR3 = struct.Struct("<BBII")
 
 
-class PayloadError(ValueError):
+class PayloadError(CorruptStreamError):
     """A frame payload that cannot be decoded."""
 
 

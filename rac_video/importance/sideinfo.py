@@ -33,6 +33,7 @@ import zlib
 
 import numpy as np
 
+from ..errors import InvalidInputError
 from . import _levelcode
 from . import foveation as fov
 
@@ -48,7 +49,7 @@ MAX_TRANSITION_CELLS = 1 << 20  # method 4 (pure-Python range coder) only up to 
 _FIX = 65535  # importance fixed-point scale used before pooling
 
 
-class SideInfoError(ValueError):
+class SideInfoError(InvalidInputError):
     """Malformed or inconsistent side information."""
 
 
