@@ -1,4 +1,4 @@
-// The shared dither of universal quantization (DESIGN §3.3), identical on every backend.
+// The shared dither of universal quantization (docs/design.md §3.3), identical on every backend.
 //
 // Every latent element (frame n, channel c, row y, column x) gets 24 random bits
 //

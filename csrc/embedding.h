@@ -1,4 +1,4 @@
-// Per-pixel sinusoidal embedding of the diffusion time t(γ) (the denoiser's conditioning, DESIGN §3.5).
+// Per-pixel sinusoidal embedding of the diffusion time t(γ) (the denoiser's conditioning, docs/design.md §3.5.1).
 //
 //   t      = clamp((γ − GAMMA_MAX) / (GAMMA_MIN − GAMMA_MAX), 0, 1)
 //   a_i    = (1000·t)·freq_i                      (float32, in this order, as the torch reference)

@@ -1,4 +1,4 @@
-// Gaussian-conditional entropy parameters (DESIGN §3.4), math shared by C++ and CUDA.
+// Gaussian-conditional entropy parameters (docs/design.md §3.4.2), math shared by C++ and CUDA.
 //
 // Per latent element, with Δ = delta_table[level], the hashed dither u and the hyperprior's
 // mean μ and scale s:

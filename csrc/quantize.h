@@ -1,4 +1,4 @@
-// Universal quantization with the shared hashed dither (DESIGN §3.3), math shared by C++ and CUDA.
+// Universal quantization with the shared hashed dither (docs/design.md §3.3), math shared by C++ and CUDA.
 //
 //   encoder:  k = floor((y / Δ + u) + 1/2)   clamped to ±2^30 before the integer conversion
 //   decoder:  ŷ = Δ · (k − u)

@@ -1,4 +1,4 @@
-// Per-element VP noise-schedule math shared by the C++ and CUDA kernels (DESIGN §3.1, §3.5).
+// Per-element VP noise-schedule math shared by the C++ and CUDA kernels (docs/design.md §3.1, §3.5.2).
 //
 // α² = sigmoid(γ), σ² = sigmoid(−γ). With h = exp(−γ/2) (so h² = exp(−γ)):
 //

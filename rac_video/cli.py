@@ -3,7 +3,9 @@
 A command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int`` (the exit code). Modules are found automatically, so a new command is a
 new file. Exit codes: 0 ok, 1 failure (I/O), 2 bad usage or bad input (including corrupt streams and model
-mismatch), 3 decoded but damaged frames were skipped (``decode --skip-damaged``).
+mismatch), 3 decoded but damaged frames were skipped (``decode --skip-damaged``). A
+``rac_video.errors.RacVideoError`` carries its own code (``exit_code``; the table is in that module);
+builtin errors not yet wrapped keep the old mapping (``ValueError`` and missing paths 2, ``OSError`` 1).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pkgutil
 import sys
 
 from . import commands
+from .errors import RacVideoError, exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +47,9 @@ def main(argv=None) -> int:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except RacVideoError as exc:
+        print(f"rac-video {args.command}: error: {exc}", file=sys.stderr)
+        return exit_code(exc)
     except (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
         print(f"rac-video {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -87,10 +87,10 @@ def format_text(info: dict) -> str:
     lines.append(f"  torch cuda: {'available ' + str(tc['devices']) if tc['available'] else 'not available'}")
     c = info["cpu_module"]
     lines.append("native:")
-    lines.append(f"  cpu  (rac_video._C): " + (f"loaded, {c['threads']} OpenMP threads, families {c['families']}"
-                                               if c["loaded"] else f"NOT loaded: {c['reason']}"))
+    lines.append("  cpu  (rac_video._C): " + (f"loaded, {c['threads']} OpenMP threads, families {c['families']}"
+                                              if c["loaded"] else f"NOT loaded: {c['reason']}"))
     g = info["cuda_module"]
-    lines.append(f"  cuda (rac_video._C_cuda): " + (
+    lines.append("  cuda (rac_video._C_cuda): " + (
         f"loaded (sm {g['archs']}, cudart {g['cudart']}), families {g['families']}, "
         + (f"{g['device_count']} GPU(s)" if g["device_count"] > 0 else f"no GPU: {g['device_error']}")
         if g["loaded"] else f"NOT loaded: {g['reason']}"))

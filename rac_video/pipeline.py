@@ -1,4 +1,4 @@
-"""Video pipeline: reader → importance → codec → ``.racv``, and ``.racv`` → codec → writer (DESIGN §2).
+"""Video pipeline: reader → importance → codec → ``.racv``, and ``.racv`` → codec → writer (docs/design.md §2).
 
 Both directions overlap I/O with compute: a reader thread decodes frames (and builds the
 importance map, which needs them in order) into a bounded queue, the calling thread runs the
@@ -28,6 +28,7 @@ from .codec.model import MAX_STEPS, Codec, PayloadError, load_model
 from .codec.rdoq import check_alpha
 from .codec.weights import DEFAULT_MODEL, ModelMismatchError
 from .container import CorruptPacketError, Header, Packet, Reader, Writer
+from .errors import InvalidInputError
 from .importance import sideinfo
 from .importance.source import ImportanceFrame, open_source
 from .rate import RateController
@@ -38,7 +39,7 @@ __all__ = ["EncodeOptions", "FrameEncoder", "FrameDecoder", "encode_video", "dec
 DITHER_FRAME = 0  # the dither's frame counter: fixed, so static content quantizes identically in every frame
 
 
-class PipelineError(ValueError):
+class PipelineError(InvalidInputError):
     """A user-facing failure of encode/decode (bad input file, model mismatch, corrupt stream)."""
 
 

@@ -1,4 +1,4 @@
-"""Noise schedule and the importance-level tables (DESIGN §3.2–3.3).
+"""Noise schedule and the importance-level tables (docs/design.md §3.2–3.3).
 
 Variance-preserving diffusion, z_t = α_t·y + σ_t·ξ with α² + σ² = 1, parametrised by the log-SNR
 γ = log(α²/σ²), so α² = sigmoid(γ) and σ² = sigmoid(−γ). Continuous time t ∈ [0, 1] is linear in

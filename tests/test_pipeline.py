@@ -1,5 +1,4 @@
 """Video pipeline end to end on a generated clip with a random model: encode → .racv → decode → mp4."""
-import json
 import os
 
 import numpy as np

@@ -56,7 +56,8 @@ class Harness:
         try:
             self._call(self._close())
         except Exception:
-            import faulthandler, sys
+            import faulthandler
+            import sys
             faulthandler.dump_traceback(sys.stderr, all_threads=True)
             for t in asyncio.all_tasks(self.loop):
                 t.print_stack(file=sys.stderr)

@@ -2,7 +2,7 @@
 
     python tools/ablation_denoiser.py --run runs/v4        # writes benchmarks/ablation-denoiser.json
 
-DESIGN §3 (last paragraph): a standard diffusion model (one t per image) can decode a spatially
+docs/design.md §3.5.4: a standard diffusion model (one t per image) can decode a spatially
 varying latent with a global clock that keeps each element pinned to its (re-noised) observation
 until the clock reaches its own level ("differential diffusion"). This script decodes the *same*
 latents ŷ (what the decoder has after entropy decoding, identical at equal bits) four ways:
@@ -10,7 +10,7 @@ latents ŷ (what the decoder has after entropy decoding, identical at equal bits
   sv-elementwise        the shipped denoiser, elementwise DDIM from each element's own t (the codec)
   sv-global-clock       the shipped denoiser driven by the global clock with constant γ maps
   uniform-global-clock  ``RUN/stage1u.pt`` (same network trained on spatially constant t only,
-                        ``rac-video train --stage 1u``) with the global clock: the DESIGN's baseline
+                        ``rac-video train --stage 1u``) with the global clock: the design's baseline
   uniform-elementwise   the uniform-t network fed per-element γ (outside its training)
 
 for K steps each, plus K = 0 (g_s(ŷ), no denoising), on importance maps that vary in space (a

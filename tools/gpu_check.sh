@@ -107,7 +107,7 @@ step info 60 "$PY" -m rac_video.info
 # ------------------------------------------------------------------ 3 the CUDA backend loads and sees the GPU
 CUDA_PROBE='
 import sys, torch
-from rac_video.ops import _native
+from rac_video import _native
 mod, why = _native.cuda_runtime()
 print("torch.cuda.is_available():", torch.cuda.is_available())
 print("rac_video._C_cuda:", "available" if mod else why)

@@ -1,4 +1,4 @@
-"""Throughput of the per-element kernels on every backend available here (DESIGN §4).
+"""Throughput of the per-element kernels on every backend available here (docs/design.md §4).
 
 For quantize, dequantize, hashed_dither, ddim_step, forward_noise (hashed U and given U) and
 gamma_embedding (D = 32, the denoiser's) at latent sizes (default 1×16×68×120 and 1×16×135×240,

@@ -1,4 +1,4 @@
-"""The region-adaptive generative codec (DESIGN §3): model, weights, image and frame API."""
+"""The region-adaptive generative codec (docs/design.md §3): model, weights, image and frame API."""
 from .image import decode_image, encode_image, parse_header
 from .model import DEFAULT_STEPS, PAD, Codec, PayloadError, load_model
 from .weights import DEFAULT_MODEL, ModelMismatchError

@@ -1,4 +1,4 @@
-"""Analysis / synthesis transforms g_a, g_s (DESIGN §3.1): f = 8, C latent channels.
+"""Analysis / synthesis transforms g_a, g_s (docs/design.md §3.1): f = 8, C latent channels.
 
 Small residual conv nets (CPU-trainable). The latent is scaled by a per-channel buffer so that
 it has about unit variance on the training data (set after stage-0 training), which is what the

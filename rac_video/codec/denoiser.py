@@ -1,4 +1,4 @@
-"""Spatially varying denoiser ε_θ(z, γ-map) (DESIGN §3.5).
+"""Spatially varying denoiser ε_θ(z, γ-map) (docs/design.md §3.5).
 
 A small UNet over the latent whose timestep conditioning is **per pixel**: the γ map (one value
 per latent element position) goes through a sinusoidal embedding and a 1×1 MLP, and every block
@@ -92,7 +92,7 @@ def denoise(model: nn.Module, y_hat: torch.Tensor, gamma: torch.Tensor, steps: i
 
 def denoise_global_clock(model: nn.Module, y_hat: torch.Tensor, gamma: torch.Tensor, steps: int, *,
                          seed: int = 0) -> torch.Tensor:
-    """The training-free comparison point (DESIGN §3, last paragraph; "differential diffusion"):
+    """The training-free comparison point (docs/design.md §3.5.4; "differential diffusion"):
     one **global** clock τ runs from the largest t in the frame to 0 in K DDIM steps, the network
     always sees a spatially constant γ(τ), and an element whose own t is below the clock stays
     *pinned* to its observation re-noised up to the clock's level,

@@ -1,4 +1,4 @@
-"""Mean–scale hyperprior conditioned on the γ map and the importance map (DESIGN §3.4).
+"""Mean–scale hyperprior conditioned on the γ map and the importance map (docs/design.md §3.4).
 
 h_a(y, cond) → hyper-latent z at 1/4 of the latent resolution, coded as ẑ = round(z) with a
 factorized prior (per-channel zero-mean Gaussian with a learned scale). h_s(ẑ, cond) → (μ, s) in

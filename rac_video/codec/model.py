@@ -1,4 +1,4 @@
-"""The region-adaptive diffusion codec for one frame (DESIGN §3).
+"""The region-adaptive diffusion codec for one frame (docs/design.md §3).
 
 encode:  x ─g_a→ y ; levels ─table(q)→ Δ, γ ; k = quantize(y, level, Δ, seed)
          z = h_a(y, cond) ; ẑ = round(z) coded with the factorized prior
@@ -37,6 +37,7 @@ from .. import ops, schedule
 from ..entropy import intnet as _intnet
 from ..entropy.models import FactorizedPrior, GaussianConditional
 from ..entropy.rans import BitstreamError
+from ..errors import CorruptStreamError
 from . import rdoq as _rdoq
 from .autoencoder import FACTOR, Analysis, Synthesis
 from .context import CheckerboardContext, anchor_mask
@@ -56,7 +57,7 @@ _HDR = struct.Struct("<BBI")
 _HDR3 = struct.Struct("<BBII")
 
 
-class PayloadError(ValueError):
+class PayloadError(CorruptStreamError):
     """A frame payload that cannot be decoded."""
 
 

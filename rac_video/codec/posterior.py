@@ -10,7 +10,7 @@ After decoding, the decoder holds three pieces of evidence about an element y:
    is largely independent evidence. Its error is modelled as Gaussian with variance c·Δ².
 
 Treating 2 and 3 as independent Gaussian evidence gives N(m, v) with 1/v = 1/s² + 1/(cΔ²) and
-m = v·(μ/s² + ỹ/(cΔ²)); the estimate is the mean of that Gaussian truncated to B (DESIGN §3 keeps ŷ
+m = v·(μ/s² + ỹ/(cΔ²)); the estimate is the mean of that Gaussian truncated to B (docs/design.md §3.5.2 keeps ŷ
 and the denoiser; this adds the bin and the entropy model's Gaussian the decoder already has).
 At low rates, where Δ ≫ s for many elements, the entropy model's mean is a far better guess than
 the bin's centre, and the denoiser alone cannot know it; at high rates B is narrow and nothing

@@ -1,4 +1,4 @@
-"""Three-stage training (DESIGN §3.7), resumable, CPU or GPU.
+"""Three-stage training (docs/design.md §3.7), resumable, CPU or GPU.
 
     python -m rac_video.codec.train --stage 0 --minutes 30      # autoencoder g_a / g_s
     python -m rac_video.codec.train --stage 1 --minutes 25      # spatially varying denoiser

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from .. import errors as _errors
+
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_MODEL = "rac-tiny-v6"
 WEIGHTS_ENV = "RAC_VIDEO_WEIGHTS"  # a folder of extra models (name.pt + name.json), searched first
@@ -24,7 +26,7 @@ def _dirs() -> list[Path]:
     return ([Path(extra)] if extra else []) + [WEIGHTS_DIR]
 
 
-class ModelMismatchError(ValueError):
+class ModelMismatchError(_errors.ModelMismatchError):
     """A bitstream names a model or weights hash other than the loaded one."""
 
 

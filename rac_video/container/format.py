@@ -13,6 +13,8 @@ import zlib
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from ..errors import CorruptStreamError, InvalidInputError
+
 __all__ = [
     "MAGIC", "VERSION", "MINOR_VERSION", "SYNC", "INDEX_MAGIC", "END_MAGIC", "HEADER_HAS_INDEX",
     "MAX_HEADER", "MAX_PACKET", "MAX_INDEX_ENTRIES", "PACKET_OVERHEAD",
@@ -46,11 +48,11 @@ _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _U32 = (1 << 32) - 1
 
 
-class ContainerError(ValueError):
+class ContainerError(InvalidInputError):
     """A ``.racv`` stream is malformed, truncated, of an unsupported version, or a value cannot be stored."""
 
 
-class CorruptPacketError(ContainerError):
+class CorruptPacketError(ContainerError, CorruptStreamError):
     """A packet failed its checks. ``frame``: index of the damaged packet when known, else None;
     ``offset``: byte offset of the damage in the buffer / file when known; ``length``: the packet's
     total size when its fixed part was intact (so a reader can step over it), else None."""

@@ -1,4 +1,4 @@
-"""Entropy coding (DESIGN §3.4): scale table, integer CDF tables, the rANS coder, likelihoods.
+"""Entropy coding (docs/design.md §3.4): scale table, integer CDF tables, the rANS coder, likelihoods.
 
 * :data:`SCALE_TABLE` (float32, version :data:`SCALE_TABLE_VERSION`), :data:`SCALE_BOUNDS`,
   :data:`TAIL_MASS`, :data:`PRECISION`

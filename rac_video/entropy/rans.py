@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import CorruptStreamError
 from .tables import CdfTables
 
 __all__ = ["BitstreamError", "encode", "decode", "stream_bits", "DEFAULT_CHUNK", "MAX_LANES"]
@@ -24,7 +25,7 @@ DEFAULT_CHUNK = 1 << 16
 MAX_LANES = 64
 
 
-class BitstreamError(ValueError):
+class BitstreamError(CorruptStreamError):
     """A coded tensor is malformed, truncated, or was coded with other tables."""
 
 

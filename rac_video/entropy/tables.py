@@ -1,4 +1,4 @@
-"""Fixed scale table and deterministic integer CDF tables for the rANS coder (DESIGN §3.4).
+"""Fixed scale table and deterministic integer CDF tables for the rANS coder (docs/design.md §3.4.2).
 
 A table holds the frequencies (summing to 2^PRECISION, every symbol >= 1) of the values
 ``min_value … min_value+S-1`` followed by one **escape** symbol that carries everything

@@ -1,4 +1,4 @@
-"""Importance maps: where the bits go (DESIGN §5, §3.6).
+"""Importance maps: where the bits go (docs/design.md §5, §3.6).
 
 Modules (one concern each): ``gaze`` (eye-tracker readers, per-frame aggregation), ``foveation``
 (display geometry and acuity), ``saliency`` (weight-free spectral residual, optional OpenCV, external

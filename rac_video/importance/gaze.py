@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import InvalidInputError
 from .foveation import Display
 
 __all__ = ["GazeError", "GazeTrace", "read_gaze", "read_gazecom", "read_diem", "read_csv", "FORMATS",
@@ -50,7 +51,7 @@ FORMATS = ("auto", "gazecom", "diem", "csv", "tsv")
 MEASURED, HELD, MISSING = 0, 1, 2  # per-frame flags
 
 
-class GazeError(ValueError):
+class GazeError(InvalidInputError):
     """Malformed or unusable gaze file / arguments."""
 
 

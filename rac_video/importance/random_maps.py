@@ -1,4 +1,4 @@
-"""Random importance maps for training (DESIGN §3.7, stage 2): the kinds of maps the codec meets.
+"""Random importance maps for training (docs/design.md §3.7, stage 2): the kinds of maps the codec meets.
 
 ``random_importance(rng, hw, kind=None)`` draws one (H, W) float32 map in [0, 1] of a kind from
 ``KINDS`` (uniformly when ``kind`` is None):

@@ -1,4 +1,4 @@
-"""Importance levels at latent resolution and the side information that carries them (DESIGN §3.6).
+"""Importance levels at latent resolution and the side information that carries them (docs/design.md §3.6, §6.4).
 
 Both ends of the codec must use the *same* integer level map ℓ ∈ {0 … L−1}. The decoder gets it
 from the packet's side information, in one of two encodings:
@@ -33,6 +33,7 @@ import zlib
 
 import numpy as np
 
+from ..errors import InvalidInputError
 from . import _levelcode
 from . import foveation as fov
 
@@ -48,7 +49,7 @@ MAX_TRANSITION_CELLS = 1 << 20  # method 4 (pure-Python range coder) only up to 
 _FIX = 65535  # importance fixed-point scale used before pooling
 
 
-class SideInfoError(ValueError):
+class SideInfoError(InvalidInputError):
     """Malformed or inconsistent side information."""
 
 

@@ -24,6 +24,7 @@ from typing import Callable
 import torch
 
 from .. import _native
+from ..errors import BackendError
 
 log = logging.getLogger("rac_video.ops")
 
@@ -34,7 +35,7 @@ _forced: contextvars.ContextVar[dict] = contextvars.ContextVar("rac_video_forced
 _OPS: dict[str, "Op"] = {}
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(BackendError):
     pass
 
 

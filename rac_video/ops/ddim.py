@@ -1,4 +1,4 @@
-"""Elementwise DDIM update (η = 0) between per-element log-SNRs (DESIGN §3.5).
+"""Elementwise DDIM update (η = 0) between per-element log-SNRs (docs/design.md §3.5.2).
 
     α = sqrt(sigmoid(γ)), σ = sqrt(sigmoid(−γ))
     x̂₀ = (z − σ_from·ε) / α_from

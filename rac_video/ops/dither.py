@@ -1,4 +1,4 @@
-"""Hashed dither u ∈ [-1/2, 1/2) shared by encoder and decoder (DESIGN §3.3).
+"""Hashed dither u ∈ [-1/2, 1/2) shared by encoder and decoder (docs/design.md §3.3).
 
 The hash (documented in csrc/dither_hash.h) keys every element on (seed, frame, channel,
 row, column), so both ends regenerate the same u without sending it, on any backend and

@@ -1,4 +1,4 @@
-"""Per-pixel sinusoidal embedding of the diffusion time t(γ): the denoiser's conditioning (DESIGN §3.5).
+"""Per-pixel sinusoidal embedding of the diffusion time t(γ): the denoiser's conditioning (docs/design.md §3.5.1).
 
     t = clamp(t(γ), 0, 1),  freq_i = exp(−i·ln(1000)/(D/2 − 1)),  a_i = (1000·t)·freq_i
     out = [sin a_0 … sin a_{D/2−1}, cos a_0 … cos a_{D/2−1}]       (N,1,H,W) → (N,D,H,W)

@@ -1,4 +1,4 @@
-"""Gaussian-conditional entropy parameters in one pass over the latent (DESIGN §3.4).
+"""Gaussian-conditional entropy parameters in one pass over the latent (docs/design.md §3.4.2).
 
 Given the hyperprior's mean ``mu`` and scale ``scale`` (latent units), the importance
 ``level`` map with its ``delta_table`` (as :func:`rac_video.ops.quantize`) and the hashed

@@ -1,4 +1,4 @@
-"""Forward noising q(z_t | y) at a per-element log-SNR (DESIGN §3.1, §4).
+"""Forward noising q(z_t | y) at a per-element log-SNR (docs/design.md §3.1, §4).
 
     z = α(γ)·y + σ(γ)·ξ,   ξ = √12·(U − ½),   α = sqrt(sigmoid(γ)), σ = sqrt(sigmoid(−γ))
 

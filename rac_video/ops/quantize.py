@@ -1,4 +1,4 @@
-"""Universal quantize / dequantize with per-element step Δ and the shared hashed dither (DESIGN §3.3).
+"""Universal quantize / dequantize with per-element step Δ and the shared hashed dither (docs/design.md §3.3).
 
     k = floor(y/Δ + u + 1/2)      (int32; clamped to ±2^30)
     ŷ = Δ·(k − u)                 (float32)

@@ -1,4 +1,4 @@
-"""Low-latency gaze-contingent streaming (DESIGN §6): encoder server, decoder client, gaze
+"""Low-latency gaze-contingent streaming (docs/design.md §7): encoder server, decoder client, gaze
 back-channel, latency instrumentation, seeded network emulation, browser viewer. See docs/streaming.md.
 
 Modules: ``framing`` (wire messages around the ``.racv`` header/packets), ``server``, ``client``,
