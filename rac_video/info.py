@@ -68,7 +68,8 @@ def _models() -> dict:
             continue
         out[name] = {"default": name == DEFAULT_MODEL, "sha256": r.get("sha256", "")[:16], "bytes": r.get("bytes"),
                      "steps": r.get("steps", DEFAULT_STEPS), "posterior_fusion": r.get("posterior_fusion", 0.0),
-                     "rdoq": r.get("rdoq", 0.0)}
+                     "rdoq": r.get("rdoq", 0.0), "device_independent": bool(r.get("device_independent")),
+                     **({"base": r["base"]["name"]} if r.get("base") else {})}
     return out
 
 
@@ -94,11 +95,17 @@ def format_text(info: dict) -> str:
         f"loaded (sm {g['archs']}, cudart {g['cudart']}), families {g['families']}, "
         + (f"{g['device_count']} GPU(s)" if g["device_count"] > 0 else f"no GPU: {g['device_error']}")
         if g["loaded"] else f"NOT loaded: {g['reason']}"))
-    lines.append("models (K = DDIM steps written by default, c = posterior fusion, α = RDOQ; * default):")
+    lines.append("models (K = DDIM steps written by default, c = posterior fusion, α = RDOQ; * default; "
+                 "device-independent: integer entropy networks, its files decode to the same symbols on every "
+                 "device; device-dependent: float ones, files decode where the encoder's float arithmetic is "
+                 "matched):")
     for name, m in info["models"].items():
         lines.append(f"  {'*' if m.get('default') else ' '} {name}: " + (
             f"sha256 {m['sha256']}…, {m['bytes'] / 1e6:.1f} MB, K = {m['steps']}, c = {m['posterior_fusion']:g}, "
-            f"α = {m['rdoq']:g}" if "error" not in m else f"unreadable record: {m['error']}"))
+            f"α = {m['rdoq']:g}, "
+            + ("device-independent" if m["device_independent"] else "device-dependent")
+            + (f", builds on {m['base']}" if m.get("base") else "")
+            if "error" not in m else f"unreadable record: {m['error']}"))
     if info["env"]:
         lines.append("environment: " + " ".join(f"{k}={v}" for k, v in info["env"].items()))
     lines.append("ops (backend per device; chosen one marked *):")

@@ -81,7 +81,9 @@ def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: Encod
                 "rdoq": codec.rdoq if opts.rdoq is None else float(opts.rdoq),          # informational
                 "schedule_version": codec.schedule_version, "scale_table_version": SCALE_TABLE_VERSION,
                 "dither_frame": DITHER_FRAME, "importance": opts.importance,
-                "arith": arith.arith_class(codec.device),   # the decoder warns when its own differs
+                # the arithmetic that decided the symbols: "integer" (the same everywhere) for models with
+                # integer entropy networks, else the device class (the decoder warns when its own differs)
+                "arith": "integer" if codec.device_independent else arith.arith_class(codec.device),
                 "rate_control": ({"mode": "bitrate", "target_kbps": float(opts.bitrate_kbps)}
                                  if opts.bitrate_kbps else {"mode": "quality", "quality": int(opts.quality)})}
     return Header(model=codec.name, weights_hash=codec.weights_hash, width=int(width), height=int(height),
@@ -136,7 +138,8 @@ class FrameDecoder:
         self.seed = int(s.get("seed", 0))
         self.dither_frame = int(s.get("dither_frame", DITHER_FRAME))
         self.steps = steps
-        self.arith_mismatch = arith.warn_if_mismatch(s.get("arith"), codec.device)
+        self.arith_mismatch = None if codec.device_independent else arith.warn_if_mismatch(s.get("arith"),
+                                                                                             codec.device)
 
     def decode(self, pkt: Packet) -> np.ndarray:
         try:

@@ -22,14 +22,8 @@ __all__ = ["SCALE_TABLE", "SCALE_BOUNDS", "SCALE_TABLE_VERSION", "SCALE_MIN", "S
            "scale_index_np", "MEAN_BUCKETS", "shifted_gaussian_pmf", "conditional_gaussian_tables", "mean_bucket"]
 
 PRECISION = 16
-SCALE_TABLE_VERSION = 1
-SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64
 TAIL_MASS = 1e-9
-
-# table scales, log-spaced (computed in float64, stored float32)
-SCALE_TABLE = np.exp(np.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), SCALE_LEVELS)).astype(np.float32)
-# index(r) = number of bounds strictly below r (bounds: float32 geometric midpoints of the table)
-SCALE_BOUNDS = np.sqrt(SCALE_TABLE[:-1].astype(np.float64) * SCALE_TABLE[1:].astype(np.float64)).astype(np.float32)
+# the scale table (SCALE_TABLE, SCALE_BOUNDS, version 1) is defined in rac_video.ops._gaussian
 
 
 def scale_index_np(r) -> np.ndarray:
