@@ -2,10 +2,12 @@
 //
 // out[n,o,i,j] = bias[o] + Σ w[o,c,a,b]·x[n,c,s·i+a−p,s·j+b−p]  with int8/int16 x, int8 w, int32 out.
 // Per output row: the receptive fields of the row are gathered into int16 vectors of length Kp
-// (I·k² rounded up to 16, zero-filled), the weights likewise, and every output is a dot product of
-// two such vectors. Integer sums are exact, so the result is the same with or without AVX2, with
-// any thread count and on any machine; AVX2 (vpmaddwd: int16·int16 pairs summed into int32) is
-// chosen at run time when the CPU has it.
+// (I·k² rounded up to 32, zero-filled), the weights likewise, and every output is a dot product of
+// two such vectors. Integer sums are exact, so the result
+// is the same on every path, with any thread count and on any machine; the path is chosen at run
+// time: AVX-512 VNNI (vpdpwssd) or AVX2 (vpmaddwd: int16·int16 pairs summed into int32) when the CPU
+// has them, else scalar.
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -66,7 +68,7 @@ __attribute__((target("avx2"))) inline int32_t hsum(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
-// 4 output channels × 2 pixels per block: 8 accumulators, vpmaddwd over Kp (a multiple of 16)
+// 4 output channels × 2 pixels per block: 8 accumulators, vpmaddwd over Kp (a multiple of 32)
 __attribute__((target("avx2"))) void row_avx2(const int16_t* wq, const int16_t* cols, const int32_t* bias,
                                               const Conv& g, int32_t* acc_row) {
   const int64_t Kp = g.Kp;
@@ -108,9 +110,54 @@ __attribute__((target("avx2"))) void row_avx2(const int16_t* wq, const int16_t* 
       acc_row[o * g.Wo + j] = bias[o] + dot_scalar(wq + o * Kp, cols + j * Kp, Kp);
 }
 
-bool have_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2");
-  return yes;
+// The same block with AVX-512 VNNI: vpdpwssd multiplies 32 int16 pairs and adds into int32 in one step.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void row_vnni(const int16_t* wq, const int16_t* cols,
+                                                                    const int32_t* bias, const Conv& g,
+                                                                    int32_t* acc_row) {
+  const int64_t Kp = g.Kp;
+  int64_t o = 0;
+  for (; o + 4 <= g.O; o += 4) {
+    const int16_t* w0 = wq + o * Kp;
+    int64_t j = 0;
+    for (; j + 2 <= g.Wo; j += 2) {
+      const int16_t* c0 = cols + j * Kp;
+      const int16_t* c1 = c0 + Kp;
+      __m512i a00 = _mm512_setzero_si512(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
+              a31 = a00;
+      for (int64_t t = 0; t < Kp; t += 32) {
+        const __m512i x0 = _mm512_loadu_si512(c0 + t), x1 = _mm512_loadu_si512(c1 + t);
+        __m512i w = _mm512_loadu_si512(w0 + t);
+        a00 = _mm512_dpwssd_epi32(a00, w, x0);
+        a01 = _mm512_dpwssd_epi32(a01, w, x1);
+        w = _mm512_loadu_si512(w0 + Kp + t);
+        a10 = _mm512_dpwssd_epi32(a10, w, x0);
+        a11 = _mm512_dpwssd_epi32(a11, w, x1);
+        w = _mm512_loadu_si512(w0 + 2 * Kp + t);
+        a20 = _mm512_dpwssd_epi32(a20, w, x0);
+        a21 = _mm512_dpwssd_epi32(a21, w, x1);
+        w = _mm512_loadu_si512(w0 + 3 * Kp + t);
+        a30 = _mm512_dpwssd_epi32(a30, w, x0);
+        a31 = _mm512_dpwssd_epi32(a31, w, x1);
+      }
+      const __m512i acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+      for (int64_t q = 0; q < 4; ++q)
+        for (int64_t r = 0; r < 2; ++r) acc_row[(o + q) * g.Wo + j + r] = bias[o + q] + _mm512_reduce_add_epi32(acc[q][r]);
+    }
+    for (; j < g.Wo; ++j)
+      for (int64_t q = 0; q < 4; ++q)
+        acc_row[(o + q) * g.Wo + j] = bias[o + q] + dot_scalar(w0 + q * Kp, cols + j * Kp, Kp);
+  }
+  for (; o < g.O; ++o)
+    for (int64_t j = 0; j < g.Wo; ++j)
+      acc_row[o * g.Wo + j] = bias[o] + dot_scalar(wq + o * Kp, cols + j * Kp, Kp);
+}
+
+// 0: scalar, 1: AVX2, 2: AVX-512 VNNI (the best the CPU has)
+int simd_level() {
+  static const int level = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")
+                               ? 2
+                               : (__builtin_cpu_supports("avx2") ? 1 : 0);
+  return level;
 }
 #endif
 
@@ -128,7 +175,7 @@ inline int64_t requant(int64_t acc, int64_t mult, int64_t shift) {
 }
 
 template <typename T, typename O>
-void run(const T* x, const int8_t* w, const int32_t* bias, O* out, const Conv& g, bool vector, const Epilogue& e) {
+void run(const T* x, const int8_t* w, const int32_t* bias, O* out, const Conv& g, int vector, const Epilogue& e) {
   std::vector<int16_t> wq(static_cast<size_t>(g.O * g.Kp), 0);
   for (int64_t o = 0; o < g.O; ++o)
     for (int64_t t = 0; t < g.K; ++t) wq[o * g.Kp + t] = w[o * g.K + t];
@@ -141,7 +188,9 @@ void run(const T* x, const int8_t* w, const int32_t* bias, O* out, const Conv& g
       for (int64_t i = 0; i < g.Ho; ++i) {
         gather_row(x, g, n, i, cols.data());
 #ifdef RAC_X86
-        if (vector)
+        if (vector == 2)
+          row_vnni(wq.data(), cols.data(), bias, g, acc.data());
+        else if (vector == 1)
           row_avx2(wq.data(), cols.data(), bias, g, acc.data());
         else
 #endif
@@ -172,7 +221,7 @@ void run(const T* x, const int8_t* w, const int32_t* bias, O* out, const Conv& g
 void int_conv2d(std::uintptr_t x, int64_t x_bytes, std::uintptr_t w, std::uintptr_t bias, std::uintptr_t out,
                 int64_t N, int64_t I, int64_t H, int64_t W, int64_t O, int64_t k, int64_t s, int64_t p, int64_t Ho,
                 int64_t Wo, std::uintptr_t mult, int64_t shift, std::uintptr_t lut, int64_t lut_half,
-                bool allow_simd) {
+                int64_t simd) {
   rac::require(N >= 0 && I > 0 && H > 0 && W > 0 && O > 0 && k > 0 && s > 0 && p >= 0, "int_conv2d: bad sizes");
   rac::require(Ho == (H + 2 * p - k) / s + 1 && Wo == (W + 2 * p - k) / s + 1 && Ho > 0 && Wo > 0,
                "int_conv2d: output size does not match the geometry");
@@ -180,12 +229,12 @@ void int_conv2d(std::uintptr_t x, int64_t x_bytes, std::uintptr_t w, std::uintpt
   rac::require(mult == 0 || (shift >= 1 && shift <= 62), "int_conv2d: shift must be in 1..62");
   rac::require(lut == 0 || (mult != 0 && lut_half >= 1), "int_conv2d: a table needs multipliers and P >= 1");
   const int64_t K = I * k * k;
-  const Conv g{N, I, H, W, O, k, s, p, Ho, Wo, K, (K + 15) / 16 * 16};
+  const Conv g{N, I, H, W, O, k, s, p, Ho, Wo, K, (K + 31) / 32 * 32};
   const Epilogue e{mult ? rac::as_ptr<const int64_t>(mult) : nullptr, shift,
                    lut ? rac::as_ptr<const int8_t>(lut) : nullptr, lut_half};
-  bool vector = false;
+  int vector = 0;
 #ifdef RAC_X86
-  vector = allow_simd && have_avx2();
+  vector = static_cast<int>(std::min<int64_t>(simd < 0 ? 2 : simd, simd_level()));
 #endif
   const int8_t* wp = rac::as_ptr<const int8_t>(w);
   const int32_t* bp = rac::as_ptr<const int32_t>(bias);
@@ -199,6 +248,14 @@ void int_conv2d(std::uintptr_t x, int64_t x_bytes, std::uintptr_t w, std::uintpt
     run(rac::as_ptr<const int16_t>(x), wp, bp, rac::as_ptr<int32_t>(out), g, vector, e);
 }
 
+int simd_level_any() {
+#ifdef RAC_X86
+  return simd_level();
+#else
+  return 0;
+#endif
+}
+
 }  // namespace
 
 RAC_OPS(int_conv) {
@@ -206,7 +263,8 @@ RAC_OPS(int_conv) {
   m.def("int_conv2d", &int_conv2d, py::call_guard<py::gil_scoped_release>(), py::arg("x"), py::arg("x_bytes"),
         py::arg("w"), py::arg("bias"), py::arg("out"), py::arg("N"), py::arg("I"), py::arg("H"), py::arg("W"),
         py::arg("O"), py::arg("k"), py::arg("stride"), py::arg("padding"), py::arg("Ho"), py::arg("Wo"),
-        py::arg("mult"), py::arg("shift"), py::arg("lut"), py::arg("lut_half"), py::arg("allow_simd") = true,
+        py::arg("mult"), py::arg("shift"), py::arg("lut"), py::arg("lut_half"), py::arg("simd") = -1,
         "exact integer convolution (int8/int16 x, int8 w, int32 bias) with an optional requantization / "
-        "activation-table epilogue; AVX2 when available");
+        "activation-table epilogue; simd: 0 scalar, 1 AVX2, 2 AVX-512 VNNI, -1 the best the CPU has");
+  m.def("int_conv2d_simd_level", &simd_level_any, "the SIMD level int_conv2d uses by default (0, 1, 2)");
 }
