@@ -208,29 +208,35 @@ def test_shipped_integer_model_decodes_the_same_symbols_everywhere(int_codec):
     assert torch.equal(want[0], k_enc)
 
 
-def test_video_file_checks_clean_under_other_isas(int_codec, tmp_path):
-    """The video path: a 12-frame clip through the pipeline, checked by ``rac_video.check`` with oneDNN off,
-    oneDNN limited to AVX2 (another CPU) and one OpenMP thread (subprocesses)."""
+def _clip(path, frames):
     import av
 
-    from rac_video.check import check_files
-    from rac_video.pipeline import EncodeOptions, encode_video
-
-    src = tmp_path / "clip.mp4"
-    frames = _frames(12, seed=2)
-    with av.open(str(src), "w") as out:
+    with av.open(str(path), "w") as out:
         st = out.add_stream("ffv1", rate=25)
-        st.width, st.height, st.pix_fmt = 64, 48, "bgr0"
+        st.width, st.height, st.pix_fmt = frames[0].shape[1], frames[0].shape[0], "bgr0"
         for f in frames:
             for pkt in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                 out.mux(pkt)
         for pkt in st.encode():
             out.mux(pkt)
-    dst = tmp_path / "clip.racv"
-    encode_video(str(src), dst, EncodeOptions(quality=9, importance="saliency", model=int_codec.name),
-                 progress=False, codec=int_codec)
-    rep = check_files([dst], variants=["onednn-off", "isa-avx2", "omp-1"])
-    assert rep["frames"] == 12
+
+
+def test_video_files_check_clean_under_other_isas(int_codec, tmp_path):
+    """The video path, 100 frames: two clips through the pipeline (saliency map at q 4; a uniform map under
+    bitrate control, so the quality moves per frame), checked by ``rac_video.check`` with oneDNN off,
+    oneDNN limited to AVX2 (another CPU) and one OpenMP thread (subprocesses)."""
+    from rac_video.check import check_files
+    from rac_video.pipeline import EncodeOptions, encode_video
+
+    files = []
+    for name, opts in (("sal", EncodeOptions(quality=4, importance="saliency", model=int_codec.name)),
+                       ("rate", EncodeOptions(quality=None, bitrate_kbps=300, model=int_codec.name))):
+        src, dst = tmp_path / f"{name}.mkv", tmp_path / f"{name}.racv"
+        _clip(src, _frames(50, seed=len(files) + 2))
+        encode_video(str(src), dst, opts, progress=False, codec=int_codec)
+        files.append(dst)
+    rep = check_files(files, variants=["onednn-off", "isa-avx2", "omp-1"])
+    assert rep["frames"] == 100
     assert all("skipped" not in v for v in rep["variants"].values()), rep["variants"]
     assert rep["identical_symbols"] and rep["failed_decodes"] == 0, rep
 
