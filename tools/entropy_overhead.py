@@ -5,7 +5,10 @@
 For every image × quality (0…15) × map (uniform, centre Gaussian), with each model:
 * ``coded``: the bits of the y streams the encoder writes (exact: the coder's tables and stream layout);
 * ``info``: the information content of the same levels k under the model's continuous Gaussians —
-  −log2 of the mass of N(μ, s²) over each quantization bin (``Codec.y_information``);
+  −log2 of the mass of N(μ, s²) over each quantization bin (``Codec.y_information``), with s/Δ at
+  least the smallest table scale 0.11, as the networks were trained (``info_unfloored``: without;
+  where the model puts s/Δ below the floor — the background of importance maps — that figure
+  measures the untrained part of the model, not the tables);
 * ``payload``: the whole frame payload (ẑ + y + header, ``Codec.estimate_bits``).
 The table overhead is Σ coded / Σ info − 1 (per model); two models with the same autoencoder code the
 same levels k, so Σ payload of one over the other is their rate ratio at equal quality (the
@@ -70,7 +73,9 @@ def main(argv=None):
                 row = {"image": f.name, "map": mname, "quality": q}
                 for m in models:
                     coded, info = m.y_information(img, lv, q)
-                    row[m.name] = {"coded": coded, "info": info, "payload": m.estimate_bits(img, lv, q, rdoq=0.0)}
+                    _, info_u = m.y_information(img, lv, q, floor=False)
+                    row[m.name] = {"coded": coded, "info": info, "info_unfloored": info_u,
+                                   "payload": m.estimate_bits(img, lv, q, rdoq=0.0)}
                     if q in pq:
                         rec = m.decode_frame(m.encode_frame(img, lv, q, rdoq=0.0), lv, q, height=H, width=W)
                         row[m.name]["psnr"] = float(psnr(img, rec)[0])
@@ -83,10 +88,15 @@ def main(argv=None):
     summary = {}
     for m in models:
         s = {"table_overhead": total(m.name, "coded") / total(m.name, "info") - 1,
+             "vs_unfloored_information": total(m.name, "coded") / total(m.name, "info_unfloored") - 1,
              "table_overhead_by_quality": {q: total(m.name, "coded", lambda r, q=q: r["quality"] == q)
                                            / total(m.name, "info", lambda r, q=q: r["quality"] == q) - 1 for q in qs},
              "table_overhead_by_map": {k: total(m.name, "coded", lambda r, k=k: r["map"] == k)
                                        / total(m.name, "info", lambda r, k=k: r["map"] == k) - 1 for k in maps},
+             "table_overhead_max_cell": max(
+                 total(m.name, "coded", lambda r, k=k, q=q: r["map"] == k and r["quality"] == q)
+                 / total(m.name, "info", lambda r, k=k, q=q: r["map"] == k and r["quality"] == q) - 1
+                 for k in maps for q in qs),
              "mean_psnr": float(np.mean([r[m.name]["psnr"] for r in rows if "psnr" in r[m.name]]))}
         summary[m.name] = s
     ref = models[0].name

@@ -354,11 +354,13 @@ class Codec:
         return bits
 
     @torch.no_grad()
-    def y_information(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0):
+    def y_information(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
+                      floor: bool = True):
         """(bits of the y streams ``encode_frame`` writes, information content of the same levels k under the
         entropy model's continuous Gaussians): −log2 of the mass of N(μ, s²) over each element's
-        quantization bin Δ·[k − u ± ½], float64. The ratio is the cost of the coder's tables (scale grid,
-        mean buckets, 16-bit frequencies, escapes) and stream layout. RDOQ off."""
+        quantization bin Δ·[k − u ± ½], float64, with s/Δ floored at the smallest table scale as in training
+        (``floor=False``: unfloored). The ratio is the cost of the coder's tables (scale grid, mean buckets,
+        16-bit frequencies, escapes) and stream layout. RDOQ off."""
         x = self._frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         level = self._level_tensor(levels_u8, H, W)
@@ -375,7 +377,7 @@ class Codec:
             prm, _, _ = self.context_params(prm, k, cond, level, quality, seed, frame_index)
         mu, s = self.gaussian_params(prm)
         u = ops.hashed_dither(tuple(y.shape), seed, frame_index, device=y.device)
-        info = self.conditional.information(y, mu, s, delta[level.long()].expand_as(y), u)
+        info = self.conditional.information(y, mu, s, delta[level.long()].expand_as(y), u, floor=floor)
         return float(coded), float(info.sum())
 
     def encode_frames(self, frames, levels, quality, **kw) -> list[bytes]:

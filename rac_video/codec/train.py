@@ -503,15 +503,16 @@ def seed_run(folder: Path, model: str, restart: bool = False) -> list[str]:
     final log line of each stage from the model's record, so later stages and export build on it.
     The step / time counters continue the model's (``--minutes`` and ``--steps`` are totals), or
     start at 0 with ``restart`` (a fine-tune with its own lr schedule)."""
-    from .weights import load_state
+    from .weights import load_state, training_stages
 
     state, record = load_state(model)
+    stages = training_stages(model)
     written = []
     for stage, keys in ((0, ("g_a", "g_s")), (1, ("denoiser",)), (2, ("hyperprior",))):
         path = folder / f"stage{stage}.pt"
         if path.exists():
             continue
-        info = record.get("stages", {}).get(f"stage{stage}", {})
+        info = stages.get(f"stage{stage}", {})
         if restart:
             info = {"final": info.get("final", {})}
         if stage == 2 and "context" in state:          # a model with the checkerboard context

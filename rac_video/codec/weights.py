@@ -50,6 +50,13 @@ def read_record(name: str) -> dict:
     return json.loads((folder / f"{name}.json").read_text())
 
 
+def training_stages(name: str) -> dict:
+    """The training stages of a model from its record, those of inherited modules from its base's."""
+    record = read_record(name)
+    base = record.get("base")
+    return {**(training_stages(base["name"]) if base else {}), **record.get("stages", {})}
+
+
 def load_state(name: str = DEFAULT_MODEL) -> tuple[dict, dict]:
     """(state, record) of a shipped model, hash-checked."""
     if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():

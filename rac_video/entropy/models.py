@@ -142,12 +142,17 @@ class GaussianConditional:
         return gaussian_bits(y_tilde, mu / delta, (s / delta).clamp_min(SCALE_MIN))
 
     @staticmethod
-    def information(y: torch.Tensor, mu: torch.Tensor, s: torch.Tensor, delta: torch.Tensor, u: torch.Tensor):
+    def information(y: torch.Tensor, mu: torch.Tensor, s: torch.Tensor, delta: torch.Tensor, u: torch.Tensor,
+                    floor: bool = True):
         """−log2 of the continuous model's mass of the coded bin: N(μ, s²) over [Δ(k − u) ± Δ/2] with
-        k the universal quantization of y (float64; what the tables approximate, for overhead studies)."""
+        k the universal quantization of y (float64; what the tables approximate, for overhead studies).
+        ``floor``: s/Δ at least the smallest table scale, as in :meth:`likelihood` — the model the
+        networks were trained as (below the floor their s/Δ never met a gradient)."""
         k = universal_quantize(y.double(), delta.double(), u.double())
         centre = (k - u.double()) - mu.double() / delta.double()
         sc = (s.double() / delta.double())
+        if floor:
+            sc = sc.clamp_min(float(SCALE_MIN))
         c = 1.0 / (sc * math.sqrt(2.0))
         v = -centre.abs()
         p = 0.5 * (torch.erfc(-(v + 0.5) * c) - torch.erfc(-(v - 0.5) * c))
