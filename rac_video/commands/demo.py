@@ -144,6 +144,8 @@ def run(args):
     codings = {"gaze": {"label": "ours, gaze", "bytes": enc["file_bytes"], "kbps": enc["kbps"],
                         "qualities": sorted({st["quality"] for st in enc["per_frame"]}),
                         "frame_kbps": [8 * st["bytes"] * fps / 1000 for st in enc["per_frame"]],
+                        "frame_psnr_fovea": [f["psnr_fovea"] for f in met],
+                        "frame_psnr_periphery": [f["psnr_periphery"] for f in met],
                         "bits": gaze_bits, "quality": q_gaze}}
     report = {"clip": {"source": "matplotlib sample_data/grace_hopper.jpg, pan + zoom", "frames": T,
                        "size": [W, H], "fps": fps, "gaze": "synthetic 250 Hz trace (gaze.csv)",
@@ -196,10 +198,12 @@ def _compare(report, codings, encode, src, maps, rec, points, fovea_px, fps, out
     dec_u = pipeline.decode_video(os.path.join(out, "uniform.racv"), os.path.join(out, "uniform_decoded.mp4"),
                                   progress=False, keep_frames=True, codec=codec)
     rec_u = np.stack(dec_u.pop("_frames"))
-    q_u, _ = measure(rec_u, enc_u["file_bytes"])
+    q_u, met_u = measure(rec_u, enc_u["file_bytes"])
     codings["uniform"] = {"label": "ours, uniform map", "bytes": enc_u["file_bytes"], "kbps": enc_u["kbps"],
                           "qualities": sorted({st["quality"] for st in enc_u["per_frame"]}),
                           "frame_kbps": [8 * st["bytes"] * fps / 1000 for st in enc_u["per_frame"]],
+                          "frame_psnr_fovea": [f["psnr_fovea"] for f in met_u],
+                          "frame_psnr_periphery": [f["psnr_periphery"] for f in met_u],
                           "bits": region_bits(enc_u, [full] * T), "quality": q_u}
     report["uniform"] = {"kbps": enc_u["kbps"], "metrics": q_u}          # the old --uniform entry
     lap("uniform_encode_decode_metrics_bits")
@@ -207,11 +211,13 @@ def _compare(report, codings, encode, src, maps, rec, points, fovea_px, fps, out
     x264 = VideoBaseline("libx264", roi=True, fps=fps)
     m = match_baseline(x264, src, maps, enc["file_bytes"])
     rec_x = m.encoded.decode()
-    q_x, _ = measure(rec_x, m.encoded.nbytes)
+    q_x, met_x = measure(rec_x, m.encoded.nbytes)
     codings["x264_roi"] = {"label": "x264 + same ROI", "bytes": int(m.encoded.nbytes),
                            "kbps": 8 * m.encoded.nbytes / 1000 / secs, "crf": m.encoded.param,
                            "match": m.record(), "baseline": x264.describe(),
                            "frame_kbps": [8 * b * fps / 1000 for b in m.encoded.info["frame_bytes"]],
+                           "frame_psnr_fovea": [f["psnr_fovea"] for f in met_x],
+                           "frame_psnr_periphery": [f["psnr_periphery"] for f in met_x],
                            "bits": None, "bits_note": "per-region bits are not exposed by libx264 through PyAV",
                            "quality": q_x}
     lap("x264_roi_match_decode_metrics")
@@ -261,8 +267,10 @@ def _compare(report, codings, encode, src, maps, rec, points, fovea_px, fps, out
         if key == "source":
             return [f"source  {W}x{H}  frame {t}", f"gaze: yellow cross, {demo.FOVEA_DEG:g} deg fovea circle"]
         c = codings[key]
-        return [f"{c['label']}  {c['kbps']:.0f} kbit/s total",
-                f"this frame {c['frame_kbps'][t]:.0f} kbit/s  fovea PSNR {c['quality']['psnr_fovea']:.1f} dB"]
+        pf, pp = c["frame_psnr_fovea"][t], c["frame_psnr_periphery"][t]
+        return [f"{c['label']}  {c['kbps']:.0f} kbit/s (whole clip)",
+                f"this frame {c['frame_kbps'][t]:.0f} kbit/s  PSNR fovea {_fmt(pf, '.1f')} dB, "
+                f"periphery {_fmt(pp, '.1f')} dB"]
 
     frames = [sbs.grid([sbs.annotate(r[t], lines(k, t), gaze=points[t], radius_px=fovea_px) for k, r in names])
               for t in range(T)]
@@ -271,7 +279,7 @@ def _compare(report, codings, encode, src, maps, rec, points, fovea_px, fps, out
     speed = np.r_[np.inf, np.hypot(*np.diff(points, axis=0).T)]
     order = sorted(range(T), key=lambda t: (not np.isfinite(points[t]).all(), speed[t] > 2, -t * (t < T * 0.8)))
     t0 = order[0]
-    side = 80
+    side = 72                              # shown at 144 px: a 2x zoom
     fbox = sbs.crop_box(points[t0] if np.isfinite(points[t0]).all() else (W / 2, H / 2), side, (H, W))
     pbox = sbs.periphery_box(src[t0], maps[t0], side)
     still_labels = [[f"source, frame {t0}"]] + [[f"{codings[k]['label']}", f"{codings[k]['kbps']:.0f} kbit/s, fovea "

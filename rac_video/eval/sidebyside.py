@@ -160,7 +160,7 @@ def periphery_box(src, importance, size, *, below=0.5):
     return max(ok, key=lambda c: c[1])[2]
 
 
-def zoom_still(panels, labels, fovea_box, periphery_box_, *, gaze=None, radius_px=None, width=320):
+def zoom_still(panels, labels, fovea_box, periphery_box_, *, gaze=None, radius_px=None, width=288):
     """One picture: a column per coding — the whole frame (shrunk to ``width``) with both zoom boxes
     marked, then the fovea window and the periphery window side by side, each enlarged to
     ``width``/2 pixels (nearest neighbour, so coding artefacts stay visible; a box of ``width``/4
