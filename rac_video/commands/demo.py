@@ -140,7 +140,6 @@ def run(args):
     q_gaze, met = measure(rec, enc["file_bytes"])
     gaze_bits = region_bits(enc, levels_gaze)
     lap("gaze_metrics_bits")
-    secs = T / fps
     codings = {"gaze": {"label": "ours, gaze", "bytes": enc["file_bytes"], "kbps": enc["kbps"],
                         "qualities": sorted({st["quality"] for st in enc["per_frame"]}),
                         "frame_kbps": [8 * st["bytes"] * fps / 1000 for st in enc["per_frame"]],
@@ -166,7 +165,7 @@ def run(args):
                                                              ("report", "report.json"))}}
     if not args.no_compare:
         _compare(report, codings, encode, src, maps, rec, points, fovea_px, fps, out, measure, region_bits,
-                 levels_gaze, latent_hw, codec, q_gaze, enc, lap, steps)
+                 latent_hw, codec, q_gaze, enc, lap, steps)
     report["wall_seconds"] = time.perf_counter() - t_start
     report["cpu_seconds"] = time.process_time() - cpu_start
     report["timings"] = timings
@@ -175,7 +174,7 @@ def run(args):
 
 
 def _compare(report, codings, encode, src, maps, rec, points, fovea_px, fps, out, measure, region_bits,
-             levels_gaze, latent_hw, codec, q_gaze, enc, lap, steps):
+             latent_hw, codec, q_gaze, enc, lap, steps):
     """Uniform map and x264 + ROI at the gaze coding's size, the uniform rate-quality points for the
     saving at equal foveal quality, the side-by-side video and the zoomed still."""
     import math
