@@ -81,9 +81,14 @@ def test_annotate_draws_text_and_gaze_without_touching_the_input():
 
 
 def test_demo_command_compares_codings_at_equal_bytes(tmp_path, weights_env, capsys):
+    import torch
+
     out = tmp_path / "demo"
+    threads = torch.get_num_threads()
     assert main(["demo", "-o", str(out), "--frames", "2", "--model", "rand-a", "--steps", "0", "--json"]) == 0
+    assert torch.get_num_threads() == threads                          # --threads 1 only while it runs
     rep = json.loads(capsys.readouterr().out)
+    assert rep["torch_threads"] == 1
     reg = rep["regions"]
     assert 0 < reg["fovea_share"] < reg["roi_share"] <= 1
     c = rep["codings"]

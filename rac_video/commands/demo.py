@@ -27,6 +27,21 @@ def _fmt(v, spec=".2f"):
 
 
 def run(args):
+    """Run the demo with torch on ``--threads`` threads, restoring the previous setting afterwards."""
+    import torch
+
+    if args.threads < 0:
+        raise ValueError("--threads must be >= 0")
+    before = torch.get_num_threads()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(args):
     import os
     import time
 
@@ -43,10 +58,6 @@ def run(args):
 
     import torch
 
-    if args.threads < 0:
-        raise ValueError("--threads must be >= 0")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     t_start, cpu_start = time.perf_counter(), time.process_time()
     timings = {}
     mark = [t_start, cpu_start]
