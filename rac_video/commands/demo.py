@@ -295,17 +295,25 @@ def _compare(report, codings, encode, src, maps, rec, points, fovea_px, fps, out
     frames = [sbs.grid([sbs.annotate(r[t], lines(k, t), gaze=points[t], radius_px=fovea_px) for k, r in names])
               for t in range(T)]
     sbs.write_video(os.path.join(out, "demo_sidebyside.mp4"), frames, fps)
-    # the still: a frame in a fixation (gaze steady), preferably in the second half of the clip
-    speed = np.r_[np.inf, np.hypot(*np.diff(points, axis=0).T)]
-    order = sorted(range(T), key=lambda t: (not np.isfinite(points[t]).all(), speed[t] > 2, -t * (t < T * 0.8)))
-    t0 = order[0]
+    # the still: a frame in a fixation (gaze steady) whose foveal window has the most detail to look at
     side = 72                              # shown at 144 px: a 2x zoom
-    fbox = sbs.crop_box(points[t0] if np.isfinite(points[t0]).all() else (W / 2, H / 2), side, (H, W))
+    speed = np.r_[np.inf, np.hypot(*np.diff(points, axis=0).T)]
+
+    def fbox_of(t):
+        return sbs.crop_box(points[t] if np.isfinite(points[t]).all() else (W / 2, H / 2), side, (H, W))
+
+    def detail(t):
+        x0, y0, x1, y1 = fbox_of(t)
+        g = src[t, y0:y1, x0:x1].astype(np.float32).mean(-1)
+        return float(np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean())
+
+    t0 = max(range(T), key=lambda t: (bool(np.isfinite(points[t]).all()), bool(speed[t] <= 2), detail(t)))
+    fbox = fbox_of(t0)
     pbox = sbs.periphery_box(src[t0], maps[t0], side)
-    still_labels = [[f"source, frame {t0}"]] + [[f"{codings[k]['label']}", f"{codings[k]['kbps']:.0f} kbit/s, fovea "
-                                                 f"{codings[k]['quality']['psnr_fovea']:.1f} dB, periph. "
-                                                 f"{codings[k]['quality']['psnr_periphery']:.1f} dB"]
-                                                for k, _ in names[1:]]
+    still_labels = [[f"source, frame {t0}", "yellow: gaze, 2 deg fovea"]] + [
+        [f"{codings[k]['label']}, {codings[k]['kbps']:.0f} kbit/s",
+         f"this frame: fovea {_fmt(codings[k]['frame_psnr_fovea'][t0], '.1f')} dB, "
+         f"periph. {_fmt(codings[k]['frame_psnr_periphery'][t0], '.1f')} dB"] for k, _ in names[1:]]
     still = sbs.zoom_still([r[t0] for _, r in names], still_labels, fbox, pbox, gaze=points[t0], radius_px=fovea_px)
     Image.fromarray(still).save(os.path.join(out, "demo_frame.png"), optimize=True)
     report["files"].update({"sidebyside": os.path.join(out, "demo_sidebyside.mp4"),
