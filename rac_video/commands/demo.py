@@ -252,7 +252,8 @@ def _compare(report, codings, encode, src, maps, rec, points, fovea_px, fps, out
     q_next = int(min(max(codings["gaze"]["qualities"]), max(0, math.ceil(q_mean_u + max(gap, 0.0)))))
     if gap < 0:
         q_next = max(0, min(codings["uniform"]["qualities"]) - 1)
-    tried = set()
+    # a rate-controlled run that used one quality throughout already is that constant-quality point
+    tried = set(codings["uniform"]["qualities"]) if len(codings["uniform"]["qualities"]) == 1 else set()
     for _ in range(3 if target is not None else 0):
         size, how = demo.rate_at_quality([(b, p) for b, p, _, _ in curve], target)
         if how == "interpolated":
