@@ -354,6 +354,31 @@ class Codec:
         return bits
 
     @torch.no_grad()
+    def symbol_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
+                    rdoq: float | None = None):
+        """Where a frame's bits go: (y bits (C, h, w), ẑ bits (Z, h/4, w/4)) as float64 arrays, each coded
+        symbol's information content under the coder's integer tables (what ``estimate_bits`` sums,
+        without the streams' fixed costs)."""
+        rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
+        x = self._frame_tensor(frame)
+        H, W = np.asarray(frame).shape[:2]
+        level = self._level_tensor(levels_u8, H, W)
+        y = self.g_a(x)
+        cond, _ = self._cond(level, self.level_table(quality))
+        z_hat = torch.round(self.hyper.analysis(y, cond))
+        zi = z_hat.to(torch.int32).cpu().numpy()
+        zb = self.z_prior.tables.symbol_bits(zi, self.z_prior.indexes(zi.shape)).reshape(zi.shape)[0]
+        streams = self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, rdoq)
+        _, C, h, w = y.shape
+        if len(streams) == 1:
+            return self.conditional.symbol_bits(*streams[0]).reshape(C, h, w), zb
+        a = np.broadcast_to(anchor_mask(h, w).cpu().numpy()[0], (C, h, w))
+        yb = np.empty((C, h, w))
+        yb[a] = self.conditional.symbol_bits(*streams[0])
+        yb[~a] = self.conditional.symbol_bits(*streams[1])
+        return yb, zb
+
+    @torch.no_grad()
     def y_information(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
                       floor: bool = True):
         """(bits of the y streams ``encode_frame`` writes, information content of the same levels k under the

@@ -200,6 +200,15 @@ class VideoBaseline:
             ctx.gop_size = 1
         ctx.options = self._options(param)
         packets = []
+        frame_bytes = np.zeros(T, dtype=np.int64)  # bytes of each frame's packet, by presentation time
+
+        def take(pkts):
+            for p in pkts:
+                b = bytes(p)
+                packets.append(b)
+                if p.pts is not None and 0 <= int(p.pts) < T:
+                    frame_bytes[int(p.pts)] += len(b)
+
         n_regions = 0
         for t in range(T):
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f[t]), format="rgb24").reformat(format="yuv420p")
@@ -210,8 +219,8 @@ class VideoBaseline:
                 if rects:
                     vf = _attach_roi(vf, rects, ctx.time_base)
                     vf.pts = t
-            packets.extend(bytes(p) for p in ctx.encode(vf))
-        packets.extend(bytes(p) for p in ctx.encode(None))
+            take(ctx.encode(vf))
+        take(ctx.encode(None))
         nbytes = sum(len(p) for p in packets)
         decoder = _DECODERS[self.codec]
 
@@ -225,7 +234,8 @@ class VideoBaseline:
                 raise BaselineError(f"{self.name}: decoded {len(out)} frames, expected {T}")
             return np.stack([fr.to_ndarray(format="rgb24") for fr in out])
 
-        info = {"packets": len(packets), "roi_regions_per_frame": n_regions / T if self.roi else None}
+        info = {"packets": len(packets), "roi_regions_per_frame": n_regions / T if self.roi else None,
+                "frame_bytes": frame_bytes.tolist()}
         return Encoded(nbytes=nbytes, param=param, _decode=decode, info=info)
 
 
