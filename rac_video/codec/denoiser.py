@@ -82,12 +82,9 @@ def denoise(model: nn.Module, y_hat: torch.Tensor, gamma: torch.Tensor, steps: i
         return y_hat
     alpha, _ = schedule.alpha_sigma(gamma)
     z = alpha * y_hat
-    t = schedule.t_of_gamma(gamma)
-    for i in range(steps):
-        g_from = schedule.gamma_of_t(t * (1 - i / steps))
-        g_to = schedule.gamma_of_t(t * (1 - (i + 1) / steps))
+    for g_from, g_to in ops.ddim_gammas(gamma, steps):
         z = ops.ddim_step(z, model(z, g_from), g_from, g_to)
-    return z / schedule.alpha_sigma(schedule.gamma_of_t(torch.zeros_like(t)))[0]
+    return z / schedule.alpha_sigma(schedule.gamma_of_t(torch.zeros_like(gamma)))[0]
 
 
 def denoise_global_clock(model: nn.Module, y_hat: torch.Tensor, gamma: torch.Tensor, steps: int, *,
