@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -89,13 +87,12 @@ def main(argv=None):
         if r:
             acc["float32-torch"] += time.perf_counter() - a
     conv = {k: 1e3 * v / args.rounds for k, v in acc.items()}
-    out = {"command": "python tools/bench_decode.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "machine": {"host": platform.node(), "cores": __import__("os").cpu_count(), "torch": torch.__version__,
-                       "threads": torch.get_num_threads()},
-           "models": {m.name: m.weights_hash for m in models}, "images": len(imgs), "rounds": args.rounds,
-           "decode": res, "conv_64x64_3x3_at_64x96_ms": conv,
-           "note": "simd levels: 0 scalar, 1 AVX2, 2 AVX-512 VNNI"}
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    from rac_video.eval.report import write_report
+
+    write_report(args.out, "tools/bench_decode.py", argv, models[-1], threads=torch.get_num_threads(),
+                 models={m.name: m.weights_hash for m in models}, images=len(imgs), rounds=args.rounds,
+                 decode=res, conv_64x64_3x3_at_64x96_ms=conv,
+                 note="simd levels: 0 scalar, 1 AVX2, 2 AVX-512 VNNI")
     print(json.dumps({"decode": res, "conv_ms": conv}, indent=1))
     return 0
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -105,12 +103,11 @@ def main(argv=None):
         summary[m.name]["payload_vs_" + ref + "_by_quality"] = {
             q: total(m.name, "payload", lambda r, q=q: r["quality"] == q)
             / total(ref, "payload", lambda r, q=q: r["quality"] == q) - 1 for q in qs}
-    out = {"command": "python tools/entropy_overhead.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "machine": {"host": platform.node(), "cores": __import__("os").cpu_count(),
-                       "torch": __import__("torch").__version__},
-           "models": {m.name: m.weights_hash for m in models}, "images": [f.name for f in images],
-           "seconds": round(time.time() - t0), "summary": summary, "rows": rows}
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    from rac_video.eval.report import write_report
+
+    write_report(args.out, "tools/entropy_overhead.py", argv, models[-1],
+                 models={m.name: m.weights_hash for m in models}, images=[f.name for f in images],
+                 seconds=round(time.time() - t0), summary=summary, rows=rows)
     print(json.dumps(summary, indent=1))
     return 0
 
