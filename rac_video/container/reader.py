@@ -130,6 +130,7 @@ class Reader:
         self.damaged: list[int] = []
         self.errors: list[str] = []
         self.truncated = False
+        self.trailer_ok = False  # the index trailer was read at the end of an iteration and checked out
         self.index_error: str | None = None
         self._own = isinstance(source, (str, bytes, os.PathLike))
         if self._own:
@@ -239,6 +240,7 @@ class Reader:
             if not s.fill(s.avail + 16):
                 raise CorruptPacketError(f"frame {frame} is truncated", frame, off)
         pkt = res[0]
+        self._check_stream(pkt, off)
         if pkt.index != frame:
             raise CorruptPacketError(f"index trailer says frame {frame} at byte {off}, the packet "
                                      f"there is frame {pkt.index}", frame, off)
@@ -259,6 +261,20 @@ class Reader:
         return (p for _, p in self._packets(s, full=self._start == self._data_start))
 
     # -------------------------------------------------------------------------------- parsing
+    def _foreign(self, pkt: Packet) -> str | None:
+        """Why ``pkt`` is not a packet of this stream (format 1.1 stream ids), or None."""
+        want = self.header.stream_id
+        if want and pkt.stream_id != want:
+            got = f"stream {pkt.stream_id:08x}" if pkt.stream_id else "no stream id"
+            return (f"frame {pkt.index} belongs to another stream ({got}, this stream is {want:08x}): "
+                    "spliced or mixed files")
+        return None
+
+    def _check_stream(self, pkt: Packet, off: int) -> None:
+        why = self._foreign(pkt)
+        if why:
+            raise CorruptPacketError(f"{self.name}: {why}", pkt.index, off)
+
     def _damage(self, msg: str, frames=()) -> None:
         for fr in frames:
             if fr not in self.damaged:
@@ -304,7 +320,10 @@ class Reader:
                 return
             if err is None:
                 pkt, used = res
-                if last is not None and pkt.index <= last:
+                foreign = self._foreign(pkt)
+                if foreign:
+                    err = (foreign, None, used)
+                elif last is not None and pkt.index <= last:
                     err = (f"frame {pkt.index} follows frame {last}: out of order", None, used)
                 else:
                     off = s.offset
@@ -351,7 +370,8 @@ class Reader:
             if seen is not None and [(i, self._base + o, p) for i, o, p in entries] != seen:
                 raise ContainerError("the index trailer does not match the packets")
             if s.fill(1):
-                raise ContainerError("unexpected data after the index trailer")
+                raise ContainerError(f"unexpected data after the index trailer (at least {s.avail} bytes)")
+            self.trailer_ok = True
         except ContainerError as e:
             msg = f"{self.name}: {e} (at byte {start})"
             if not self.skip_damaged:
