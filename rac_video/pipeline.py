@@ -346,6 +346,8 @@ def encode_video(src, out_path, opts: EncodeOptions | None = None, *, progress: 
     if not stats:
         raise PipelineError(f"{src}: no frames decoded")
     report = _summary(header, stats, seconds, os.path.getsize(out_path), opts)
+    if isrc.kind == "gaze":  # tracker loss (the gaze policy in importance.source): counted, never silent
+        report["gaze_lost_frames"] = int(isrc.lost_frames)
     if keep_frames:
         report["_frames"], report["_maps"] = frames_kept, maps_kept
     return report

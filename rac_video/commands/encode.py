@@ -59,4 +59,9 @@ def run(args):
             + f"\n  bits/frame: payload {bpf['payload']:.0f}, side info {bpf['side_info']:.0f}, headers "
             f"{bpf['headers']:.0f}; encode {rep['encode_fps']:.2f} frames/s")
     emit(rep, args.json, text, args.report)
+    if rep.get("gaze_lost_frames"):
+        import sys
+
+        print(f"rac-video encode: warning: gaze tracker loss in {rep['gaze_lost_frames']} of {rep['frames']} frames "
+              "(no usable gaze sample: those frames are coded at uniform top importance)", file=sys.stderr)
     return 0

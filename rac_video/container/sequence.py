@@ -36,6 +36,7 @@ class FramePlan:
         self.end_lost = False
         self.frames = 0
         self._expect = 0
+        self._seen = -1  # highest packet index met (delivered or dropped as a jump)
 
     @property
     def errors(self) -> list[str]:
@@ -60,6 +61,7 @@ class FramePlan:
     def __iter__(self):
         r = self.reader
         for pkt in r:
+            self._seen = max(self._seen, pkt.index)
             gap = pkt.index - self._expect
             if gap > self.max_gap:
                 msg = (f"{r.name}: frame index jumps from {self._expect - 1} to {pkt.index} ({gap} frames missing, "
@@ -82,16 +84,16 @@ class FramePlan:
             yield pkt.index, pkt
         # the end: frames the intact index trailer lists after the last packet read were lost
         entries = r._entries if r.has_index else None
-        tail = [e[0] for e in entries if e[0] >= self._expect] if entries else []
+        tail = [e[0] for e in entries if e[0] > self._seen] if entries else []
         if tail:
             if not self.skip:
                 raise CorruptPacketError(f"{r.name}: frames {tail[0]}..{tail[-1]} listed in the index are "
                                          "missing at the end", tail[0])
-            stop = tail[-1] + 1
-            if stop - self._expect > self.max_gap:
-                stop, self.end_lost = self._expect + self.max_gap, True
-            yield from self._lost(self._expect, stop, "missing at the end")
-            self._expect = stop
+            if tail[-1] + 1 - self._expect > self.max_gap:  # not filled (bounded work): reported as a cut
+                self.end_lost = True
+            else:
+                yield from self._lost(self._expect, tail[-1] + 1, "missing at the end")
+                self._expect = tail[-1] + 1
         elif r.truncated or (r.header.flags & HEADER_HAS_INDEX and not r.trailer_ok):
             # the stream was cut (or its trailer is damaged): frames after the last one may be gone
             if not self.skip and not r.truncated:
