@@ -33,6 +33,7 @@ HEADER_HAS_INDEX = 0x1  # header flag: the writer promised an index trailer at t
 MAX_HEADER = 1 << 20          # bytes of header body
 MAX_PACKET = 1 << 28          # bytes of packet body (everything between the fixed part and the CRC)
 MAX_INDEX_ENTRIES = 1 << 26
+MAX_FRAME_GAP = 3000          # frames a reader lists (and a decoder replaces) for one gap: 1 min at 50 fps
 MAX_SETTINGS_DEPTH = 16       # nesting of the settings JSON (objects / arrays)
 MAX_DIMENSION = 16384         # width and height a reader accepts (pixels)
 MAX_PIXELS = 7680 * 4320      # width x height a reader accepts (8K UHD)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import os
 
-from .format import (END_MAGIC, HEADER_HAS_INDEX, INDEX_MAGIC, MAX_INDEX_ENTRIES, MAX_PACKET, SYNC,
+from .format import (END_MAGIC, HEADER_HAS_INDEX, INDEX_MAGIC, MAX_FRAME_GAP, MAX_INDEX_ENTRIES, MAX_PACKET, SYNC,
                      ContainerError, CorruptPacketError, EndOfPackets, Header, Packet, index_size,
                      packet_size, unpack_index, unpack_packet)
 
@@ -128,6 +128,7 @@ class Reader:
     def __init__(self, source, *, skip_damaged: bool = False, max_packet: int = MAX_PACKET):
         self.skip_damaged, self.max_packet = bool(skip_damaged), int(max_packet)
         self.damaged: list[int] = []
+        self._damaged_set: set[int] = set()
         self.errors: list[str] = []
         self.truncated = False
         self.trailer_ok = False  # the index trailer was read at the end of an iteration and checked out
@@ -276,11 +277,12 @@ class Reader:
             raise CorruptPacketError(f"{self.name}: {why}", pkt.index, off)
 
     def _damage(self, msg: str, frames=()) -> None:
-        for fr in frames:
-            if fr not in self.damaged:
-                self.damaged.append(fr)
-        self.damaged.sort()
-        if msg not in self.errors:
+        new = [fr for fr in frames if fr not in self._damaged_set]
+        if new:
+            self._damaged_set.update(new)
+            self.damaged.extend(new)
+            self.damaged.sort()
+        if len(self.errors) < 1000 and msg not in self.errors:  # (bounded: one message per damage)
             self.errors.append(msg)
 
     def _packets(self, s: _Stream, full: bool):
@@ -330,10 +332,14 @@ class Reader:
                     s.pos += used
                     if lost:
                         lo = last + 1 if last is not None else (0 if full else pkt.index)
-                        gone = [i for i in range(lo, pkt.index) if i not in self.damaged]
-                        if gone:
-                            self._damage(f"{self.name}: frames {gone[0]}..{gone[-1]} lost before frame "
-                                         f"{pkt.index}", gone)
+                        if pkt.index - lo > MAX_FRAME_GAP:  # not listed one by one (bounded memory)
+                            self._damage(f"{self.name}: frames {lo}..{pkt.index - 1} ({pkt.index - lo} frames) "
+                                         f"lost before frame {pkt.index}")
+                        else:
+                            gone = [i for i in range(lo, pkt.index) if i not in self._damaged_set]
+                            if gone:
+                                self._damage(f"{self.name}: frames {gone[0]}..{gone[-1]} lost before frame "
+                                             f"{pkt.index}", gone)
                         lost = False
                     last = pkt.index
                     seen.append((pkt.index, off, pkt.pts))

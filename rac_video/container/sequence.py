@@ -14,11 +14,9 @@ a :class:`ContainerError` — so a tiny file cannot make a decoder emit millions
 """
 from __future__ import annotations
 
-from .format import HEADER_HAS_INDEX, ContainerError, CorruptPacketError
+from .format import HEADER_HAS_INDEX, MAX_FRAME_GAP, ContainerError, CorruptPacketError
 
 __all__ = ["FramePlan", "MAX_FRAME_GAP"]
-
-MAX_FRAME_GAP = 3000  # frames a gap (or a loss at the end) may replace: 1 min at 50 fps
 
 
 class FramePlan:
