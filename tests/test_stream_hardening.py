@@ -108,3 +108,20 @@ def test_ack_timeout_follows_the_measured_round_trip():
     assert time.monotonic() - t0 < 10
     # 100 frames at 50 fps = 2 s; with a fixed 1 s timeout each loss would freeze the stream for 1 s
     assert client.stats.counts["displayed"] >= 40, (client.stats.counts, rep)
+
+
+def test_client_rejects_side_info_with_more_levels_than_the_codec():
+    import numpy as np
+
+    from rac_video.importance import sideinfo
+    from rac_video.stream.codecs import JpegStandIn
+    from rac_video.stream.stats import FrameRecord
+
+    client = StreamClient(ClientConfig(port=1, gaze="none"))
+    client.codec, client.W, client.H = JpegStandIn(), 16, 8
+    client.latent_hw = client.codec.latent_hw(8, 16)
+    side = sideinfo.RasterLevels(np.full(client.latent_hw, 16, np.uint8), 17).to_bytes()
+    pkt = framing.Packet(0, 0, 8, side, b"")
+    rec = FrameRecord(*([0] * 5), *([0.0] * 9))
+    with pytest.raises(ValueError, match="level 16"):
+        client._decode_one(rec, pkt)

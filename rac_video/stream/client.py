@@ -328,6 +328,8 @@ class StreamClient:
     def _decode_one(self, rec, pkt):
         rec.decode_start = time.monotonic()
         levels = from_bytes(pkt.side_info).levels(self.latent_hw)
+        if levels.size and int(levels.max()) >= self.codec.levels:   # a hostile or foreign level count
+            raise ValueError(f"side info has level {int(levels.max())}, the codec {self.codec.levels} levels")
         frame = self.codec.decode(pkt.payload, levels, pkt.quality, pkt.index, self.H, self.W)
         rec.decode_end = time.monotonic()
         return frame
