@@ -50,3 +50,13 @@ def test_oracle_flags_silent_substitution_and_loss(tmp_path):
     other[0] = (0, 0, 0, b"", b"not what was written")
     assert "silent" in fz.run_case(data, other, True, tmp)
     assert "silent" in fz.run_case(data, orig + [orig[-1]], True, tmp)
+
+
+def test_bounded_hostile_server_sessions_find_nothing():
+    spec = importlib.util.spec_from_file_location(
+        "fuzz_stream", os.path.join(os.path.dirname(__file__), "..", "tools", "fuzz_stream.py"))
+    fs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fs)
+    rep = fs.fuzz(seconds=5.0, seed=int(os.environ.get("RAC_FUZZ_SEED", "1")), log=lambda *_: None)
+    assert rep["sessions"] > 20
+    assert rep["findings"] == [], rep["findings"][:5]

@@ -208,9 +208,9 @@ class StreamClient:
                 done, pending = await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 if not done:
                     break   # duration reached
-                for t in done:
-                    if not t.cancelled() and t.exception() is not None:
-                        raise t.exception()
+                excs = [t.exception() for t in done if not t.cancelled() and t.exception() is not None]
+                if excs:   # a real error (e.g. the model cannot load) wins over a broken connection
+                    raise next((e for e in excs if not isinstance(e, _Reconnect)), excs[0])
                 if tasks[1] in done or stopper in done:
                     break   # decoding finished (end of stream) or stop requested
         finally:
@@ -230,7 +230,8 @@ class StreamClient:
         name = settings.get("codec")
         if name not in ("jpeg", "rac"):
             self.stop.set()
-            raise ValueError(f"stream uses an unknown codec {name!r}")
+            self.failure = f"stream uses an unknown codec {str(name)[:40]!r}"
+            raise ValueError(self.failure)
         self.header = h
         self.W, self.H = int(h.width), int(h.height)
         log.info("stream %dx%d at %d/%d fps, codec %s%s", self.W, self.H, h.fps_num, h.fps_den, name,
@@ -338,8 +339,9 @@ class StreamClient:
         loop = asyncio.get_running_loop()
         try:
             self.codec = await self._codec_ready
-        except Exception:
+        except Exception as e:
             self.stop.set()   # a missing or mismatched model does not get better by reconnecting
+            self.failure = f"cannot decode the stream: {e}"
             raise
         self.latent_hw = self.codec.latent_hw(self.H, self.W)
         while True:
