@@ -307,6 +307,11 @@ def encode_video(src, out_path, opts: EncodeOptions | None = None, *, progress: 
     opts.check()
     reader = open_video(src, max_frames=opts.max_frames, fps=opts.fps)
     W, H, fps = reader.width, reader.height, Fraction(reader.fps)
+    try:
+        check_fps(fps, f"the frame rate of {src}")  # (a stream a decoder would refuse is never written)
+    except PipelineError:
+        reader.close()
+        raise
     codec = codec or load_model(opts.model, device=opts.device)
     isrc = open_source(opts.importance, (H, W), float(fps), levels=codec.levels, **opts.importance_kw)
     enc = FrameEncoder(codec, W, H, fps, opts)
