@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rac_video.cli import main
-from rac_video.container import (HEADER_HAS_INDEX, ContainerError, CorruptPacketError, FramePlan, Header, Packet,
+from rac_video.container import (ContainerError, CorruptPacketError, FramePlan, Header, Packet,
                                  Reader, Writer)
 from rac_video.container.format import MAX_SETTINGS_DEPTH, loads_settings
 
