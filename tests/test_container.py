@@ -37,7 +37,7 @@ def encode(pk, *, index=True, hdr=None):
 
 
 def wire(p, data):
-    """The bytes of packet ``p`` as the Writer put it into ``data`` (format 1.1: with the stream's id)."""
+    """The bytes of packet ``p`` as the Writer put it into ``data`` (format 2.0: with the stream's id)."""
     return Packet(**{**vars(p), "stream_id": Header.from_bytes(data)[0].stream_id}).to_bytes()
 
 
@@ -120,7 +120,7 @@ def test_stream_read_from_non_seekable_pipe():
 def test_live_pipe_yields_packets_as_they_arrive():
     pk = packets(3)
     data = encode(pk, index=False)
-    first = len(header().to_bytes()) + len(Packet(**{**vars(pk[0]), "stream_id": 1}).to_bytes())  # 1.1: with an id
+    first = len(header().to_bytes()) + len(Packet(**{**vars(pk[0]), "stream_id": 1}).to_bytes())  # 2.0: with an id
     rfd, wfd = os.pipe()
     got_first, early = threading.Event(), []
 
@@ -290,9 +290,9 @@ def test_version_handling():
     pkt += struct.pack("<I", zlib.crc32(pkt))
     assert unpack_packet(pkt)[0] == Packet(9, 4, 2, b"S", b"PAY")
     newer_major = bytearray(b)
-    newer_major[4] = 2
+    newer_major[4] = 3
     newer_major[-4:] = struct.pack("<I", zlib.crc32(bytes(newer_major[:-4])))
-    with pytest.raises(ContainerError, match=r"version 2\.\d is not supported.*upgrade"):
+    with pytest.raises(ContainerError, match=r"version 3\.\d is not supported.*upgrade"):
         Reader(io.BytesIO(bytes(newer_major)))
 
 

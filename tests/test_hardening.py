@@ -394,3 +394,19 @@ def test_non_finite_and_off_screen_gaze_is_tracker_loss(tmp_path, clip, weights_
                  "--fps", "5"]) == 0
     cap = capsys.readouterr()
     assert json.loads(cap.out)["gaze_lost_frames"] == 2 and "tracker loss in 2 of 4" in cap.err
+
+
+def test_trailer_of_another_stream_is_damage():
+    # found by tools/fuzz_container.py (seed 3): A's header followed by the (empty) index trailer of another
+    # stream B with a header of the same length read as a complete, empty stream. 2.0 seeds the trailer's
+    # CRC with the stream id.
+    a, b = encode(packets(2)), encode([])
+    ha = len(header().to_bytes())
+    spliced = a[:ha] + b[ha:]
+    with pytest.raises(ContainerError, match="another stream"):
+        list(Reader(io.BytesIO(spliced)))
+    p, got = plan(spliced)
+    assert got == [] and p.damaged
+    c = encode(packets(2))
+    assert a[:ha] != c[:ha]                     # two encodes of the same frames: different ids
+    assert plan(a[:ha] + c[ha:])[0].damaged     # ... so their packets and trailer never pass as A's

@@ -83,7 +83,7 @@ def _side_infos(rng: random.Random, latent_hw, frame_hw, levels=16):
 
 
 def seed_stream(rng: random.Random) -> dict:
-    """A valid stream as fields (format 1.1 unless ``minor`` is set to 0)."""
+    """A valid stream as fields (format 2.0; ``major`` 1 for the old layout without stream ids)."""
     W, H = rng.choice([(32, 24), (41, 30), (64, 48), (17, 9)])
     latent = (-(-H // 8), -(-W // 8))
     n = rng.randrange(0, 6)
@@ -95,7 +95,7 @@ def seed_stream(rng: random.Random) -> dict:
         payload = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 40)))
         pk.append({"index": i, "pts": i, "quality": rng.randrange(16), "flags": 0, "side": _side_infos(rng, latent, (H, W)),
                    "payload": payload, "sid": sid})
-    return {"major": 1, "minor": 1, "flags": 1 if rng.random() < 0.8 else 0, "width": W, "height": H,
+    return {"major": 2, "minor": 0, "flags": 1 if rng.random() < 0.8 else 0, "width": W, "height": H,
             "fps_num": rng.choice([25, 30000, 50]), "fps_den": rng.choice([1, 1001]), "model": "rand-a",
             "hash": bytes(range(32)), "color": "rgb24", "settings": json.dumps(settings, sort_keys=True).encode(),
             "sid": sid, "packets": pk, "trailer": None, "junk": b"", "blen": None, "crc": {}}
@@ -106,7 +106,7 @@ def build(s: dict) -> bytes:
     model, color = s["model"].encode() if isinstance(s["model"], str) else s["model"], s["color"].encode()
     body = struct.pack("<IIII", s["width"], s["height"], s["fps_num"], s["fps_den"]) + bytes([len(model) & 255]) + \
         model + s["hash"] + bytes([len(color) & 255]) + color + struct.pack("<I", len(s["settings"]) & _U32) + \
-        s["settings"] + (struct.pack("<I", s["sid"] & _U32) if s["minor"] >= 1 else b"") + s.get("hext", b"")
+        s["settings"] + (struct.pack("<I", s["sid"] & _U32) if s["major"] >= 2 else b"") + s.get("hext", b"")
     blen = len(body) if s["blen"] is None else s["blen"]
     head = b"RACV" + bytes([s["major"] & 255, s["minor"] & 255]) + struct.pack("<HI", s["flags"] & 0xFFFF, blen & _U32)
     out = bytearray(head + body)
@@ -129,7 +129,9 @@ def build(s: dict) -> bytes:
         ih = b"RVIX" + struct.pack("<I", t.get("count", len(ents)) & _U32) + \
             b"".join(struct.pack("<IQq", *e) for e in ents)
         off = t.get("offset", len(out))
-        out += ih + struct.pack("<IQ4s", crc(ih) ^ (1 if t.get("stale") else 0), off, t.get("end", b"RVND"))
+        seed = struct.pack("<I", s["sid"] & _U32) if s["major"] >= 2 and s["sid"] & _U32 else b""  # 2.0
+        ic = zlib.crc32(ih, zlib.crc32(seed)) & 0xFFFFFFFF
+        out += ih + struct.pack("<IQ4s", ic ^ (1 if t.get("stale") else 0), off, t.get("end", b"RVND"))
     return bytes(out + s["junk"])
 
 
@@ -163,13 +165,15 @@ def mutate_fields(rng: random.Random, s: dict) -> None:
         s["settings"] = _json_mutation(rng)
     elif choice == 4:
         s["sid"] = rng.choice([0, 1, _U32, rng.randrange(_U32)])
-    elif choice == 5:
-        s["minor"] = rng.choice([0, 1, 2, 255])
-        if s["minor"] == 0:
+    elif choice == 5:  # the old 1.x layout (no stream ids), or another minor
+        if rng.random() < 0.5:
+            s["major"] = 1
             for p in pk:
                 p["sid"] = 0
+        else:
+            s["minor"] = rng.choice([1, 2, 255])
     elif choice == 6:
-        s["major"] = rng.choice([0, 2, 255])
+        s["major"] = rng.choice([0, 3, 255])
     elif choice == 7:
         s["blen"] = rng.choice(INTERESTING)
     elif choice == 8:

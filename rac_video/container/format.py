@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 __all__ = [
-    "MAGIC", "VERSION", "MINOR_VERSION", "SYNC", "INDEX_MAGIC", "END_MAGIC", "HEADER_HAS_INDEX",
+    "MAGIC", "VERSION", "MINOR_VERSION", "READ_VERSIONS", "SYNC", "INDEX_MAGIC", "END_MAGIC", "HEADER_HAS_INDEX",
     "MAX_HEADER", "MAX_PACKET", "MAX_INDEX_ENTRIES", "PACKET_OVERHEAD",
     "ContainerError", "CorruptPacketError", "EndOfPackets",
     "Header", "Packet", "unpack_packet", "packet_size", "pack_index", "unpack_index", "loads_settings",
@@ -22,8 +22,9 @@ __all__ = [
 ]
 
 MAGIC = b"RACV"
-VERSION = 1            # major: a reader refuses a file with a larger one
-MINOR_VERSION = 1      # minor: newer minors only append fields that older readers skip (1.1: stream id)
+VERSION = 2            # major written (2.0: stream id); a reader refuses a major it does not know
+MINOR_VERSION = 0      # minor: newer minors only append fields that older readers skip
+READ_VERSIONS = (1, 2)  # majors this reader reads (1.x files keep reading)
 SYNC = b"RVPK"         # start of every packet (resynchronisation point)
 INDEX_MAGIC = b"RVIX"  # start of the index trailer (ends the packet sequence)
 END_MAGIC = b"RVND"    # last 4 bytes of a file that has an index trailer
@@ -45,8 +46,8 @@ _PKT_FIELDS = struct.Struct("<qHHIH")       # pts, quality, flags, side-info len
 _IDX_HEAD = struct.Struct("<4sI")           # "RVIX", entry count
 _IDX_ENTRY = struct.Struct("<IQq")          # frame index, offset (from the header's first byte), pts
 _IDX_TAIL = struct.Struct("<IQ4s")          # CRC32, offset of "RVIX", "RVND"
-_STREAM_ID = struct.Struct("<I")            # 1.1: header extension field and first packet extension field
-# bytes around side info + payload of a 1.1 packet (with its stream id); 38 for a 1.0 packet
+_STREAM_ID = struct.Struct("<I")            # 2.0: last header field and first packet extension field
+# bytes around side info + payload of a 2.0 packet (with its stream id); 38 for a 1.x packet
 PACKET_OVERHEAD = _PKT_FIXED.size + _PKT_FIELDS.size + _STREAM_ID.size + 4
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
@@ -96,7 +97,7 @@ class Header:
     color: str = "rgb24"
     settings: dict = field(default_factory=dict)
     flags: int = 0
-    # 1.1: random non-zero id that every packet of the stream carries (0 / None: none, as in 1.0 files);
+    # 2.0: random non-zero id that every packet of the stream carries (0 / None: none, as in 1.x files);
     # the Writer draws one. Not part of equality: two headers describe the same stream parameters.
     stream_id: int | None = field(default=None, compare=False)
 
@@ -157,9 +158,10 @@ class Header:
         if n < _HEAD_FIXED.size:
             return None
         _, major, minor, flags, blen = _HEAD_FIXED.unpack(head)
-        if major != VERSION:
+        if major not in READ_VERSIONS:
             raise ContainerError(f".racv format version {major}.{minor} is not supported (this reader "
-                                 f"reads {VERSION}.x{'; upgrade rac_video' if major > VERSION else ''})")
+                                 f"reads {' and '.join(f'{v}.x' for v in READ_VERSIONS)}"
+                                 f"{'; upgrade rac_video' if major > VERSION else ''})")
         if blen > MAX_HEADER:
             raise ContainerError(f"header length {blen} exceeds the limit {MAX_HEADER}")
         total = _HEAD_FIXED.size + blen + 4
@@ -169,7 +171,7 @@ class Header:
         (crc,) = struct.unpack_from("<I", mv, total - 4)
         if _crc(mv[:total - 4]) != crc:
             raise ContainerError("header checksum mismatch: the file header is damaged")
-        return _parse_body(mv[_HEAD_FIXED.size:total - 4], flags, minor), total
+        return _parse_body(mv[_HEAD_FIXED.size:total - 4], flags, major), total
 
     @classmethod
     def from_bytes(cls, buf) -> tuple["Header", int]:
@@ -189,7 +191,7 @@ def _text(s, name: str, limit: int) -> bytes:
     return b
 
 
-def _parse_body(body: memoryview, flags: int, minor: int) -> Header:
+def _parse_body(body: memoryview, flags: int, major: int) -> Header:
     pos = 0
 
     def take(k: int) -> memoryview:
@@ -215,7 +217,7 @@ def _parse_body(body: memoryview, flags: int, minor: int) -> Header:
         raise ContainerError(f"header frame size {w}x{h} is over the limit ({MAX_DIMENSION} per side, "
                              f"{MAX_PIXELS} pixels)")
     sid = None
-    if minor >= 1:
+    if major >= 2:
         sid = _STREAM_ID.unpack(take(_STREAM_ID.size))[0] or None
     # bytes after the known fields are the extension area of newer minor versions: skipped
     return Header(model, whash, w, h, fn, fd, color, settings, flags, sid)
@@ -277,7 +279,7 @@ class Packet:
     side_info: bytes
     payload: bytes
     flags: int = 0
-    # 1.1: the id of the stream the packet belongs to (the Writer sets it from its header); None: none
+    # 2.0: the id of the stream the packet belongs to (the Writer sets it from its header); None: none
     stream_id: int | None = field(default=None, compare=False)
 
     def to_bytes(self) -> bytes:
@@ -345,7 +347,7 @@ def unpack_packet(buf, offset: int = 0, *, max_size: int = MAX_PACKET) -> tuple[
         raise CorruptPacketError(f"frame {idx}: side info or extension length ({slen}, {elen}) overruns the "
                                  "packet", idx, offset, total)
     sid = None
-    if elen >= _STREAM_ID.size:  # 1.1: the extension area starts with the stream id
+    if elen >= _STREAM_ID.size:  # 2.0: the extension area starts with the stream id
         sid = _STREAM_ID.unpack_from(mv, _PKT_FIXED.size + _PKT_FIELDS.size)[0] or None
     side = bytes(mv[start:start + slen])
     payload = bytes(mv[start + slen:total - 4])
@@ -354,17 +356,22 @@ def unpack_packet(buf, offset: int = 0, *, max_size: int = MAX_PACKET) -> tuple[
 
 # ---------------------------------------------------------------------------------------- index
 
-def pack_index(entries, index_offset: int) -> bytes:
+def _index_crc(body, stream_id) -> int:
+    # 2.0: the trailer's CRC starts from the stream id, so a trailer of another stream never checks out
+    return _crc(_STREAM_ID.pack(stream_id), body) if stream_id else _crc(body)
+
+
+def pack_index(entries, index_offset: int, stream_id: int | None = None) -> bytes:
     """Trailer bytes for ``entries`` = [(frame index, offset, pts)], starting at ``index_offset``."""
     head = _IDX_HEAD.pack(INDEX_MAGIC, len(entries)) + b"".join(_IDX_ENTRY.pack(*e) for e in entries)
-    return head + _IDX_TAIL.pack(_crc(head), index_offset, END_MAGIC)
+    return head + _IDX_TAIL.pack(_index_crc(head, stream_id), index_offset, END_MAGIC)
 
 
 def index_size(count: int) -> int:
     return _IDX_HEAD.size + count * _IDX_ENTRY.size + _IDX_TAIL.size
 
 
-def unpack_index(buf, index_offset: int):
+def unpack_index(buf, index_offset: int, stream_id: int | None = None):
     """Parse a complete trailer (``buf`` starts at "RVIX" and ends at "RVND") written at
     ``index_offset``: list of (frame, offset, pts). Checks CRC, offsets and ordering."""
     mv = memoryview(buf)
@@ -379,8 +386,8 @@ def unpack_index(buf, index_offset: int):
     crc, off, end = _IDX_TAIL.unpack_from(mv, body)
     if end != END_MAGIC or off != index_offset:
         raise ContainerError("index trailer end marker or position is wrong")
-    if _crc(mv[:body]) != crc:
-        raise ContainerError("index trailer checksum mismatch")
+    if _index_crc(mv[:body], stream_id) != crc:
+        raise ContainerError("index trailer checksum mismatch (damaged, or the trailer of another stream)")
     entries = [_IDX_ENTRY.unpack_from(mv, _IDX_HEAD.size + i * _IDX_ENTRY.size) for i in range(count)]
     for a, b in zip(entries, entries[1:]):
         if b[0] <= a[0] or b[1] <= a[1]:

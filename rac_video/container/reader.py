@@ -194,7 +194,7 @@ class Reader:
             return self._no_index("index trailer size is inconsistent")
         f.seek(start)
         try:
-            entries = unpack_index(_read_exact(f, end - start), rel)
+            entries = unpack_index(_read_exact(f, end - start), rel, self.header.stream_id)
         except ContainerError as e:
             return self._no_index(str(e))
         if entries and entries[0][1] < self._data_start - self._base:
@@ -263,7 +263,7 @@ class Reader:
 
     # -------------------------------------------------------------------------------- parsing
     def _foreign(self, pkt: Packet) -> str | None:
-        """Why ``pkt`` is not a packet of this stream (format 1.1 stream ids), or None."""
+        """Why ``pkt`` is not a packet of this stream (format 2.0 stream ids), or None."""
         want = self.header.stream_id
         if want and pkt.stream_id != want:
             got = f"stream {pkt.stream_id:08x}" if pkt.stream_id else "no stream id"
@@ -371,7 +371,7 @@ class Reader:
             size = index_size(count)
             if not s.fill(size):
                 raise ContainerError("truncated index trailer")
-            entries = unpack_index(bytes(s.buf[s.pos:s.pos + size]), start - self._base)
+            entries = unpack_index(bytes(s.buf[s.pos:s.pos + size]), start - self._base, self.header.stream_id)
             s.pos += size
             if seen is not None and [(i, self._base + o, p) for i, o, p in entries] != seen:
                 raise ContainerError("the index trailer does not match the packets")

@@ -1,7 +1,7 @@
 """Which frames a stream declares, and which of them a reader could not deliver.
 
 A ``.racv`` stream numbers its frames from 0 (``Packet.index``); the packets, the index trailer (when
-the header promised one) and the stream id (format 1.1) together say which frames exist.
+the header promised one) and the stream id (format 2.0) together say which frames exist.
 :class:`FramePlan` walks a :class:`~rac_video.container.Reader` and yields ``(frame, packet)`` for
 every declared frame in order, with ``packet=None`` for a frame that was lost (damaged, missing from
 a gap in the indices, cut at the start or the end, or a packet of another stream). Consumers

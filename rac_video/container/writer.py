@@ -18,8 +18,9 @@ class Writer:
     temporary file is removed, so a file under the final name is always complete. Given a file
     object it writes there (no seeking needed) and leaves it open.
 
-    The header gets a random non-zero ``stream_id`` (format 1.1) unless it has one; every packet
-    written carries it, so a reader can tell this stream's packets from another's."""
+    The header gets a random non-zero ``stream_id`` (format 2.0) unless it has one; every packet
+    written carries it and the index trailer's CRC starts from it, so a reader can tell this
+    stream's packets and trailer from another's."""
 
     def __init__(self, target, header: Header, *, index: bool = True):
         if not isinstance(header, Header):
@@ -85,7 +86,7 @@ class Writer:
         if self._closed:
             return
         if self.index:
-            self._put(pack_index(self._entries, self._pos))
+            self._put(pack_index(self._entries, self._pos, self.header.stream_id))
         self._closed = True
         try:
             self._f.flush()
