@@ -397,9 +397,9 @@ def test_non_finite_and_off_screen_gaze_is_tracker_loss(tmp_path, clip, weights_
 
 
 def test_trailer_of_another_stream_is_damage():
-    # found by tools/fuzz_container.py (seed 3): A's header followed by the (empty) index trailer of another
-    # stream B with a header of the same length read as a complete, empty stream. 2.0 seeds the trailer's
-    # CRC with the stream id.
+    # A's header followed by the (empty) index trailer of another stream B whose header has the same length
+    # read (format 1.1 of this branch) as a complete, empty stream. 2.0 seeds the trailer's CRC with the
+    # stream id.
     a, b = encode(packets(2)), encode([])
     ha = len(header().to_bytes())
     spliced = a[:ha] + b[ha:]
