@@ -9,7 +9,7 @@ For every image × quality (0…15) × map (uniform, centre Gaussian), with each
   least the smallest table scale 0.11, as the networks were trained (``info_unfloored``: without;
   where the model puts s/Δ below the floor — the background of importance maps — that figure
   measures the untrained part of the model, not the tables);
-* ``payload``: the whole frame payload (ẑ + y + header, ``Codec.estimate_bits``).
+* ``payload``: the whole frame payload (ẑ + y + header, as ``Codec.estimate_bits``; RDOQ off).
 The table overhead is Σ coded / Σ info − 1 (per model); two models with the same autoencoder code the
 same levels k, so Σ payload of one over the other is their rate ratio at equal quality (the
 decoded PSNR is measured too, on ``--psnr-qualities``). Writes benchmarks/entropy-overhead.json.
@@ -39,7 +39,7 @@ def main(argv=None):
     p.add_argument("--models", default="rac-tiny-v5,rac-tiny-v6")
     p.add_argument("--images", default="13-24", help="Kodak numbers (13-24: not used to choose any setting)")
     p.add_argument("--qualities", default="0-15")
-    p.add_argument("--psnr-qualities", default="0,4,8,12,15")
+    p.add_argument("--psnr-qualities", default="0,8,15")
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "eval" / "kodak")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "entropy-overhead.json")
     args = p.parse_args(argv)
@@ -67,13 +67,13 @@ def main(argv=None):
         maps = {"uniform": np.full(hw, models[0].levels - 1, np.uint8),
                 "centre": sideinfo.levels_from_importance(centre, hw, models[0].levels)}
         for mname, lv in maps.items():
+            fns = {m.name: m.information_function(img, lv) for m in models}
             for q in qs:
                 row = {"image": f.name, "map": mname, "quality": q}
                 for m in models:
-                    coded, info = m.y_information(img, lv, q)
-                    _, info_u = m.y_information(img, lv, q, floor=False)
-                    row[m.name] = {"coded": coded, "info": info, "info_unfloored": info_u,
-                                   "payload": m.estimate_bits(img, lv, q, rdoq=0.0)}
+                    r = fns[m.name](q)
+                    row[m.name] = {"coded": r["coded_y"], "info": r["info_y"], "info_unfloored": r["info_y_unfloored"],
+                                   "payload": r["payload"]}
                     if q in pq:
                         rec = m.decode_frame(m.encode_frame(img, lv, q, rdoq=0.0), lv, q, height=H, width=W)
                         row[m.name]["psnr"] = float(psnr(img, rec)[0])

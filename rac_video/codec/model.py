@@ -391,24 +391,41 @@ class Codec:
         quantization bin Δ·[k − u ± ½], float64, with s/Δ floored at the smallest table scale as in training
         (``floor=False``: unfloored). The ratio is the cost of the coder's tables (scale grid, mean buckets,
         16-bit frequencies, escapes) and stream layout. RDOQ off."""
+        r = self.information_function(frame, levels_u8, seed=seed, frame_index=frame_index)(quality)
+        return r["coded_y"], r["info_y" if floor else "info_y_unfloored"]
+
+    @torch.no_grad()
+    def information_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0):
+        """``q -> {"coded_y", "info_y", "info_y_unfloored", "payload"}`` for one frame (g_a runs once): the
+        y streams' coded bits, their information content under the continuous model with and without the
+        table floor (``y_information``) and the whole payload's estimated bits (``estimate_bits``). RDOQ off."""
         x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         level = self.level_map(levels_u8, H, W)
-        table = self.level_table(quality)
-        delta = table.delta.to(self.device)
         y = self.g_a(x)
-        cond, _ = self.condition(level, table)
-        z_hat = torch.round(self.hyper.analysis(y, cond))
-        coded = sum(self.conditional.bits(sym, ix)
-                    for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, 0.0))
-        prm, _, _ = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
-        if self.has_context:
-            k = self.conditional.quantize(y, level, delta, seed, frame_index)
-            prm, _, _ = self.context_params(prm, k, cond, level, quality, seed, frame_index)
-        mu, s = self.gaussian_params(prm)
         u = ops.hashed_dither(tuple(y.shape), seed, frame_index, device=y.device)
-        info = self.conditional.information(y, mu, s, delta[level.long()].expand_as(y), u, floor=floor)
-        return float(coded), float(info.sum())
+
+        @torch.no_grad()
+        def info(quality: int) -> dict:
+            table = self.level_table(quality)
+            delta = table.delta.to(self.device)
+            cond, _ = self.condition(level, table)
+            z_hat = torch.round(self.hyper.analysis(y, cond))
+            streams = self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, 0.0)
+            coded = sum(self.conditional.bits(sym, ix) for sym, ix in streams)
+            prm, _, _ = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
+            if self.has_context:
+                k = self.conditional.quantize(y, level, delta, seed, frame_index)
+                prm, _, _ = self.context_params(prm, k, cond, level, quality, seed, frame_index)
+            mu, s = self.gaussian_params(prm)
+            d = delta[level.long()].expand_as(y)
+            z_bits = self.z_prior.bits(z_hat.to(torch.int32).cpu().numpy())
+            return {"coded_y": float(coded),
+                    "info_y": float(self.conditional.information(y, mu, s, d, u).sum()),
+                    "info_y_unfloored": float(self.conditional.information(y, mu, s, d, u, floor=False).sum()),
+                    "payload": float(8 * self._hdr.size + z_bits + coded)}
+
+        return info
 
     def encode_frames(self, frames, levels, quality, **kw) -> list[bytes]:
         return [self.encode_frame(f, lv, q, **kw) for f, lv, q in zip(frames, levels, _seq(quality, len(frames)))]
