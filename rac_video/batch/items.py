@@ -121,7 +121,7 @@ def expand_inputs(specs, command: str) -> list[str]:
 
 def _stem(path: str) -> str:
     base = os.path.basename(os.path.normpath(path))
-    return os.path.splitext(base)[0] if os.path.isfile(path) else base
+    return base if os.path.isdir(path) else os.path.splitext(base)[0]
 
 
 def _out_ext(command, options):

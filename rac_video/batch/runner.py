@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+import sys
 import time
 
 from .._atomic import write_text_atomic
@@ -81,7 +82,7 @@ def run_batch(items: list[Item], engine, results_path, *, resume: bool = True, p
             rows[res["id"]] = {**rows[res["id"]], **res}
             if res["status"] != "ok":
                 failed += 1
-                bar.write(f"batch: {res['id']} failed: {res.get('error')}")
+                bar.write(f"batch: {res['id']} failed: {res.get('error')}", file=sys.stderr)
             bar.update(1)
             bar.set_postfix(failed=failed)
             flush()
