@@ -14,8 +14,10 @@ its own transport); :func:`encode_video` / :func:`decode_video` are what ``rac-v
 """
 from __future__ import annotations
 
+import math
 import os
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from . import arith, schedule
 from .codec.model import MAX_STEPS, Codec, PayloadError, load_model
 from .codec.rdoq import check_alpha
 from .codec.weights import DEFAULT_MODEL, ModelMismatchError
-from .container import CorruptPacketError, Header, Packet, Reader, Writer
+from .container import CorruptPacketError, FramePlan, Header, Packet, Reader, Writer
 from .errors import InvalidInputError
 from .importance import sideinfo
 from .importance.source import ImportanceFrame, open_source
@@ -41,6 +43,59 @@ DITHER_FRAME = 0  # the dither's frame counter: fixed, so static content quantiz
 
 class PipelineError(InvalidInputError):
     """A user-facing failure of encode/decode (bad input file, model mismatch, corrupt stream)."""
+
+
+MAX_FPS = 1000            # frame rates a stream may declare: (0, MAX_FPS] with a denominator <= MAX_FPS_DEN
+MAX_FPS_DEN = 1_000_000
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+
+
+def check_model_name(name) -> str:
+    """A model name as the weights store accepts it (letters, digits, '-', '_'; at most 64)."""
+    if not isinstance(name, str) or not _MODEL_NAME.match(name):
+        shown = repr(name) if not isinstance(name, str) or len(name) <= 40 else repr(name[:40]) + "…"
+        raise PipelineError(f"bad model name {shown}: letters, digits, '-' and '_', at most 64 characters")
+    return name
+
+
+def check_fps(fps, what: str = "fps") -> Fraction:
+    """A frame rate as a Fraction in (0, MAX_FPS]; anything else (inf, NaN, 0, huge) is a PipelineError."""
+    try:
+        f = Fraction(fps)
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        raise PipelineError(f"{what} must be a positive finite number, got {fps!r}") from None
+    if not Fraction(1, 3600) <= f <= MAX_FPS:
+        raise PipelineError(f"{what} must be in [1/3600, {MAX_FPS}] frames/s, got {float(f):.6g}")
+    return f
+
+
+def check_header(header: Header) -> None:
+    """What a decoder needs of a stream header before it loads a model or allocates anything: a valid
+    model name, a frame rate in range and codec settings of the right types (container.Header already
+    bounds the frame size and the settings JSON)."""
+    check_model_name(header.model)
+    check_fps(Fraction(header.fps_num, header.fps_den), "the stream's frame rate")
+    s = header.settings
+    if "steps" in s:
+        _int_setting(s, "steps", 0, 0, MAX_STEPS)
+    _int_setting(s, "seed", 0, 0, 2**32 - 1)
+    _int_setting(s, "dither_frame", DITHER_FRAME, 0, 2**32 - 1)
+
+
+def _int_setting(s: dict, key: str, default: int, lo: int, hi: int) -> int:
+    v = s.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:40] + "…"
+        raise PipelineError(f"stream header setting {key!r} must be an integer in [{lo}, {hi}], got {shown}")
+    return v
+
+
+def check_steps(steps):
+    if steps is None:
+        return None
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
+        raise PipelineError(f"steps must be an integer in 0..{MAX_STEPS}, got {steps!r}")
+    return steps
 
 
 @dataclass
@@ -62,10 +117,16 @@ class EncodeOptions:
         if self.bitrate_kbps is None:
             if self.quality is None or not 0 <= int(self.quality) <= schedule.Q_MAX:
                 raise ValueError(f"quality must be in 0..{schedule.Q_MAX}, got {self.quality!r}")
-        elif not float(self.bitrate_kbps) > 0:
-            raise ValueError(f"bitrate must be positive (kbit/s), got {self.bitrate_kbps!r}")
+        elif not (math.isfinite(float(self.bitrate_kbps)) and 0 < float(self.bitrate_kbps) <= 1e7):
+            raise ValueError(f"bitrate must be a positive finite number of kbit/s (at most 1e7), got "
+                             f"{self.bitrate_kbps!r}")
         if self.steps is not None and not 0 <= int(self.steps) <= MAX_STEPS:
             raise ValueError(f"steps must be in 0..{MAX_STEPS}")
+        if self.max_frames is not None and int(self.max_frames) < 1:
+            raise ValueError(f"the number of frames to encode must be at least 1, got {self.max_frames!r}")
+        if self.fps is not None:
+            check_fps(self.fps)
+        check_model_name(self.model)
         if self.rdoq is not None:
             check_alpha(self.rdoq)
         if not 0 <= int(self.seed) < 2**32:
@@ -129,23 +190,32 @@ class FrameDecoder:
     """:class:`~rac_video.container.Packet` → uint8 RGB frame, for the stream described by ``header``."""
 
     def __init__(self, codec: Codec, header: Header, *, steps: int | None = None):
+        check_header(header)
         if header.model != codec.name or header.weights_hash != codec.weights_hash:
             raise ModelMismatchError(f"stream was encoded with {header.model} ({header.weights_hash[:16]}…), the "
                                      f"loaded model is {codec.name} ({codec.weights_hash[:16]}…)")
         self.codec, self.header = codec, header
         self.latent_hw = codec.latent_hw(header.height, header.width)
         s = header.settings
-        self.seed = int(s.get("seed", 0))
-        self.dither_frame = int(s.get("dither_frame", DITHER_FRAME))
-        self.steps = steps
+        self.seed = _int_setting(s, "seed", 0, 0, 2**32 - 1)
+        self.dither_frame = _int_setting(s, "dither_frame", DITHER_FRAME, 0, 2**32 - 1)
+        if "levels" in s and _int_setting(s, "levels", codec.levels, 2, 256) != codec.levels:
+            raise PipelineError(f"stream has {s['levels']} importance levels, the model {codec.levels}")
+        self.steps = check_steps(steps)
         self.arith_mismatch = None if codec.device_independent else arith.warn_if_mismatch(s.get("arith"),
                                                                                              codec.device)
 
     def decode(self, pkt: Packet) -> np.ndarray:
         try:
             levels = sideinfo.from_bytes(pkt.side_info).levels(self.latent_hw)
-        except sideinfo.SideInfoError as exc:
-            raise CorruptPacketError(f"frame {pkt.index}: bad side information: {exc}", frame=pkt.index) from exc
+        except (ValueError, RecursionError, OverflowError, MemoryError) as exc:  # SideInfoError and kin
+            raise CorruptPacketError(f"frame {pkt.index}: bad side information: {exc}", frame=pkt.index) from None
+        levels = np.asarray(levels)
+        if levels.shape != tuple(self.latent_hw) or (levels.size and int(levels.max()) >= self.codec.levels):
+            raise CorruptPacketError(f"frame {pkt.index}: bad side information: levels of shape {levels.shape} "
+                                     f"up to {int(levels.max()) if levels.size else 0} for a "
+                                     f"{tuple(self.latent_hw)} latent with {self.codec.levels} levels",
+                                     frame=pkt.index)
         if not 0 <= pkt.quality <= schedule.Q_MAX:
             raise CorruptPacketError(f"frame {pkt.index}: quality {pkt.quality} out of range", frame=pkt.index)
         try:
@@ -244,6 +314,11 @@ def encode_video(src, out_path, opts: EncodeOptions | None = None, *, progress: 
     opts.check()
     reader = open_video(src, max_frames=opts.max_frames, fps=opts.fps)
     W, H, fps = reader.width, reader.height, Fraction(reader.fps)
+    try:
+        check_fps(fps, f"the frame rate of {src}")  # (a stream a decoder would refuse is never written)
+    except PipelineError:
+        reader.close()
+        raise
     codec = codec or load_model(opts.model, device=opts.device)
     isrc = open_source(opts.importance, (H, W), float(fps), levels=codec.levels, **opts.importance_kw)
     enc = FrameEncoder(codec, W, H, fps, opts)
@@ -283,6 +358,8 @@ def encode_video(src, out_path, opts: EncodeOptions | None = None, *, progress: 
     if not stats:
         raise PipelineError(f"{src}: no frames decoded")
     report = _summary(header, stats, seconds, os.path.getsize(out_path), opts)
+    if isrc.kind == "gaze":  # tracker loss (the gaze policy in importance.source): counted, never silent
+        report["gaze_lost_frames"] = int(isrc.lost_frames)
     if keep_frames:
         report["_frames"], report["_maps"] = frames_kept, maps_kept
     return report
@@ -312,20 +389,34 @@ def _summary(header: Header, stats, seconds, file_bytes, opts) -> dict:
 def decode_video(racv_path, out_path, *, steps: int | None = None, skip_damaged: bool = False,
                  lossless: bool = False, progress: bool = True, device: str = "cpu",
                  codec: Codec | None = None, keep_frames: bool = False) -> dict:
-    """Decode ``racv_path`` to the video ``out_path`` (mp4/mkv; ``lossless`` for FFV1/x264-qp0)."""
+    """Decode ``racv_path`` to the video ``out_path`` (mp4/mkv; ``lossless`` for FFV1/x264-qp0).
+
+    Every frame the stream declares is written (``container.FramePlan``): with ``skip_damaged`` a frame
+    that was lost or does not decode is replaced by the previous frame (``"previous"``), or by a mid-grey
+    frame when there is none yet (``"grey"``), so the output keeps the stream's length and timing. The
+    report's ``skipped`` lists each replaced frame with its reason, ``end_lost`` says the stream was cut
+    after its last frame (how many frames followed is unknown), ``damaged`` is True when either is set
+    (the command's exit code 3)."""
     from .io import VideoWriter
 
     t_start = time.perf_counter()
+    steps = check_steps(steps)
     reader = Reader(racv_path, skip_damaged=skip_damaged)
-    hdr = reader.header
-    codec = codec or load_model(hdr.model, device=device)
-    dec = FrameDecoder(codec, hdr, steps=steps)
+    try:
+        hdr = reader.header
+        check_header(hdr)
+        codec = codec or load_model(hdr.model, device=device)
+        dec = FrameDecoder(codec, hdr, steps=steps)
+    except BaseException:
+        reader.close()
+        raise
     fps = Fraction(hdr.fps_num, hdr.fps_den)
-    damaged, decoded, times, kept = [], 0, [], []
+    plan = FramePlan(reader)
+    decoded, times, kept, replaced = 0, [], [], {}
 
     def produce(put):
-        for pkt in reader:
-            if not put(pkt):
+        for item in plan:
+            if not put(item):
                 return
 
     pump = _Pump(produce, 4)
@@ -337,28 +428,29 @@ def decode_video(racv_path, out_path, *, steps: int | None = None, skip_damaged:
             sink.start()
             pump.start()
             try:
-                expect = None
-                for pkt in pump:
-                    t0 = time.perf_counter()
-                    try:
-                        frame = dec.decode(pkt)
-                        times.append(time.perf_counter() - t0)
-                    except CorruptPacketError:
-                        if not skip_damaged:
-                            raise
-                        damaged.append(pkt.index)
-                        frame = None
-                    # frames the reader skipped (or that failed) repeat the previous frame: timing is kept
-                    gap = (pkt.index - expect) if expect is not None and skip_damaged else 0
-                    expect = pkt.index + 1
-                    for f in [last] * max(0, gap) + [frame if frame is not None else last]:
-                        if f is None:
-                            continue
-                        sink.put(f)
-                        decoded += 1
-                        if keep_frames:
-                            kept.append(f)
-                    last = frame if frame is not None else last
+                for index, pkt in pump:
+                    frame = None
+                    if pkt is not None:
+                        t0 = time.perf_counter()
+                        try:
+                            frame = dec.decode(pkt)
+                            times.append(time.perf_counter() - t0)
+                        except CorruptPacketError as exc:
+                            if not skip_damaged:
+                                raise
+                            plan.mark(index, f"undecodable: {exc}")
+                    if frame is None:  # lost or undecodable: keep the timing with a stand-in
+                        if last is None:
+                            last = np.full((hdr.height, hdr.width, 3), 128, np.uint8)
+                            replaced[index] = "grey"
+                        else:
+                            replaced[index] = "previous"
+                    else:
+                        last = frame
+                    sink.put(last)
+                    decoded += 1
+                    if keep_frames:
+                        kept.append(last)
                     bar.update(1)
             finally:
                 sink.finish()
@@ -366,9 +458,11 @@ def decode_video(racv_path, out_path, *, steps: int | None = None, skip_damaged:
         pump.close()
         bar.close()
         reader.close()
-    damaged = sorted(set(damaged) | set(getattr(reader, "damaged", [])))
+    skipped = sorted(({**e, "replaced_with": replaced.get(e["frame"], "dropped")} for e in plan.skipped),
+                     key=lambda e: e["frame"])
     seconds = time.perf_counter() - t_start
-    out = {"frames": decoded, "damaged_frames": damaged, "decode_seconds": seconds,
+    out = {"frames": decoded, "damaged": bool(plan.damaged), "damaged_frames": sorted({e["frame"] for e in skipped}),
+           "skipped": skipped, "end_lost": plan.end_lost, "errors": plan.errors, "decode_seconds": seconds,
            "decode_fps": decoded / seconds if seconds > 0 else None,
            "codec_ms_per_frame": 1e3 * float(np.mean(times)) if times else None, "width": hdr.width,
            "height": hdr.height, "fps": float(fps), "output": str(out_path)}

@@ -62,8 +62,8 @@ def test_decoder_recovers_the_encoders_integers(codec, monkeypatch):
 
     h, w, q = 48, 40, 9
     f, lv = _frame(h, w, 1), _levels(codec, h, w, seed=2)
-    x = codec._frame_tensor(f)
-    level = codec._level_tensor(lv, h, w)
+    x = codec.frame_tensor(f)
+    level = codec.level_map(lv, h, w)
     table = codec.level_table(q)
     k = ops.quantize(codec.g_a(x), level, table.delta, 5, 0)
     want = ops.dequantize(k, level, table.delta, 5, 0)

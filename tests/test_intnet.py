@@ -203,7 +203,7 @@ def test_shipped_integer_model_decodes_the_same_symbols_everywhere(int_codec):
     assert all(torch.equal(a, b) for a, b in zip(want, got)), "threads-1"
     # the levels are the encoder's own: decode_levels returns exactly what encode_frame quantized
     p, lv, q, s = cases[0]
-    k_enc = ops.quantize(c.g_a(c._frame_tensor(frames[0])), c._level_tensor(lv, 48, 64),
+    k_enc = ops.quantize(c.g_a(c.frame_tensor(frames[0])), c.level_map(lv, 48, 64),
                          c.level_table(q).delta, s, 0)
     assert torch.equal(want[0], k_enc)
 

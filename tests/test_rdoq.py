@@ -89,8 +89,8 @@ def test_decoder_recovers_the_levels_rdoq_wrote(codec, monkeypatch):
     payload = codec.encode_frame(f, lv, q, seed=5, rdoq=alpha)
     assert len(chosen) == (1 if codec.context is None else 2)
     k = chosen[-1]
-    level, table = codec._level_tensor(lv, h, w), codec.level_table(q)
-    plain = ops.quantize(codec.g_a(codec._frame_tensor(f)), level, table.delta, 5, 0)
+    level, table = codec.level_map(lv, h, w), codec.level_table(q)
+    plain = ops.quantize(codec.g_a(codec.frame_tensor(f)), level, table.delta, 5, 0)
     assert not torch.equal(k, plain)                       # RDOQ changed some levels
     seen = {}
     monkeypatch.setattr(codec, "denoise", lambda y_hat, gamma, steps: seen.setdefault("y", y_hat))

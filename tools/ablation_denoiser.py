@@ -57,8 +57,8 @@ def main(argv=None):
     from PIL import Image
     from tqdm import tqdm
 
-    sys.path.insert(0, str(ROOT / "tools"))
-    from eval_images import blobs, centre_gaussian, metrics
+    from rac_video.eval.images import blobs, centre_gaussian
+    from rac_video.eval.images import image_metrics as metrics
 
     from rac_video import ops
     from rac_video.codec import Codec, decode_image, encode_image, load_model
@@ -106,12 +106,12 @@ def main(argv=None):
                     hdr = parse_header(data)
                     levels = sideinfo.from_bytes(hdr["side_info"]).levels(codec.latent_hw(H, W))
                     table = codec.level_table(q)
-                    level = codec._level_tensor(levels, H, W)
+                    level = codec.level_map(levels, H, W)
                     delta = table.delta.to(codec.device)
                     seed = hdr["seed"]
-                    k = ops.quantize(codec.g_a(codec._frame_tensor(img)), level, delta, seed, 0)
+                    k = ops.quantize(codec.g_a(codec.frame_tensor(img)), level, delta, seed, 0)
                     y_hat = ops.dequantize(k, level, delta, seed, 0)      # = the decoder's ŷ (lossless coding)
-                    _, gamma = codec._cond(level, table)
+                    _, gamma = codec.condition(level, table)
 
                     def rgb(y0):
                         return codec.synthesize(y0, H, W)

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -48,25 +46,26 @@ def main(argv=None):
         for im in imgs:
             lv = np.full(m.latent_hw(*im.shape[:2]), m.levels - 1, np.uint8)
             cases[m.name].append((m.encode_frame(im, lv, 8), lv, im.shape[:2]))
-    t = {m.name: [0.0, 0.0] for m in models}
+    # wall and process CPU time (all threads): on a shared machine the CPU time is the steadier measure
+    t = {m.name: np.zeros(4) for m in models}
     for r in range(args.rounds + 1):
         for m in models:
             for payload, lv, (H, W) in cases[m.name]:
-                a = time.perf_counter()
+                a, ac = time.perf_counter(), time.process_time()
                 k, prm, K = m.decode_levels(payload, lv, 8, height=H, width=W)
-                b = time.perf_counter()
+                b, bc = time.perf_counter(), time.process_time()
                 m.reconstruct(k, prm, lv, 8, height=H, width=W, steps=K)
-                c = time.perf_counter()
+                c, cc = time.perf_counter(), time.process_time()
                 if r:
-                    t[m.name][0] += b - a
-                    t[m.name][1] += c - b
+                    t[m.name] += [b - a, c - b, bc - ac, cc - bc]
     n = args.rounds * len(imgs)
-    res = {name: {"entropy_ms": 1e3 * e / n, "reconstruct_ms": 1e3 * rr / n, "total_ms": 1e3 * (e + rr) / n}
-           for name, (e, rr) in t.items()}
+    res = {name: {"entropy_ms": 1e3 * v[0] / n, "reconstruct_ms": 1e3 * v[1] / n, "total_ms": 1e3 * (v[0] + v[1]) / n,
+                  "entropy_cpu_ms": 1e3 * v[2] / n, "reconstruct_cpu_ms": 1e3 * v[3] / n,
+                  "total_cpu_ms": 1e3 * (v[2] + v[3]) / n} for name, v in t.items()}
     ref = models[0].name
     for m in models[1:]:
-        res[m.name]["total_vs_" + ref] = res[m.name]["total_ms"] / res[ref]["total_ms"]
-        res[m.name]["entropy_vs_" + ref] = res[m.name]["entropy_ms"] / res[ref]["entropy_ms"]
+        for key in ("total_ms", "entropy_ms", "total_cpu_ms", "entropy_cpu_ms"):
+            res[m.name][key.replace("_ms", "_vs_") + ref] = res[m.name][key] / res[ref][key]
 
     conv = {}
     mod = _native.cpu_module()[0]
@@ -89,13 +88,12 @@ def main(argv=None):
         if r:
             acc["float32-torch"] += time.perf_counter() - a
     conv = {k: 1e3 * v / args.rounds for k, v in acc.items()}
-    out = {"command": "python tools/bench_decode.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "machine": {"host": platform.node(), "cores": __import__("os").cpu_count(), "torch": torch.__version__,
-                       "threads": torch.get_num_threads()},
-           "models": {m.name: m.weights_hash for m in models}, "images": len(imgs), "rounds": args.rounds,
-           "decode": res, "conv_64x64_3x3_at_64x96_ms": conv,
-           "note": "simd levels: 0 scalar, 1 AVX2, 2 AVX-512 VNNI"}
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    from rac_video.eval.report import write_report
+
+    write_report(args.out, "tools/bench_decode.py", argv, models[-1], threads=torch.get_num_threads(),
+                 models={m.name: m.weights_hash for m in models}, images=len(imgs), rounds=args.rounds,
+                 decode=res, conv_64x64_3x3_at_64x96_ms=conv,
+                 note="simd levels: 0 scalar, 1 AVX2, 2 AVX-512 VNNI")
     print(json.dumps({"decode": res, "conv_ms": conv}, indent=1))
     return 0
 

@@ -5,7 +5,7 @@ container caps (16384 per side, 7680×4320 pixels).
 
     python tools/bench_hostile_decode_memory.py 416x240 1920x1080 3840x2160
 
-Needs the shipped model and /usr/bin/time (GNU). Prints peak RSS per size and the model-load baseline.
+Needs the shipped model and GNU /usr/bin/time. Prints peak RSS per size and the model-load baseline.
 """
 import os
 import re

@@ -22,7 +22,6 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, ".."))
 
 from rac_video.container import Header, Packet, Reader, Writer  # noqa: E402
 from rac_video.io import VideoWriter, open_video  # noqa: E402

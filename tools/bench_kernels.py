@@ -3,10 +3,7 @@
 
     python tools/bench_kernels.py [--repeats 5] [--threads N] [--sizes 1x16x68x120,...] [--out FILE]
 """
-import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from rac_video.bench.kernels import main  # noqa: E402
 

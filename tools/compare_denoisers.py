@@ -58,7 +58,7 @@ def main(argv=None) -> int:
             img = np.asarray(Image.open(f).convert("RGB"))
             H, W = img.shape[:2]
             y = codec.g_a(frame_tensor(img))
-            level = codec._level_tensor(np.full(codec.latent_hw(H, W), codec.levels - 1, np.uint8), H, W)
+            level = codec.level_map(np.full(codec.latent_hw(H, W), codec.levels - 1, np.uint8), H, W)
             for q in qs:
                 table = codec.level_table(q)
                 y_hat = ops.dequantize(ops.quantize(y, level, table.delta, 0, 0), level, table.delta, 0, 0)

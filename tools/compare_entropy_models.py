@@ -42,8 +42,7 @@ def main(argv=None) -> int:
 
     from PIL import Image
 
-    sys.path.insert(0, str(ROOT / "tools"))
-    from eval_images import centre_gaussian
+    from rac_video.eval.images import centre_gaussian
 
     from rac_video.codec import load_model
     from rac_video.importance import sideinfo

@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 DEFAULT_IMAGES = ROOT.parent / "shared" / "data" / "eval" / "kodak"
 DEVICES = ("cuda", "cpu", "cpu-native")
 

@@ -10,9 +10,6 @@ bmx-trees (30 frames, its object masks as ROI, q 10) — decoded plainly and und
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -71,13 +68,10 @@ def main(argv=None):
         for k in ("failed", "symbols_differ", "pixels_differ"):
             if k in v:
                 v[k] = [Path(x).name for x in v[k]]
-    rep.update({"command": "python tools/determinism.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                "model": codec.name, "weights_sha256": codec.weights_hash,
-                "device_independent": codec.device_independent,
-                "machine": {"host": platform.node(), "cores": __import__("os").cpu_count(),
-                            "torch": __import__("torch").__version__},
-                "encode_seconds": round(enc_s), "check_seconds": round(time.time() - t0 - enc_s)})
-    out.write_text(json.dumps(rep, indent=1) + "\n")
+    from rac_video.eval.report import write_report
+
+    rep = write_report(out, "tools/determinism.py", argv, codec, device_independent=codec.device_independent,
+                       encode_seconds=round(enc_s), check_seconds=round(time.time() - t0 - enc_s), **rep)
     print(f"{codec.name}: {rep['frames']} frames, {rep['decodes']} decodes, {rep['failed_decodes']} failed, "
           f"{rep['symbol_differences']} with other symbols, {rep['pixel_differences']} with other pixels → {out}")
     return 0

@@ -9,7 +9,7 @@ For every image × quality (0…15) × map (uniform, centre Gaussian), with each
   least the smallest table scale 0.11, as the networks were trained (``info_unfloored``: without;
   where the model puts s/Δ below the floor — the background of importance maps — that figure
   measures the untrained part of the model, not the tables);
-* ``payload``: the whole frame payload (ẑ + y + header, ``Codec.estimate_bits``).
+* ``payload``: the whole frame payload (ẑ + y + header, as ``Codec.estimate_bits``; RDOQ off).
 The table overhead is Σ coded / Σ info − 1 (per model); two models with the same autoencoder code the
 same levels k, so Σ payload of one over the other is their rate ratio at equal quality (the
 decoded PSNR is measured too, on ``--psnr-qualities``). Writes benchmarks/entropy-overhead.json.
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -41,7 +39,7 @@ def main(argv=None):
     p.add_argument("--models", default="rac-tiny-v5,rac-tiny-v6")
     p.add_argument("--images", default="13-24", help="Kodak numbers (13-24: not used to choose any setting)")
     p.add_argument("--qualities", default="0-15")
-    p.add_argument("--psnr-qualities", default="0,4,8,12,15")
+    p.add_argument("--psnr-qualities", default="0,8,15")
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "eval" / "kodak")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "entropy-overhead.json")
     args = p.parse_args(argv)
@@ -69,13 +67,13 @@ def main(argv=None):
         maps = {"uniform": np.full(hw, models[0].levels - 1, np.uint8),
                 "centre": sideinfo.levels_from_importance(centre, hw, models[0].levels)}
         for mname, lv in maps.items():
+            fns = {m.name: m.information_function(img, lv) for m in models}
             for q in qs:
                 row = {"image": f.name, "map": mname, "quality": q}
                 for m in models:
-                    coded, info = m.y_information(img, lv, q)
-                    _, info_u = m.y_information(img, lv, q, floor=False)
-                    row[m.name] = {"coded": coded, "info": info, "info_unfloored": info_u,
-                                   "payload": m.estimate_bits(img, lv, q, rdoq=0.0)}
+                    r = fns[m.name](q)
+                    row[m.name] = {"coded": r["coded_y"], "info": r["info_y"], "info_unfloored": r["info_y_unfloored"],
+                                   "payload": r["payload"]}
                     if q in pq:
                         rec = m.decode_frame(m.encode_frame(img, lv, q, rdoq=0.0), lv, q, height=H, width=W)
                         row[m.name]["psnr"] = float(psnr(img, rec)[0])
@@ -105,12 +103,11 @@ def main(argv=None):
         summary[m.name]["payload_vs_" + ref + "_by_quality"] = {
             q: total(m.name, "payload", lambda r, q=q: r["quality"] == q)
             / total(ref, "payload", lambda r, q=q: r["quality"] == q) - 1 for q in qs}
-    out = {"command": "python tools/entropy_overhead.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "machine": {"host": platform.node(), "cores": __import__("os").cpu_count(),
-                       "torch": __import__("torch").__version__},
-           "models": {m.name: m.weights_hash for m in models}, "images": [f.name for f in images],
-           "seconds": round(time.time() - t0), "summary": summary, "rows": rows}
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    from rac_video.eval.report import write_report
+
+    write_report(args.out, "tools/entropy_overhead.py", argv, models[-1],
+                 models={m.name: m.weights_hash for m in models}, images=[f.name for f in images],
+                 seconds=round(time.time() - t0), summary=summary, rows=rows)
     print(json.dumps(summary, indent=1))
     return 0
 

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -31,36 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("RAC_VIDEO_DATA", ROOT.parent / "shared" / "data"))
 
 
-def centre_gaussian(h, w):
-    yy, xx = np.mgrid[0:h, 0:w]
-    s = 0.22 * min(h, w)
-    return np.exp(-(((yy - h / 2) ** 2 + (xx - w / 2) ** 2) / (2 * s * s))).astype(np.float32)
-
-
-def blobs(h, w, seed):
-    from rac_video.importance.random_maps import random_importance
-
-    return random_importance(np.random.default_rng(seed), (h, w), "blobs")
-
-
-def jpeg(img, q):
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="JPEG", quality=int(q), subsampling=2, optimize=True)
-    return buf.tell(), np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-
-
-def metrics(img, rec, imp=None):
-    from rac_video.eval import metrics as M
-
-    out = {"psnr": float(M.psnr(img, rec)[0]), "ms_ssim": float(M.ms_ssim(img, rec)[0])}
-    if imp is not None:
-        inside = imp >= 0.5
-        out.update(psnr_roi=float(M.psnr(img, rec, inside)[0]), psnr_bg=float(M.psnr(img, rec, ~inside)[0]),
-                   ms_ssim_roi=float(M.ms_ssim(img, rec, inside)[0]),
-                   ms_ssim_bg=float(M.ms_ssim(img, rec, ~inside)[0]))
-    return out
+from rac_video.eval.images import blobs, centre_gaussian, jpeg  # noqa: E402,F401  (re-exported for old callers)
+from rac_video.eval.images import image_metrics as metrics  # noqa: E402
 
 
 def curve(rows, codec, keys):

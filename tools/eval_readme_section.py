@@ -12,7 +12,6 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from rac_video.eval.run import HEADLINE_RATE, headline, headline_markdown  # noqa: E402
 

@@ -29,7 +29,6 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from rac_video.importance import sideinfo as si  # noqa: E402
 from rac_video.importance import source  # noqa: E402

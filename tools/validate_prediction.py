@@ -27,7 +27,6 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from rac_video.importance import foveation, gaze, temporal  # noqa: E402
 

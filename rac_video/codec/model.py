@@ -127,10 +127,13 @@ class Codec:
     def latent_hw(self, height: int, width: int) -> tuple[int, int]:
         return -(-int(height) // FACTOR), -(-int(width) // FACTOR)
 
-    def _frame_tensor(self, frame) -> torch.Tensor:
+    def frame_tensor(self, frame) -> torch.Tensor:
+        """uint8 RGB (H, W, 3) → the analysis transform's input on this codec's device (module ``frame_tensor``)."""
         return frame_tensor(frame, self.device)
 
-    def _level_tensor(self, levels_u8, height, width) -> torch.Tensor:
+    def level_map(self, levels_u8, height, width) -> torch.Tensor:
+        """The (h, w) uint8 importance levels of a frame → the (1, 1, h', w') int32 level map the ops and
+        networks take (checked, edge-extended over the padding to a multiple of PAD / 8)."""
         lv = np.asarray(levels_u8)
         want = self.latent_hw(height, width)
         if lv.shape != want:
@@ -145,7 +148,9 @@ class Codec:
         """Per-level γ / Δ tables for quality q under this model's schedule version."""
         return schedule.level_table(quality, self.levels, self.schedule_version)
 
-    def _cond(self, level, table):
+    def condition(self, level, table):
+        """(cond, γ) of a level map: cond = [t(γ), ℓ/(L−1)] (the float entropy networks' and the denoiser's
+        conditioning), γ the per-element log-SNR."""
         gamma = table.gamma.to(self.device)[level.long()]
         return torch.cat([schedule.t_of_gamma(gamma), level.float() / (self.levels - 1)], dim=1), gamma
 
@@ -231,15 +236,15 @@ class Codec:
                      steps: int | None = None, rdoq: float | None = None) -> bytes:
         """One frame's payload; ``rdoq``: RDOQ's α for this frame (None: the codec's default, 0: off)."""
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
-        x = self._frame_tensor(frame)
+        x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         table = self.level_table(quality)
-        level = self._level_tensor(levels_u8, H, W)
+        level = self.level_map(levels_u8, H, W)
         K = self.steps if steps is None else steps
         if not 0 <= K <= MAX_STEPS:
             raise ValueError(f"steps must be in 0..{MAX_STEPS}")
         y = self.g_a(x)
-        cond, _ = self._cond(level, table)
+        cond, _ = self.condition(level, table)
         z_hat = torch.round(self.hyper.analysis(y, cond))
         z_bytes = self.z_prior.compress(z_hat.to(torch.int32).cpu().numpy())
         y_streams = [self.conditional.compress(sym, ix)
@@ -269,8 +274,8 @@ class Codec:
         integer entropy networks it is bit-identical on every device (``rac-video check``)."""
         K, z_bytes, y_streams = self._split_payload(payload)
         table = self.level_table(quality)
-        level = self._level_tensor(levels_u8, height, width)
-        cond, _ = self._cond(level, table)
+        level = self.level_map(levels_u8, height, width)
+        cond, _ = self.condition(level, table)
         h, w = level.shape[-2:]
         C, gc = self.latent_channels, self.conditional
         try:
@@ -306,7 +311,7 @@ class Codec:
         """The generative half of ``decode_frame``: ŷ = Δ(k − u), K elementwise DDIM steps, the posterior
         fusion (models that have it) and g_s."""
         table = self.level_table(quality)
-        level = self._level_tensor(levels_u8, height, width)
+        level = self.level_map(levels_u8, height, width)
         gamma = table.gamma.to(self.device)[level.long()]
         delta = table.delta.to(self.device)
         y_hat = self.conditional.dequantize(k, level, delta, seed, frame_index)
@@ -337,14 +342,14 @@ class Codec:
         """``q -> estimated payload bits`` for one frame; g_a runs once, each call costs the hyperprior
         and a table lookup per symbol (what per-frame rate control searches over)."""
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
-        x = self._frame_tensor(frame)
+        x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
-        level = self._level_tensor(levels_u8, H, W)
+        level = self.level_map(levels_u8, H, W)
         y = self.g_a(x)
 
         @torch.no_grad()
         def bits(quality: int) -> float:
-            cond, _ = self._cond(level, self.level_table(quality))
+            cond, _ = self.condition(level, self.level_table(quality))
             z_hat = torch.round(self.hyper.analysis(y, cond))
             return float(8 * self._hdr.size + self.z_prior.bits(z_hat.to(torch.int32).cpu().numpy())
                          + sum(self.conditional.bits(sym, ix)
@@ -360,11 +365,11 @@ class Codec:
         symbol's information content under the coder's integer tables (what ``estimate_bits`` sums,
         without the streams' fixed costs)."""
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
-        x = self._frame_tensor(frame)
+        x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
-        level = self._level_tensor(levels_u8, H, W)
+        level = self.level_map(levels_u8, H, W)
         y = self.g_a(x)
-        cond, _ = self._cond(level, self.level_table(quality))
+        cond, _ = self.condition(level, self.level_table(quality))
         z_hat = torch.round(self.hyper.analysis(y, cond))
         zi = z_hat.to(torch.int32).cpu().numpy()
         zb = self.z_prior.tables.symbol_bits(zi, self.z_prior.indexes(zi.shape)).reshape(zi.shape)[0]
@@ -386,24 +391,41 @@ class Codec:
         quantization bin Δ·[k − u ± ½], float64, with s/Δ floored at the smallest table scale as in training
         (``floor=False``: unfloored). The ratio is the cost of the coder's tables (scale grid, mean buckets,
         16-bit frequencies, escapes) and stream layout. RDOQ off."""
-        x = self._frame_tensor(frame)
+        r = self.information_function(frame, levels_u8, seed=seed, frame_index=frame_index)(quality)
+        return r["coded_y"], r["info_y" if floor else "info_y_unfloored"]
+
+    @torch.no_grad()
+    def information_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0):
+        """``q -> {"coded_y", "info_y", "info_y_unfloored", "payload"}`` for one frame (g_a runs once): the
+        y streams' coded bits, their information content under the continuous model with and without the
+        table floor (``y_information``) and the whole payload's estimated bits (``estimate_bits``). RDOQ off."""
+        x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
-        level = self._level_tensor(levels_u8, H, W)
-        table = self.level_table(quality)
-        delta = table.delta.to(self.device)
+        level = self.level_map(levels_u8, H, W)
         y = self.g_a(x)
-        cond, _ = self._cond(level, table)
-        z_hat = torch.round(self.hyper.analysis(y, cond))
-        coded = sum(self.conditional.bits(sym, ix)
-                    for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, 0.0))
-        prm, _, _ = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
-        if self.has_context:
-            k = self.conditional.quantize(y, level, delta, seed, frame_index)
-            prm, _, _ = self.context_params(prm, k, cond, level, quality, seed, frame_index)
-        mu, s = self.gaussian_params(prm)
         u = ops.hashed_dither(tuple(y.shape), seed, frame_index, device=y.device)
-        info = self.conditional.information(y, mu, s, delta[level.long()].expand_as(y), u, floor=floor)
-        return float(coded), float(info.sum())
+
+        @torch.no_grad()
+        def info(quality: int) -> dict:
+            table = self.level_table(quality)
+            delta = table.delta.to(self.device)
+            cond, _ = self.condition(level, table)
+            z_hat = torch.round(self.hyper.analysis(y, cond))
+            streams = self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, 0.0)
+            coded = sum(self.conditional.bits(sym, ix) for sym, ix in streams)
+            prm, _, _ = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
+            if self.has_context:
+                k = self.conditional.quantize(y, level, delta, seed, frame_index)
+                prm, _, _ = self.context_params(prm, k, cond, level, quality, seed, frame_index)
+            mu, s = self.gaussian_params(prm)
+            d = delta[level.long()].expand_as(y)
+            z_bits = self.z_prior.bits(z_hat.to(torch.int32).cpu().numpy())
+            return {"coded_y": float(coded),
+                    "info_y": float(self.conditional.information(y, mu, s, d, u).sum()),
+                    "info_y_unfloored": float(self.conditional.information(y, mu, s, d, u, floor=False).sum()),
+                    "payload": float(8 * self._hdr.size + z_bits + coded)}
+
+        return info
 
     def encode_frames(self, frames, levels, quality, **kw) -> list[bytes]:
         return [self.encode_frame(f, lv, q, **kw) for f, lv, q in zip(frames, levels, _seq(quality, len(frames)))]

@@ -1,7 +1,10 @@
 """Options shared by encode / demo / stream commands (importance source, display geometry, rate)."""
 from __future__ import annotations
 
+import glob
 import json
+import math
+import os
 import sys
 
 
@@ -20,6 +23,13 @@ def add_importance_arguments(p):
 
 
 def importance_spec(args) -> tuple[str, dict]:
+    if getattr(args, "display", None) and not args.gaze:
+        raise ValueError("--display sets the display geometry for gaze foveation: it needs --gaze")
+    pm = getattr(args, "predict_ms", 0.0) or 0.0
+    if not math.isfinite(pm) or not 0 <= pm <= 1000:
+        raise ValueError(f"--predict-ms must be in [0, 1000], got {pm!r}")
+    if pm and not args.gaze:
+        raise ValueError("--predict-ms predicts gaze: it needs --gaze")
     kw = {}
     if args.gaze:
         spec = f"gaze:{args.gaze}"
@@ -34,6 +44,50 @@ def importance_spec(args) -> tuple[str, dict]:
     else:
         spec = args.importance or "uniform"
     return spec, kw
+
+
+def importance_inputs(spec: str) -> list[str]:
+    """The files and folders an importance spec reads (gaze traces, saliency maps, masks)."""
+    kind, _, arg = (spec or "").partition(":")
+    kind = kind.strip().lower()
+    if not arg or kind not in ("gaze", "saliency", "masks"):
+        return []
+    parts = arg.split(",") if kind == "gaze" else [arg]
+    out = []
+    for p in (q for q in parts if q):
+        out.extend(sorted(glob.glob(p)) if any(c in p for c in "*?[") else [p])
+    return out
+
+
+def check_outputs(outputs, inputs) -> None:
+    """No output may be (a link to) an input: ValueError (exit 2) naming both."""
+    from .._atomic import check_not_input
+
+    outs = [o for o in outputs if o]
+    for o in outs:
+        check_not_input(o, inputs)
+    for i, a in enumerate(outs):
+        for b in outs[i + 1:]:
+            if os.path.abspath(a) == os.path.abspath(b):
+                raise ValueError(f"{a} is given as two outputs")
+
+
+def check_device(dev: str) -> str:
+    """A torch device this machine has (cpu, cuda, cuda:N): ValueError (exit 2) otherwise."""
+    import torch
+
+    try:
+        d = torch.device(dev)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"--device {str(dev)[:40]!r} is not a device (cpu, cuda, cuda:N)") from None
+    if d.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {dev}: no CUDA device is available here (use --device cpu)")
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {dev}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif d.type != "cpu":
+        raise ValueError(f"--device {dev}: only cpu and cuda are supported")
+    return dev
 
 
 def parse_display(s: str):

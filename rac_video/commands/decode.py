@@ -7,7 +7,9 @@ def add_arguments(p):
     p.add_argument("--lossless", action="store_true", help="FFV1 (use a .mkv name) for evaluation")
     p.add_argument("--steps", type=int, default=None, help="override the DDIM steps stored in the stream")
     p.add_argument("--skip-damaged", action="store_true",
-                   help="keep decoding past damaged frames (they repeat the previous frame); default: stop")
+                   help="keep decoding past lost or damaged frames: each is replaced by the previous frame (mid-grey "
+                        "before the first), so the output keeps its length and timing; exit code 3 and a JSON list "
+                        "of the replaced frames on stderr; default: stop with exit code 2")
     p.add_argument("--device", default="cpu")
     p.add_argument("--report", default=None, help="write the JSON report here")
     p.add_argument("--json", action="store_true")
@@ -15,14 +17,27 @@ def add_arguments(p):
 
 
 def run(args):
-    from .. import pipeline
-    from ._common import emit
+    import json
+    import sys
 
+    from .. import pipeline
+    from ._common import check_device, check_outputs, emit
+
+    pipeline.check_steps(args.steps)
+    check_device(args.device)
+    check_outputs([args.output, args.report], [args.input])
     rep = pipeline.decode_video(args.input, args.output, steps=args.steps, skip_damaged=args.skip_damaged,
                                 lossless=args.lossless, progress=not (args.no_progress or args.json),
                                 device=args.device)
     text = (f"{args.output}: {rep['frames']} frames {rep['width']}x{rep['height']}, decode {rep['decode_fps']:.2f} "
-            f"frames/s" + (f"; damaged frames (repeated previous): {rep['damaged_frames']}"
-                           if rep["damaged_frames"] else ""))
+            f"frames/s" + (f"; {len(rep['skipped'])} frame(s) replaced: {rep['damaged_frames']}"
+                           if rep["skipped"] else ""))
     emit(rep, args.json, text, args.report)
-    return 3 if rep["damaged_frames"] else 0
+    if rep["damaged"]:
+        # exit 3: the output is complete in length, but not every frame the stream declares was decoded
+        lost = {"skipped": rep["skipped"], "end_lost": rep["end_lost"], "errors": rep["errors"]}
+        print(f"rac-video decode: warning: damaged stream, {len(rep['skipped'])} frame(s) replaced"
+              + (", frames after the last may be lost" if rep["end_lost"] else "") + ": " + json.dumps(lost),
+              file=sys.stderr)
+        return 3
+    return 0

@@ -24,11 +24,27 @@ def add_arguments(p):
 
 
 def run(args):
+    import math
+
     from .. import pipeline
     from ..codec.weights import DEFAULT_MODEL
-    from ._common import emit, importance_spec
+    from ._common import check_device, check_outputs, emit, importance_inputs, importance_spec
 
     spec, kw = importance_spec(args)
+    if args.frames is not None and args.frames < 1:
+        raise ValueError(f"--frames must be at least 1, got {args.frames}")
+    if args.fps is not None and not (math.isfinite(args.fps) and 0 < args.fps <= pipeline.MAX_FPS):
+        raise ValueError(f"--fps must be in (0, {pipeline.MAX_FPS}], got {args.fps}")
+    if args.bitrate is not None and not (math.isfinite(args.bitrate) and args.bitrate > 0):
+        raise ValueError(f"-b/--bitrate must be a positive finite number of kbit/s, got {args.bitrate}")
+    if args.steps is not None:
+        pipeline.check_steps(args.steps)
+    if not 0 <= args.seed < 2**32:
+        raise ValueError(f"--seed must be in [0, 2^32), got {args.seed}")
+    if args.model is not None:
+        pipeline.check_model_name(args.model)
+    check_device(args.device)
+    check_outputs([args.output, args.report], [args.input, *importance_inputs(spec)])
     opts = pipeline.EncodeOptions(quality=None if args.bitrate else (8 if args.quality is None else args.quality),
                                   bitrate_kbps=args.bitrate, importance=spec, importance_kw=kw,
                                   steps=args.steps, rdoq=args.rdoq, seed=args.seed,
@@ -43,4 +59,9 @@ def run(args):
             + f"\n  bits/frame: payload {bpf['payload']:.0f}, side info {bpf['side_info']:.0f}, headers "
             f"{bpf['headers']:.0f}; encode {rep['encode_fps']:.2f} frames/s")
     emit(rep, args.json, text, args.report)
+    if rep.get("gaze_lost_frames"):
+        import sys
+
+        print(f"rac-video encode: warning: gaze tracker loss in {rep['gaze_lost_frames']} of {rep['frames']} frames "
+              "(no usable gaze sample: those frames are coded at uniform top importance)", file=sys.stderr)
     return 0

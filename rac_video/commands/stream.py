@@ -196,6 +196,11 @@ def _play(args):
         print(json.dumps(s, indent=1))
     else:
         _print_summary(s)
+    if client.failure:   # the server vanished or refused us: not a successful run, whatever was received
+        import sys
+
+        print(f"rac-video stream play: error: {client.failure}", file=sys.stderr)
+        return 1
     return 0 if client.stats.counts["received"] else 1
 
 

@@ -7,9 +7,10 @@ from .format import (END_MAGIC, HEADER_HAS_INDEX, INDEX_MAGIC, MAGIC, MAX_HEADER
                      MINOR_VERSION, PACKET_OVERHEAD, SYNC, VERSION, ContainerError, CorruptPacketError,
                      EndOfPackets, Header, Packet, packet_size, unpack_packet)
 from .reader import NotSeekableError, Reader, read_packet
+from .sequence import MAX_FRAME_GAP, FramePlan
 from .writer import Writer
 
 __all__ = ["MAGIC", "VERSION", "MINOR_VERSION", "SYNC", "INDEX_MAGIC", "END_MAGIC", "HEADER_HAS_INDEX",
            "MAX_HEADER", "MAX_PACKET", "PACKET_OVERHEAD", "ContainerError", "CorruptPacketError",
            "EndOfPackets", "NotSeekableError", "Header", "Packet", "packet_size", "unpack_packet", "read_packet", "Reader",
-           "Writer"]
+           "Writer", "FramePlan", "MAX_FRAME_GAP"]

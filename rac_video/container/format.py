@@ -16,15 +16,17 @@ from fractions import Fraction
 from ..errors import CorruptStreamError, InvalidInputError
 
 __all__ = [
-    "MAGIC", "VERSION", "MINOR_VERSION", "SYNC", "INDEX_MAGIC", "END_MAGIC", "HEADER_HAS_INDEX",
+    "MAGIC", "VERSION", "MINOR_VERSION", "READ_VERSIONS", "SYNC", "INDEX_MAGIC", "END_MAGIC", "HEADER_HAS_INDEX",
     "MAX_HEADER", "MAX_PACKET", "MAX_INDEX_ENTRIES", "PACKET_OVERHEAD",
     "ContainerError", "CorruptPacketError", "EndOfPackets",
-    "Header", "Packet", "unpack_packet", "packet_size", "pack_index", "unpack_index",
+    "Header", "Packet", "unpack_packet", "packet_size", "pack_index", "unpack_index", "loads_settings",
+    "MAX_SETTINGS_DEPTH", "MAX_DIMENSION", "MAX_PIXELS",
 ]
 
 MAGIC = b"RACV"
-VERSION = 1            # major: a reader refuses a file with a larger one
+VERSION = 2            # major written (2.0: stream id); a reader refuses a major it does not know
 MINOR_VERSION = 0      # minor: newer minors only append fields that older readers skip
+READ_VERSIONS = (1, 2)  # majors this reader reads (1.x files keep reading)
 SYNC = b"RVPK"         # start of every packet (resynchronisation point)
 INDEX_MAGIC = b"RVIX"  # start of the index trailer (ends the packet sequence)
 END_MAGIC = b"RVND"    # last 4 bytes of a file that has an index trailer
@@ -34,6 +36,10 @@ HEADER_HAS_INDEX = 0x1  # header flag: the writer promised an index trailer at t
 MAX_HEADER = 1 << 20          # bytes of header body
 MAX_PACKET = 1 << 28          # bytes of packet body (everything between the fixed part and the CRC)
 MAX_INDEX_ENTRIES = 1 << 26
+MAX_FRAME_GAP = 3000          # frames a reader lists (and a decoder replaces) for one gap: 1 min at 50 fps
+MAX_SETTINGS_DEPTH = 16       # nesting of the settings JSON (objects / arrays)
+MAX_DIMENSION = 16384         # width and height a reader accepts (pixels)
+MAX_PIXELS = 7680 * 4320      # width x height a reader accepts (8K UHD)
 
 _HEAD_FIXED = struct.Struct("<4sBBHI")      # magic, major, minor, flags, body length
 _HEAD_BODY = struct.Struct("<IIII")         # width, height, fps_num, fps_den
@@ -42,7 +48,9 @@ _PKT_FIELDS = struct.Struct("<qHHIH")       # pts, quality, flags, side-info len
 _IDX_HEAD = struct.Struct("<4sI")           # "RVIX", entry count
 _IDX_ENTRY = struct.Struct("<IQq")          # frame index, offset (from the header's first byte), pts
 _IDX_TAIL = struct.Struct("<IQ4s")          # CRC32, offset of "RVIX", "RVND"
-PACKET_OVERHEAD = _PKT_FIXED.size + _PKT_FIELDS.size + 4  # bytes around side info + payload (no extension)
+_STREAM_ID = struct.Struct("<I")            # 2.0: last header field and first packet extension field
+# bytes around side info + payload of a 2.0 packet (with its stream id); 38 for a 1.x packet
+PACKET_OVERHEAD = _PKT_FIXED.size + _PKT_FIELDS.size + _STREAM_ID.size + 4
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _U32 = (1 << 32) - 1
@@ -91,6 +99,9 @@ class Header:
     color: str = "rgb24"
     settings: dict = field(default_factory=dict)
     flags: int = 0
+    # 2.0: random non-zero id that every packet of the stream carries (0 / None: none, as in 1.x files);
+    # the Writer draws one. Not part of equality: two headers describe the same stream parameters.
+    stream_id: int | None = field(default=None, compare=False)
 
     @property
     def fps(self) -> Fraction:
@@ -111,10 +122,18 @@ class Header:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= _U32:
                 raise ContainerError(f"{name} must be an integer in [1, 2^32), got {v!r}")
+        if self.width > MAX_DIMENSION or self.height > MAX_DIMENSION or self.width * self.height > MAX_PIXELS:
+            raise ContainerError(f"frame size {self.width}x{self.height} is over the limit ({MAX_DIMENSION} per "
+                                 f"side, {MAX_PIXELS} pixels)")
         if not isinstance(self.flags, int) or not 0 <= self.flags <= 0xFFFF:
             raise ContainerError(f"flags must fit 16 bits, got {self.flags!r}")
+        sid = self.stream_id or 0
+        if not isinstance(sid, int) or isinstance(sid, bool) or not 0 <= sid <= _U32:
+            raise ContainerError(f"stream_id must be an integer in [0, 2^32), got {self.stream_id!r}")
         if not isinstance(self.settings, dict):
             raise ContainerError(f"settings must be a dict, got {type(self.settings).__name__}")
+        if _depth(self.settings) > MAX_SETTINGS_DEPTH:
+            raise ContainerError(f"settings are nested deeper than {MAX_SETTINGS_DEPTH} levels")
         try:
             settings = json.dumps(self.settings, sort_keys=True, separators=(",", ":"),
                                   allow_nan=False).encode()
@@ -123,7 +142,7 @@ class Header:
         body = b"".join([
             _HEAD_BODY.pack(self.width, self.height, self.fps_num, self.fps_den),
             bytes([len(model)]), model, bytes.fromhex(self.weights_hash),
-            bytes([len(color)]), color, struct.pack("<I", len(settings)), settings])
+            bytes([len(color)]), color, struct.pack("<I", len(settings)), settings, _STREAM_ID.pack(sid)])
         if len(body) > MAX_HEADER:
             raise ContainerError(f"header of {len(body)} bytes exceeds {MAX_HEADER}")
         head = _HEAD_FIXED.pack(MAGIC, VERSION, MINOR_VERSION, self.flags, len(body)) + body
@@ -141,9 +160,10 @@ class Header:
         if n < _HEAD_FIXED.size:
             return None
         _, major, minor, flags, blen = _HEAD_FIXED.unpack(head)
-        if major != VERSION:
+        if major not in READ_VERSIONS:
             raise ContainerError(f".racv format version {major}.{minor} is not supported (this reader "
-                                 f"reads {VERSION}.x{'; upgrade rac_video' if major > VERSION else ''})")
+                                 f"reads {' and '.join(f'{v}.x' for v in READ_VERSIONS)}"
+                                 f"{'; upgrade rac_video' if major > VERSION else ''})")
         if blen > MAX_HEADER:
             raise ContainerError(f"header length {blen} exceeds the limit {MAX_HEADER}")
         total = _HEAD_FIXED.size + blen + 4
@@ -153,7 +173,7 @@ class Header:
         (crc,) = struct.unpack_from("<I", mv, total - 4)
         if _crc(mv[:total - 4]) != crc:
             raise ContainerError("header checksum mismatch: the file header is damaged")
-        return _parse_body(mv[_HEAD_FIXED.size:total - 4], flags), total
+        return _parse_body(mv[_HEAD_FIXED.size:total - 4], flags, major), total
 
     @classmethod
     def from_bytes(cls, buf) -> tuple["Header", int]:
@@ -173,7 +193,7 @@ def _text(s, name: str, limit: int) -> bytes:
     return b
 
 
-def _parse_body(body: memoryview, flags: int) -> Header:
+def _parse_body(body: memoryview, flags: int, major: int) -> Header:
     pos = 0
 
     def take(k: int) -> memoryview:
@@ -188,15 +208,63 @@ def _parse_body(body: memoryview, flags: int) -> Header:
         model = bytes(take(take(1)[0])).decode()
         whash = bytes(take(32)).hex()
         color = bytes(take(take(1)[0])).decode()
-        settings = json.loads(bytes(take(struct.unpack("<I", take(4))[0])).decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        settings = loads_settings(bytes(take(struct.unpack("<I", take(4))[0])))
+    except UnicodeDecodeError as e:
         raise ContainerError(f"header field cannot be decoded: {e}") from None
-    if not isinstance(settings, dict):
-        raise ContainerError("header settings are not a JSON object")
+    if not model:
+        raise ContainerError("header has an empty model name")
     if min(w, h, fn, fd) == 0:
         raise ContainerError(f"header has a zero size or frame rate ({w}x{h} @ {fn}/{fd})")
+    if w > MAX_DIMENSION or h > MAX_DIMENSION or w * h > MAX_PIXELS:
+        raise ContainerError(f"header frame size {w}x{h} is over the limit ({MAX_DIMENSION} per side, "
+                             f"{MAX_PIXELS} pixels)")
+    sid = None
+    if major >= 2:
+        sid = _STREAM_ID.unpack(take(_STREAM_ID.size))[0] or None
     # bytes after the known fields are the extension area of newer minor versions: skipped
-    return Header(model, whash, w, h, fn, fd, color, settings, flags)
+    return Header(model, whash, w, h, fn, fd, color, settings, flags, sid)
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not allowed")
+
+
+def _finite_float(text):
+    v = float(text)
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return v
+
+
+def _depth(obj) -> int:
+    """Nesting depth of a parsed JSON value (iterative: no recursion limit)."""
+    best, stack = 0, [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, dict):
+            o = list(o.values())
+        elif not isinstance(o, list):
+            continue
+        best = max(best, d)
+        if d <= MAX_SETTINGS_DEPTH:  # deeper levels only need to be seen once
+            stack.extend((v, d + 1) for v in o)
+    return best
+
+
+def loads_settings(raw: bytes, what: str = "header settings") -> dict:
+    """Parse a settings JSON object: strict UTF-8, no NaN/Infinity, nesting <= MAX_SETTINGS_DEPTH.
+    Every failure is a ContainerError (never RecursionError / OverflowError)."""
+    try:
+        obj = json.loads(bytes(raw).decode(), parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ContainerError(f"{what} are nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ContainerError(f"{what} cannot be decoded: {e}") from None
+    if not isinstance(obj, dict):
+        raise ContainerError(f"{what} are not a JSON object")
+    if _depth(obj) > MAX_SETTINGS_DEPTH:
+        raise ContainerError(f"{what} are nested deeper than {MAX_SETTINGS_DEPTH} levels")
+    return obj
 
 
 # ---------------------------------------------------------------------------------------- packet
@@ -213,6 +281,8 @@ class Packet:
     side_info: bytes
     payload: bytes
     flags: int = 0
+    # 2.0: the id of the stream the packet belongs to (the Writer sets it from its header); None: none
+    stream_id: int | None = field(default=None, compare=False)
 
     def to_bytes(self) -> bytes:
         for name, lo, hi in (("index", 0, _U32), ("pts", -(1 << 63), (1 << 63) - 1),
@@ -220,13 +290,17 @@ class Packet:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise ContainerError(f"packet {name} must be an integer in [{lo}, {hi}], got {v!r}")
+        sid = self.stream_id or 0
+        if not isinstance(sid, int) or isinstance(sid, bool) or not 0 <= sid <= _U32:
+            raise ContainerError(f"packet stream_id must be an integer in [0, 2^32), got {self.stream_id!r}")
+        ext = _STREAM_ID.pack(sid) if sid else b""
         side, payload = bytes(self.side_info), bytes(self.payload)
-        blen = _PKT_FIELDS.size + len(side) + len(payload)
+        blen = _PKT_FIELDS.size + len(ext) + len(side) + len(payload)
         if blen > MAX_PACKET:
             raise ContainerError(f"packet {self.index} is {blen} bytes, over the limit {MAX_PACKET}")
         fixed = struct.pack("<4sII", SYNC, blen, self.index)
         head = fixed + struct.pack("<I", _crc(fixed))
-        fields = _PKT_FIELDS.pack(self.pts, self.quality, self.flags, len(side), 0)
+        fields = _PKT_FIELDS.pack(self.pts, self.quality, self.flags, len(side), len(ext)) + ext
         return b"".join([head, fields, side, payload, struct.pack("<I", _crc(head, fields, side, payload))])
 
 
@@ -272,25 +346,34 @@ def unpack_packet(buf, offset: int = 0, *, max_size: int = MAX_PACKET) -> tuple[
     pts, quality, flags, slen, elen = _PKT_FIELDS.unpack_from(mv, _PKT_FIXED.size)
     start = _PKT_FIXED.size + _PKT_FIELDS.size + elen  # extension bytes of newer minors: skipped
     if start + slen > total - 4:
-        raise CorruptPacketError(f"frame {idx}: side info length {slen} overruns the packet", idx, offset, total)
+        raise CorruptPacketError(f"frame {idx}: side info or extension length ({slen}, {elen}) overruns the "
+                                 "packet", idx, offset, total)
+    sid = None
+    if elen >= _STREAM_ID.size:  # 2.0: the extension area starts with the stream id
+        sid = _STREAM_ID.unpack_from(mv, _PKT_FIXED.size + _PKT_FIELDS.size)[0] or None
     side = bytes(mv[start:start + slen])
     payload = bytes(mv[start + slen:total - 4])
-    return Packet(idx, pts, quality, side, payload, flags), total
+    return Packet(idx, pts, quality, side, payload, flags, sid), total
 
 
 # ---------------------------------------------------------------------------------------- index
 
-def pack_index(entries, index_offset: int) -> bytes:
+def _index_crc(body, stream_id) -> int:
+    # 2.0: the trailer's CRC starts from the stream id, so a trailer of another stream never checks out
+    return _crc(_STREAM_ID.pack(stream_id), body) if stream_id else _crc(body)
+
+
+def pack_index(entries, index_offset: int, stream_id: int | None = None) -> bytes:
     """Trailer bytes for ``entries`` = [(frame index, offset, pts)], starting at ``index_offset``."""
     head = _IDX_HEAD.pack(INDEX_MAGIC, len(entries)) + b"".join(_IDX_ENTRY.pack(*e) for e in entries)
-    return head + _IDX_TAIL.pack(_crc(head), index_offset, END_MAGIC)
+    return head + _IDX_TAIL.pack(_index_crc(head, stream_id), index_offset, END_MAGIC)
 
 
 def index_size(count: int) -> int:
     return _IDX_HEAD.size + count * _IDX_ENTRY.size + _IDX_TAIL.size
 
 
-def unpack_index(buf, index_offset: int):
+def unpack_index(buf, index_offset: int, stream_id: int | None = None):
     """Parse a complete trailer (``buf`` starts at "RVIX" and ends at "RVND") written at
     ``index_offset``: list of (frame, offset, pts). Checks CRC, offsets and ordering."""
     mv = memoryview(buf)
@@ -305,8 +388,8 @@ def unpack_index(buf, index_offset: int):
     crc, off, end = _IDX_TAIL.unpack_from(mv, body)
     if end != END_MAGIC or off != index_offset:
         raise ContainerError("index trailer end marker or position is wrong")
-    if _crc(mv[:body]) != crc:
-        raise ContainerError("index trailer checksum mismatch")
+    if _index_crc(mv[:body], stream_id) != crc:
+        raise ContainerError("index trailer checksum mismatch (damaged, or the trailer of another stream)")
     entries = [_IDX_ENTRY.unpack_from(mv, _IDX_HEAD.size + i * _IDX_ENTRY.size) for i in range(count)]
     for a, b in zip(entries, entries[1:]):
         if b[0] <= a[0] or b[1] <= a[1]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import os
 
-from .format import (END_MAGIC, HEADER_HAS_INDEX, INDEX_MAGIC, MAX_INDEX_ENTRIES, MAX_PACKET, SYNC,
+from .format import (END_MAGIC, HEADER_HAS_INDEX, INDEX_MAGIC, MAX_FRAME_GAP, MAX_INDEX_ENTRIES, MAX_PACKET, SYNC,
                      ContainerError, CorruptPacketError, EndOfPackets, Header, Packet, index_size,
                      packet_size, unpack_index, unpack_packet)
 
@@ -128,8 +128,10 @@ class Reader:
     def __init__(self, source, *, skip_damaged: bool = False, max_packet: int = MAX_PACKET):
         self.skip_damaged, self.max_packet = bool(skip_damaged), int(max_packet)
         self.damaged: list[int] = []
+        self._damaged_set: set[int] = set()
         self.errors: list[str] = []
         self.truncated = False
+        self.trailer_ok = False  # the index trailer was read at the end of an iteration and checked out
         self.index_error: str | None = None
         self._own = isinstance(source, (str, bytes, os.PathLike))
         if self._own:
@@ -192,7 +194,7 @@ class Reader:
             return self._no_index("index trailer size is inconsistent")
         f.seek(start)
         try:
-            entries = unpack_index(_read_exact(f, end - start), rel)
+            entries = unpack_index(_read_exact(f, end - start), rel, self.header.stream_id)
         except ContainerError as e:
             return self._no_index(str(e))
         if entries and entries[0][1] < self._data_start - self._base:
@@ -239,6 +241,7 @@ class Reader:
             if not s.fill(s.avail + 16):
                 raise CorruptPacketError(f"frame {frame} is truncated", frame, off)
         pkt = res[0]
+        self._check_stream(pkt, off)
         if pkt.index != frame:
             raise CorruptPacketError(f"index trailer says frame {frame} at byte {off}, the packet "
                                      f"there is frame {pkt.index}", frame, off)
@@ -259,12 +262,27 @@ class Reader:
         return (p for _, p in self._packets(s, full=self._start == self._data_start))
 
     # -------------------------------------------------------------------------------- parsing
+    def _foreign(self, pkt: Packet) -> str | None:
+        """Why ``pkt`` is not a packet of this stream (format 2.0 stream ids), or None."""
+        want = self.header.stream_id
+        if want and pkt.stream_id != want:
+            got = f"stream {pkt.stream_id:08x}" if pkt.stream_id else "no stream id"
+            return (f"frame {pkt.index} belongs to another stream ({got}, this stream is {want:08x}): "
+                    "spliced or mixed files")
+        return None
+
+    def _check_stream(self, pkt: Packet, off: int) -> None:
+        why = self._foreign(pkt)
+        if why:
+            raise CorruptPacketError(f"{self.name}: {why}", pkt.index, off)
+
     def _damage(self, msg: str, frames=()) -> None:
-        for fr in frames:
-            if fr not in self.damaged:
-                self.damaged.append(fr)
-        self.damaged.sort()
-        if msg not in self.errors:
+        new = [fr for fr in frames if fr not in self._damaged_set]
+        if new:
+            self._damaged_set.update(new)
+            self.damaged.extend(new)
+            self.damaged.sort()
+        if len(self.errors) < 1000 and msg not in self.errors:  # (bounded: one message per damage)
             self.errors.append(msg)
 
     def _packets(self, s: _Stream, full: bool):
@@ -304,17 +322,24 @@ class Reader:
                 return
             if err is None:
                 pkt, used = res
-                if last is not None and pkt.index <= last:
+                foreign = self._foreign(pkt)
+                if foreign:
+                    err = (foreign, None, used)
+                elif last is not None and pkt.index <= last:
                     err = (f"frame {pkt.index} follows frame {last}: out of order", None, used)
                 else:
                     off = s.offset
                     s.pos += used
                     if lost:
                         lo = last + 1 if last is not None else (0 if full else pkt.index)
-                        gone = [i for i in range(lo, pkt.index) if i not in self.damaged]
-                        if gone:
-                            self._damage(f"{self.name}: frames {gone[0]}..{gone[-1]} lost before frame "
-                                         f"{pkt.index}", gone)
+                        if pkt.index - lo > MAX_FRAME_GAP:  # not listed one by one (bounded memory)
+                            self._damage(f"{self.name}: frames {lo}..{pkt.index - 1} ({pkt.index - lo} frames) "
+                                         f"lost before frame {pkt.index}")
+                        else:
+                            gone = [i for i in range(lo, pkt.index) if i not in self._damaged_set]
+                            if gone:
+                                self._damage(f"{self.name}: frames {gone[0]}..{gone[-1]} lost before frame "
+                                             f"{pkt.index}", gone)
                         lost = False
                     last = pkt.index
                     seen.append((pkt.index, off, pkt.pts))
@@ -346,12 +371,13 @@ class Reader:
             size = index_size(count)
             if not s.fill(size):
                 raise ContainerError("truncated index trailer")
-            entries = unpack_index(bytes(s.buf[s.pos:s.pos + size]), start - self._base)
+            entries = unpack_index(bytes(s.buf[s.pos:s.pos + size]), start - self._base, self.header.stream_id)
             s.pos += size
             if seen is not None and [(i, self._base + o, p) for i, o, p in entries] != seen:
                 raise ContainerError("the index trailer does not match the packets")
             if s.fill(1):
-                raise ContainerError("unexpected data after the index trailer")
+                raise ContainerError(f"unexpected data after the index trailer (at least {s.avail} bytes)")
+            self.trailer_ok = True
         except ContainerError as e:
             msg = f"{self.name}: {e} (at byte {start})"
             if not self.skip_damaged:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 
 from .format import HEADER_HAS_INDEX, ContainerError, Header, Packet, pack_index
 
@@ -12,28 +13,34 @@ __all__ = ["Writer"]
 class Writer:
     """``Writer(path_or_fileobj, header, *, index=True)``: ``.write(packet)`` per frame (indices
     strictly increasing), ``.close()`` writes the index trailer when ``index``. Also a context
-    manager. Given a path it writes ``path + ".part"`` and renames it on a successful close; on an
-    exception inside ``with`` (or :meth:`abort`) the ``.part`` file is removed, so a file under the
-    final name is always complete. Given a file object it writes there (no seeking needed) and
-    leaves it open."""
+    manager. Given a path it writes a new, unique ``path.<random>.part`` (never an existing file)
+    and renames it on a successful close; on an exception inside ``with`` (or :meth:`abort`) the
+    temporary file is removed, so a file under the final name is always complete. Given a file
+    object it writes there (no seeking needed) and leaves it open.
+
+    The header gets a random non-zero ``stream_id`` (format 2.0) unless it has one; every packet
+    written carries it and the index trailer's CRC starts from it, so a reader can tell this
+    stream's packets and trailer from another's."""
 
     def __init__(self, target, header: Header, *, index: bool = True):
         if not isinstance(header, Header):
             raise TypeError(f"header must be a Header, got {type(header).__name__}")
         flags = (header.flags | HEADER_HAS_INDEX) if index else (header.flags & ~HEADER_HAS_INDEX)
-        self.header = dataclasses.replace(header, flags=flags)
+        sid = header.stream_id or (secrets.randbits(32) or 1)
+        self.header = dataclasses.replace(header, flags=flags, stream_id=sid)
         head = self.header.to_bytes()  # validates before any file is created
         self.index = bool(index)
         self._entries: list[tuple[int, int, int]] = []
         self._closed = False
         self.path = None
         if isinstance(target, (str, bytes, os.PathLike)):
+            from .._atomic import open_temp
+
             self.path = os.fsdecode(target)
-            self._part = self.path + ".part"
             if os.path.isdir(self.path):
                 raise ContainerError(f"cannot write {self.path}: it is a directory")
             try:
-                self._f = open(self._part, "wb")
+                self._f, self._part = open_temp(self.path)
             except OSError as e:
                 raise ContainerError(f"cannot write {self.path}: {e.strerror or e}") from None
         else:
@@ -69,7 +76,7 @@ class Writer:
         if self._entries and packet.index <= self._entries[-1][0]:
             raise ContainerError(f"frame index {packet.index} after {self._entries[-1][0]}: indices "
                                  "must increase")
-        data = packet.to_bytes()
+        data = dataclasses.replace(packet, stream_id=self.header.stream_id).to_bytes()
         self._entries.append((packet.index, self._pos, packet.pts))
         self._put(data)
         return len(data)
@@ -79,7 +86,7 @@ class Writer:
         if self._closed:
             return
         if self.index:
-            self._put(pack_index(self._entries, self._pos))
+            self._put(pack_index(self._entries, self._pos, self.header.stream_id))
         self._closed = True
         try:
             self._f.flush()
@@ -93,7 +100,7 @@ class Writer:
             raise ContainerError(f"cannot write {self.path or 'the output stream'}: {e.strerror or e}") from None
 
     def abort(self) -> None:
-        """Stop without finishing; for a path, remove the ``.part`` file."""
+        """Stop without finishing; for a path, remove the temporary file."""
         if self._closed:
             return
         self._closed = True

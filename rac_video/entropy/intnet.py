@@ -347,21 +347,28 @@ def _quality_tables(quality: int, schedule_version: int, levels: int):
             torch.from_numpy(sidx))
 
 
+@functools.lru_cache(maxsize=64)
+def _device_tables(quality: int, schedule_version: int, levels: int, device: str):
+    """The tables of :func:`_quality_tables` on ``device``: cond, invΔ, Δ16 and the flat scale-index table."""
+    cond, inv, d16, sidx = _quality_tables(quality, schedule_version, levels)
+    return cond.to(device), inv.to(device), d16.to(device), sidx.reshape(-1).to(device, torch.int64)
+
+
 def cond_table(quality: int, schedule_version: int, levels: int = schedule.DEFAULT_LEVELS) -> torch.Tensor:
     return _quality_tables(quality, schedule_version, levels)[0]
 
 
 def integer_condition(level: torch.Tensor, quality: int, schedule_version: int, levels: int) -> torch.Tensor:
     """(N, 2, h, w) int8 [round(127·t(γ)), round(127·ℓ/(L−1))] of a level map (N, 1, h, w)."""
-    cond = _quality_tables(quality, schedule_version, levels)[0].to(level.device)
+    cond = _device_tables(quality, schedule_version, levels, str(level.device))[0]
     return cond[level[:, 0].long()].permute(0, 3, 1, 2).contiguous()
 
 
 def anchors16(k: torch.Tensor, level: torch.Tensor, quality: int, schedule_version: int, levels: int,
               seed: int, frame_index: int) -> torch.Tensor:
     """round(16·ŷ) = round(16·Δ·(k − u)) in integers (int64, clamped to ±127) for the context's input."""
-    d16 = _quality_tables(quality, schedule_version, levels)[2].to(k.device)[level.long()]
-    u24 = ops.hashed_dither(tuple(k.shape), seed, frame_index, device=k.device, bits=True).to(torch.int64)
+    d16 = _device_tables(quality, schedule_version, levels, str(k.device))[2][level.long()]   # on the level map
+    u24 = ops.hashed_dither(tuple(k.shape), seed, frame_index, device=k.device, bits=True)
     num = (k.to(torch.int64).clamp(-1024, 1024) << 24) - u24 + (1 << 23)       # (k − u)·2^24
     return ((num * d16 + (1 << 39)) >> 40).clamp(-A_MAX, A_MAX)
 
@@ -369,11 +376,13 @@ def anchors16(k: torch.Tensor, level: torch.Tensor, quality: int, schedule_versi
 def coding_params(mu: torch.Tensor, lam: torch.Tensor, level: torch.Tensor, quality: int, schedule_version: int,
                   levels: int, seed: int, frame_index: int, mean_buckets: int):
     """(offset int32, table index int32) of every element from integer (μ, λ): see the module docstring."""
-    _, inv, _, sidx = _quality_tables(quality, schedule_version, levels)
-    lv = level.long().expand_as(mu)
-    u24 = ops.hashed_dither(tuple(mu.shape), seed, frame_index, device=mu.device, bits=True).to(torch.int64)
-    t = mu * inv.to(mu.device)[lv] + (u24 << 20)                   # (m + ½)·2^44
+    if mean_buckets < 1 or mean_buckets > 256 or mean_buckets & (mean_buckets - 1):
+        raise ValueError(f"mean_buckets must be a power of two in 1..256, got {mean_buckets}")
+    _, inv, _, sidx = _device_tables(quality, schedule_version, levels, str(mu.device))
+    lv = level.long()                                               # (N, 1, h, w): gathers on the small map
+    u24 = ops.hashed_dither(tuple(mu.shape), seed, frame_index, device=mu.device, bits=True)
+    t = mu * inv[lv] + (u24.to(torch.int64) << 20)                  # (m + ½)·2^44
     offset = t >> 44
-    bucket = ((t - (offset << 44)) * mean_buckets) >> 44
-    scale = sidx.to(mu.device)[lv, lam - LAMBDA_MIN].to(torch.int64)
+    bucket = (t & ((1 << 44) - 1)) >> (44 - (mean_buckets.bit_length() - 1))
+    scale = torch.take(sidx, lam + (lv * (LAMBDA_MAX - LAMBDA_MIN + 1) - LAMBDA_MIN))
     return offset.to(torch.int32), (scale * mean_buckets + bucket).to(torch.int32)

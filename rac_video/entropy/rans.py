@@ -56,9 +56,9 @@ def encode(symbols, indexes, tables: CdfTables, *, lanes: int | None = None, chu
            threads: int = 0) -> bytes:
     """Code ``symbols`` (any shape, ≤ 8 dims) with table ``indexes[i]`` for symbol i (same size).
 
-    ``lanes`` interleaved rANS states per chunk (power of two ≤ 64; default 8, fewer for small
-    tensors so the flushed states stay a small part of the stream); ``chunk_size`` symbols per
-    independent chunk (power of two ≥ lanes).
+    ``lanes`` interleaved rANS states per chunk (power of two ≤ 64; default 8, fewer for small tensors
+    and low-rate streams so the flushed states stay a small part of the stream, ``_default_lanes``);
+    ``chunk_size`` symbols per independent chunk (power of two ≥ lanes).
     """
     sym = _int32(symbols, "symbols")
     ix = _int32(indexes, "indexes")
@@ -68,7 +68,7 @@ def encode(symbols, indexes, tables: CdfTables, *, lanes: int | None = None, chu
         raise ValueError("at most 8 dimensions")
     _check_indexes(ix, tables)
     if lanes is None:
-        lanes = _default_lanes(sym.size)
+        lanes = _default_lanes(sym.size, tables.ideal_bits(sym, ix))
     ll = _log2_pow2(lanes, "lanes", MAX_LANES)
     cl = _log2_pow2(chunk_size, "chunk_size", 1 << 30)
     if cl < ll:
@@ -77,8 +77,18 @@ def encode(symbols, indexes, tables: CdfTables, *, lanes: int | None = None, chu
         tables.native(), sym.reshape(-1), ix.reshape(-1), list(sym.shape), ll, cl, int(threads))
 
 
-def _default_lanes(n: int) -> int:
-    return 1 << max(0, min(3, (max(n, 1) // 512).bit_length() - 1))
+BITS_PER_LANE = 4800   # a lane's flushed state (≈ 24 bits) stays ≤ 0.5 % of the bits it carries
+
+
+def _default_lanes(n: int, ideal_bits: float | None = None) -> int:
+    """Lanes per chunk: 8, fewer for small tensors (≥ 512 symbols per lane) and, when the information
+    content is known, for low-rate streams (≥ BITS_PER_LANE bits per lane), so that the states the
+    lanes flush stay a small part of the stream. Any choice decodes (the stream header names it)."""
+    by_count = max(0, min(3, (max(n, 1) // 512).bit_length() - 1))
+    if ideal_bits is None:
+        return 1 << by_count
+    by_bits = max(0, (int(ideal_bits) // BITS_PER_LANE).bit_length() - 1)
+    return 1 << min(by_count, by_bits)
 
 
 def _varint_len(v: int) -> int:
@@ -97,7 +107,7 @@ def stream_bits(symbols, indexes, tables: CdfTables, *, lanes: int | None = None
     sym = np.asarray(symbols)
     ideal = tables.ideal_bits(sym, indexes)
     n = sym.size
-    lanes = _default_lanes(n) if lanes is None else int(lanes)
+    lanes = _default_lanes(n, ideal) if lanes is None else int(lanes)
     chunks = -(-n // chunk_size)
     flush = 24 * lanes * chunks
     per_chunk_bytes = (ideal + flush) / 8 / max(chunks, 1)

@@ -94,7 +94,7 @@ class OursMethod:
                 si = RasterLevels(lv, n_levels=self.levels)
             side = si.to_bytes()
             payload = self.model.encode_frame(np.ascontiguousarray(f[t]), lv, q, seed=self.seed, frame_index=0)
-            pk = Packet(index=t, pts=t, quality=q, side_info=side, payload=payload)
+            pk = Packet(index=t, pts=t, quality=q, side_info=side, payload=payload, stream_id=1)  # as a file stores it (2.0)
             total += len(pk.to_bytes())
             packets.append(pk)
 

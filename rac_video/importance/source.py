@@ -17,6 +17,13 @@ Specs (strings, for command lines; options are keyword arguments):
 ``gaze:PATH[,PATH...]``        eye-tracking traces (one viewer each; any ``gaze.read_gaze`` format,
                                ``gaze_fmt=`` to force one): foveation around the filtered gaze
 
+**Tracker loss** (gaze policy): a sample that is flagged invalid, non-finite (NaN, ±inf) or outside
+the frame is not a gaze position. A frame without a usable sample keeps the viewer's last filtered
+position for ``hold_s`` (0.25 s); after that the viewer is lost, and a frame with every viewer lost is
+coded with the whole frame at top importance (uniform: nothing is degraded on a guess). Such frames
+are counted (``ImportanceSource.lost_frames``; ``gaze_lost_frames`` in the encode report, with a
+warning). A trace with no usable sample at all is an error.
+
 Map sources are smoothed in time (``temporal.Smoother``, ``tau_s``; masks and boxes are not) and
 sent as :class:`~rac_video.importance.sideinfo.RasterLevels`. Gaze sources run each viewer through a
 ``temporal.GazeFilter`` (jitter removal, jumps at saccades above ``threshold_deg_s``, optional
@@ -172,17 +179,37 @@ class _Gaze(ImportanceSource):
             params = foveation.FoveationParams(**params)
         self.params = params or foveation.FoveationParams()
         H, W = self.frame_hw
-        n = max(1, max(int(np.ceil((tr.t[-1] - offset_s) * self.fps)) + 1 if len(tr) else 1 for tr in self.traces))
-        self._raw = np.stack([tr.per_frame(self.fps, n, (W, H), offset_s=offset_s) for tr in self.traces], axis=1)
+        # per trace: the frame number of each usable sample (sorted, as the times are), looked up per
+        # frame (memory grows with the file, not with the time stamps: a trace that claims to last
+        # 10^9 s costs nothing). Unusable = flagged invalid, non-finite or outside the frame.
+        self._samples = []
+        for p, tr in zip(paths, self.traces):
+            x, y = tr.scaled((W, H))
+            ok = tr.valid & np.isfinite(x) & np.isfinite(y) & (x >= 0) & (x < W) & (y >= 0) & (y < H)
+            if not ok.any():
+                raise gaze.GazeError(f"{p}: no usable gaze sample (all invalid, non-finite or off-screen)")
+            k = np.floor(np.clip((tr.t[ok] - offset_s) * self.fps + 1e-9, -1, 2.0**62))
+            self._samples.append((k.astype(np.int64), x[ok], y[ok]))
+        self.lost_frames = 0  # frames whose map had no gaze (tracker loss longer than hold_s)
         ppd = self.display.frame_ppd(self.frame_hw)
         self.filter = temporal.GazeFilter(self.fps, ppd, tau_s=gaze_tau_s, threshold_deg_s=threshold_deg_s,
                                           predict_s=predict_s, hold_s=hold_s, frame_wh=(W, H),
                                           deadzone_deg=deadzone_deg)
 
+    def _raw_at(self, i: int) -> np.ndarray:
+        """(viewers, 2) gaze of frame i: the median of its samples (as ``GazeTrace.per_frame``), NaN if none."""
+        out = np.full((len(self._samples), 2), np.nan)
+        for v, (k, x, y) in enumerate(self._samples):
+            a, b = np.searchsorted(k, i, "left"), np.searchsorted(k, i, "right")
+            if b > a:
+                out[v] = np.median(x[a:b]), np.median(y[a:b])
+        return out
+
     def _step(self, frame):
-        raw = self._raw[self.index] if self.index < len(self._raw) else np.full((len(self.traces), 2), np.nan)
-        pts = self.filter.update(raw)
+        pts = self.filter.update(self._raw_at(self.index))
         valid = pts[np.isfinite(pts).all(axis=1)]
+        if not len(valid):
+            self.lost_frames += 1
         m = foveation.importance_map(valid, self.frame_hw, self.display, self.params)
         side = sideinfo.FoveatedGaze(valid, self.frame_hw, self.params, display=self.display, n_levels=self.levels)
         return ImportanceFrame(self.index, m, self.levels, points=pts, saccade=bool(self.filter.saccade.any()),

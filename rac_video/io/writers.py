@@ -3,8 +3,8 @@
 ``VideoWriter(path, width, height, fps, codec="libx264", crf=12)``: ``write(frame)`` takes uint8
 RGB (H, W, 3). Any width and height work: libx264 uses yuv420p when both are even and yuv444p
 when one is odd (4:2:0 cannot hold odd sizes; the frame size is kept, never padded). The file is
-written as ``path + ".part"`` and renamed on ``close()``; an exception inside ``with`` (or
-``abort()``) removes it.
+written as a new, unique ``path.<random>.part`` and renamed on ``close()``; any failure (also in
+the set-up) and an exception inside ``with`` (or ``abort()``) remove it.
 
 | codec | what | containers |
 |---|---|---|
@@ -65,18 +65,22 @@ class VideoWriter:
             pix_fmt, opts = pix_fmt or "bgr0", {"level": "3", "slicecrc": "1"}
         opts.update({k: str(v) for k, v in (options or {}).items()})
         self.pix_fmt = pix_fmt
-        self._part = self.path + ".part"
         if os.path.isdir(self.path):
             raise VideoIOError(f"cannot write {self.path}: it is a folder")
-        try:  # FFmpeg opens the file only at the first frame: check that it can be created now
-            open(self._part, "wb").close()
+        from .._atomic import open_temp
+
+        try:  # FFmpeg opens the file only at the first frame: create it (uniquely) now
+            f, self._part = open_temp(self.path)
+            f.close()
         except OSError as e:
             raise VideoIOError(f"cannot write {self.path}: {e.strerror or e}") from None
         try:
             self._c = av.open(self._part, "w", format=_FORMATS[ext])
-        except (OSError, av.error.FFmpegError) as e:
+        except BaseException as e:
             os.unlink(self._part)
-            raise VideoIOError(f"cannot write {self.path}: {getattr(e, 'strerror', None) or e}") from None
+            if isinstance(e, (OSError, av.error.FFmpegError)):
+                raise VideoIOError(f"cannot write {self.path}: {getattr(e, 'strerror', None) or e}") from None
+            raise
         try:
             s = self._c.add_stream(encoder, rate=self.fps)
             s.width, s.height, s.pix_fmt = self.width, self.height, pix_fmt
@@ -87,9 +91,11 @@ class VideoWriter:
                 s.codec_context.colorspace, s.codec_context.color_range = _BT601, _LIMITED
             s.thread_type = "AUTO"
             self._s = s
-        except (ValueError, TypeError, av.error.FFmpegError) as e:
+        except BaseException as e:  # (OverflowError for a frame rate FFmpeg cannot store, ...)
             self._abort_quiet()
-            raise VideoIOError(f"cannot set up {codec} ({pix_fmt}) for {self.path}: {e}") from None
+            if isinstance(e, Exception):
+                raise VideoIOError(f"cannot set up {codec} ({pix_fmt}) for {self.path}: {e}") from None
+            raise
         self.frames_written = 0
         self._closed = False
 
@@ -126,9 +132,11 @@ class VideoWriter:
             self._c.mux(self._s.encode(None))
             self._c.close()
             os.replace(self._part, self.path)
-        except (OSError, av.error.FFmpegError) as e:
+        except BaseException as e:
             self.abort()
-            raise VideoIOError(f"finishing {self.path} failed: {e}") from None
+            if isinstance(e, (OSError, av.error.FFmpegError)):
+                raise VideoIOError(f"finishing {self.path} failed: {e}") from None
+            raise
         self._closed = True
 
     def _abort_quiet(self) -> None:
@@ -142,7 +150,7 @@ class VideoWriter:
             pass
 
     def abort(self) -> None:
-        """Stop and remove the unfinished ``.part`` file."""
+        """Stop and remove the unfinished temporary file."""
         if not self._closed:
             self._closed = True
             self._abort_quiet()

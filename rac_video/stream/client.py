@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -108,6 +107,7 @@ class StreamClient:
         self._pending_display: dict[int, FrameRecord] = {}
         self._writer = None
         self._acked = -1
+        self.failure: str | None = None   # why the run ended without the stream's end (server gone, refused)
         self.ex = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rac-dec")
 
     # ------------------------------------------------------------------ run
@@ -134,6 +134,7 @@ class StreamClient:
                     self.stats.counts["connect_failures"] += 1
                     if fails > cfg.reconnect:
                         log.error("giving up after %d failed connection attempts (%s)", fails, e)
+                        self.failure = f"cannot reach the server at {cfg.host}:{cfg.port} ({e})"
                         break
                     log.warning("cannot connect to %s:%d (%s); retry %d/%d", cfg.host, cfg.port, e, fails,
                                 cfg.reconnect)
@@ -151,6 +152,7 @@ class StreamClient:
                         fails += 1      # nothing came through: back off, and give up eventually
                         if fails > cfg.reconnect:
                             log.error("giving up: %d sessions in a row ended without a frame (%s)", fails, e)
+                            self.failure = f"the server went away: {e}"
                             break
                     log.warning("stream interrupted (%s); reconnecting", e)
                     await asyncio.sleep(cfg.reconnect_delay_s * fails)
@@ -173,7 +175,17 @@ class StreamClient:
         self._last_server_dropped = 0
         self.mailbox = asyncio.Queue(1)
         self._writer, self._acked = writer, -1
+        writer.write(framing.HELLO_LINE)   # the server closes connections that do not greet it
         kind, body = await self._read_message(reader, cfg.connect_timeout_s)
+        if kind == framing.END:
+            try:
+                rep = framing.parse_end(body)
+            except ValueError:
+                rep = {}
+            if rep.get("error"):   # refused (e.g. the server is full): retrying at once will not help
+                self.failure = f"server refused the connection: {str(rep['error'])[:200]}"
+                self.stop.set()
+                return
         if kind != framing.HEADER:
             raise _Reconnect(f"expected a header, got message kind {kind}")
         h, name = self._parse_header(body)
@@ -196,9 +208,9 @@ class StreamClient:
                 done, pending = await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 if not done:
                     break   # duration reached
-                for t in done:
-                    if not t.cancelled() and t.exception() is not None:
-                        raise t.exception()
+                excs = [t.exception() for t in done if not t.cancelled() and t.exception() is not None]
+                if excs:   # a real error (e.g. the model cannot load) wins over a broken connection
+                    raise next((e for e in excs if not isinstance(e, _Reconnect)), excs[0])
                 if tasks[1] in done or stopper in done:
                     break   # decoding finished (end of stream) or stop requested
         finally:
@@ -218,7 +230,8 @@ class StreamClient:
         name = settings.get("codec")
         if name not in ("jpeg", "rac"):
             self.stop.set()
-            raise ValueError(f"stream uses an unknown codec {name!r}")
+            self.failure = f"stream uses an unknown codec {str(name)[:40]!r}"
+            raise ValueError(self.failure)
         self.header = h
         self.W, self.H = int(h.width), int(h.height)
         log.info("stream %dx%d at %d/%d fps, codec %s%s", self.W, self.H, h.fps_num, h.fps_den, name,
@@ -260,9 +273,9 @@ class StreamClient:
             if kind == framing.END:
                 self.ended = True
                 try:
-                    self.server_reports.append(json.loads(body) if body else {})
-                except ValueError:
-                    log.warning("unreadable end-of-stream report")
+                    self.server_reports.append(framing.parse_end(body))
+                except ValueError as e:
+                    log.warning("unreadable end-of-stream report: %s", e)
                 log.info("server ended the stream")
                 await self.mailbox.put(None)
                 return
@@ -316,6 +329,8 @@ class StreamClient:
     def _decode_one(self, rec, pkt):
         rec.decode_start = time.monotonic()
         levels = from_bytes(pkt.side_info).levels(self.latent_hw)
+        if levels.size and int(levels.max()) >= self.codec.levels:   # a hostile or foreign level count
+            raise ValueError(f"side info has level {int(levels.max())}, the codec {self.codec.levels} levels")
         frame = self.codec.decode(pkt.payload, levels, pkt.quality, pkt.index, self.H, self.W)
         rec.decode_end = time.monotonic()
         return frame
@@ -324,8 +339,9 @@ class StreamClient:
         loop = asyncio.get_running_loop()
         try:
             self.codec = await self._codec_ready
-        except Exception:
+        except Exception as e:
             self.stop.set()   # a missing or mismatched model does not get better by reconnecting
+            self.failure = f"cannot decode the stream: {e}"
             raise
         self.latent_hw = self.codec.latent_hw(self.H, self.W)
         while True:

@@ -72,8 +72,10 @@ class JpegStandIn(StreamCodec):
 
         try:
             im = Image.open(io.BytesIO(payload))
+            if im.size != (w, h):   # checked before the pixels are allocated (a hostile size costs nothing)
+                raise ValueError(f"JPEG payload is {im.size[0]}x{im.size[1]}, stream says {w}x{h}")
             im.load()
-        except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
             raise ValueError(f"corrupt JPEG payload: {e}") from None
         a = np.asarray(im.convert("RGB"))
         if a.shape[:2] != (h, w):

@@ -5,9 +5,12 @@ Downstream (server → client), each message is ``kind u8, length u32 (little-en
 * ``HEADER`` — the ``.racv`` header bytes (model, weights hash, size, frame rate, colour, settings).
 * ``FRAME``  — a :class:`Timing` record (server-side timestamps on the host's monotonic clock) followed
   by one ``.racv`` packet (index, pts, quality, side info = importance levels, payload).
-* ``END``    — the source has no more frames (empty body).
+* ``END``    — the source has no more frames; the body is empty or a JSON object (the server's
+  session report; ``{"error": ...}`` when the server refuses the connection, e.g. when it is full).
 
-Upstream (client → server): JSON lines (at most ``MAX_GAZE_LINE`` bytes each): gaze samples
+Upstream (client → server): JSON lines (at most ``MAX_GAZE_LINE`` bytes each): a greeting
+``{"hello": 1}`` right after connecting (the server closes a connection that sends no valid line
+within its handshake timeout), gaze samples
 ``{"seq": int, "t": client monotonic seconds, "x": px, "y": px}`` in frame pixels, and cumulative
 acknowledgements ``{"ack": index}`` (the client is done with every frame up to ``index``: shown,
 or skipped as late or undecodable), used by the server's optional send window.
@@ -23,11 +26,14 @@ from ..container import ContainerError, CorruptPacketError, Header, Packet, unpa
 
 __all__ = ["HEADER", "FRAME", "END", "MAX_MESSAGE", "MAX_GAZE_LINE", "ProtocolError", "Timing", "Header",
            "Packet", "ContainerError", "CorruptPacketError", "message", "frame_message", "parse_frame",
-           "GazeSample", "parse_gaze", "gaze_line", "Ack", "ack_line", "parse_upstream"]
+           "GazeSample", "parse_gaze", "gaze_line", "Ack", "ack_line", "parse_upstream", "Hello", "HELLO_LINE",
+           "MAX_END_REPORT", "parse_end"]
 
 HEADER, FRAME, END = 1, 2, 3
 MAX_MESSAGE = 32 << 20
 MAX_GAZE_LINE = 1024
+MAX_END_REPORT = 1 << 16  # bytes of an END message's JSON report the client parses
+HELLO_LINE = b'{"hello":1}\n'
 _MSG = struct.Struct("<BI")
 _TIMING = struct.Struct("<Iq8dI")
 TIMING_SIZE = _TIMING.size
@@ -116,6 +122,23 @@ class Ack:
     index: int
 
 
+@dataclass
+class Hello:
+    version: int
+
+
+def parse_end(body: bytes) -> dict:
+    """The JSON report of an END message ({} when empty); ValueError when malformed, too long or nested
+    too deeply (never RecursionError)."""
+    if not body:
+        return {}
+    if len(body) > MAX_END_REPORT:
+        raise ValueError(f"end-of-stream report of {len(body)} bytes (limit {MAX_END_REPORT})")
+    from ..container.format import loads_settings
+
+    return loads_settings(body, "end-of-stream report")
+
+
 def ack_line(index: int) -> bytes:
     return b'{"ack":%d}\n' % int(index)
 
@@ -136,6 +159,11 @@ def parse_upstream(line: bytes, frame_wh):
         if len(d) != 1 or isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < 2 ** 32:
             raise ValueError(f"ack must be the only field and a frame index, got {d!r:.80}")
         return Ack(a)
+    if "hello" in d:
+        v = d["hello"]
+        if len(d) != 1 or isinstance(v, bool) or not isinstance(v, int) or not 0 < v < 2 ** 16:
+            raise ValueError(f"hello must be the only field and a small positive integer, got {d!r:.80}")
+        return Hello(v)
     return _gaze_from(d, frame_wh)
 
 

@@ -40,6 +40,7 @@ class GazeInbox:
         self.name = name
         self.latest: Received | None = None
         self.received = 0
+        self.valid = 0   # well-formed upstream messages of any kind (hello, ack, gaze)
         self.bad = 0
         self.stale = 0
 
@@ -50,6 +51,9 @@ class GazeInbox:
             self.bad += 1
             if self.bad <= 5 or self.bad % 100 == 0:
                 log.warning("%s: malformed gaze message #%d ignored: %s", self.name, self.bad, e)
+            return
+        self.valid += 1
+        if not isinstance(s, (Ack, GazeSample)):  # Hello: the client's greeting (counted in ``valid``)
             return
         if isinstance(s, Ack):
             if self.on_ack is not None:

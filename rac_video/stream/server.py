@@ -18,7 +18,14 @@ Per session, on an asyncio loop with the encoder in its own worker thread::
 * with ``window`` > 0, at most that many frames are in flight (handed to the link, not yet
   acknowledged by the client as shown or skipped); further frames are skipped before encoding
   (``client_behind``), so a slow decoder does not make the server encode frames that would only be
-  superseded. Acks are cumulative; after ``ack_timeout_s`` without one the window reopens;
+  superseded. Acks are cumulative; when the oldest frame in flight has waited longer than the
+  acknowledgement timeout the window reopens. The timeout follows the measured round trip (send →
+  ack, TCP's RTO rule: smoothed RTT + 4 × its mean deviation, clamped to [``min_ack_timeout_s``,
+  ``ack_timeout_s``]; ``ack_timeout_s`` until the first ack), so a lost frame costs about one round
+  trip, not a fixed second;
+* a connection that sends no valid upstream line (the client's greeting) within
+  ``handshake_timeout_s`` is closed; beyond ``max_clients`` a connection is refused with an END
+  message saying why, so idle sockets cannot lock real clients out for long;
 * frames pass the seeded network emulator, wait for their delivery time and are written without
   awaiting the socket; when the socket's send buffer holds more than ``max_send_buffer`` bytes (a
   stalled reader) frames are dropped (``stalled_reader``) instead of queued;
@@ -83,7 +90,9 @@ class ServerConfig:
     max_send_buffer: int = 1 << 20
     max_backlog_ms: float = 60.0      # skip a frame when the link has more than this queued
     window: int = 0                   # frames handed to the link and not yet acknowledged (0: no limit)
-    ack_timeout_s: float = 1.0        # no acknowledgement for this long: the window opens again
+    ack_timeout_s: float = 1.0        # upper bound of the acknowledgement timeout (used until an RTT is measured)
+    min_ack_timeout_s: float = 0.03   # lower bound of the RTT-based acknowledgement timeout
+    handshake_timeout_s: float = 5.0  # close a connection that sends no valid line for this long (0: never)
     max_inflight: int = 256
 
 
@@ -119,8 +128,12 @@ class Session:
         self.stop = asyncio.Event()
         self._reader_done = asyncio.Event()
         self._unacked = collections.deque()
+        self._sent_at: dict[int, float] = {}   # send time of each frame in flight (window > 0)
+        self.srtt = self.rttvar = None         # smoothed round trip (send -> ack) and its mean deviation, s
         self.acked = -1
         self.acks = 0
+        self.ack_timeouts = 0
+        self.handshake_failed = False
         self._last_progress = time.monotonic()
         self._dropped_ranges = collections.deque()
         self._dropped_total = 0
@@ -164,7 +177,7 @@ class Session:
         self.inflight = collections.deque()
         self.inflight_ev = asyncio.Event()
         tasks = [asyncio.create_task(c) for c in (self._capture(src), self._encode(codec), self._deliver(),
-                                                   self._read_gaze())]
+                                                   self._read_gaze(), self._handshake())]
         stopper = asyncio.create_task(self.stop.wait())
         tasks.append(stopper)
         try:
@@ -174,7 +187,9 @@ class Session:
                 errors = [t.exception() for t in done if t.exception() is not None]
                 for e in errors:
                     log.error("%s: %s: %s", self.name, e.__class__.__name__, e)
-                if errors or self.stop.is_set() or any(t in (tasks[2], tasks[3], stopper) for t in done):
+                ended = any(t in (tasks[2], tasks[3], stopper) for t in done)
+                no_hello = tasks[4] in done and not errors and tasks[4].result() is False
+                if errors or self.stop.is_set() or ended or no_hello:
                     break   # an error, the client left, the stream ended, or the server closes
         finally:
             for t in tasks:
@@ -188,30 +203,65 @@ class Session:
                 pass
         return self.summary()
 
+    async def _handshake(self):
+        """True once the client sent a valid line; returns False (ending the session) when it sends
+        none within ``handshake_timeout_s`` (an idle or foreign connection must not hold a slot)."""
+        limit = self.cfg.handshake_timeout_s
+        if not limit or limit <= 0:
+            return True
+        t0 = time.monotonic()
+        while self.gaze.valid == 0:
+            if time.monotonic() - t0 > limit:
+                log.warning("%s: no greeting from the client within %.1f s; closing", self.name, limit)
+                self.handshake_failed = True
+                return False
+            await asyncio.sleep(min(0.05, limit / 10))
+        return True
+
     def _on_ack(self, index: int, now: float):
         self.acks += 1
         if index > self.acked:
             self.acked = index
+            sent = self._sent_at.get(index)
+            if sent is not None:  # RFC 6298 estimator (alpha 1/8, beta 1/4)
+                r = max(0.0, now - sent)
+                if self.srtt is None:
+                    self.srtt, self.rttvar = r, r / 2
+                else:
+                    self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - r)
+                    self.srtt = 0.875 * self.srtt + 0.125 * r
             while self._unacked and self._unacked[0] <= index:
-                self._unacked.popleft()
+                self._sent_at.pop(self._unacked.popleft(), None)
             self._last_progress = now
+
+    def ack_timeout(self) -> float:
+        """Seconds without progress after which the window reopens: from the measured round trip."""
+        cfg = self.cfg
+        if self.srtt is None:
+            return cfg.ack_timeout_s
+        return min(cfg.ack_timeout_s, max(cfg.min_ack_timeout_s, self.srtt + 4 * self.rttvar))
 
     def _window_full(self) -> bool:
         w = self.cfg.window
         if w <= 0 or len(self._unacked) < w:
             return False
         now = time.monotonic()
-        if now - self._last_progress > self.cfg.ack_timeout_s:   # acks lost with their frames, or none coming
-            log.info("%s: no acknowledgement for %.1f s; reopening the window", self.name, now - self._last_progress)
+        oldest = self._sent_at.get(self._unacked[0], self._last_progress) if self._unacked else now
+        waited = now - max(oldest, self._last_progress)
+        if waited > self.ack_timeout():   # acks lost with their frames, or none coming
+            log.info("%s: no acknowledgement for %.3f s; reopening the window", self.name, waited)
+            self.ack_timeouts += 1
             self._unacked.clear()
+            self._sent_at.clear()
             self._last_progress = now
             return False
         return True
 
     def summary(self) -> dict:
         return {"session": self.sid, "sent": self.sent, "bytes": self.bytes, "drops": dict(self.drops),
-                "window": self.cfg.window, "acks": self.acks,
-                "netem": self.netem.stats(),
+                "window": self.cfg.window, "acks": self.acks, "ack_timeouts": self.ack_timeouts,
+                "rtt_ms": None if self.srtt is None else round(1e3 * self.srtt, 3),
+                "netem": self.netem.stats(), "handshake_failed": self.handshake_failed,
                 "gaze": {} if self.gaze is None else {"received": self.gaze.received, "malformed": self.gaze.bad,
                                                       "stale": self.gaze.stale}}
 
@@ -285,6 +335,7 @@ class Session:
             timing.send = time.monotonic()
             if self.cfg.window > 0:
                 self._unacked.append(timing.index)
+                self._sent_at[timing.index] = timing.send
             at = timing.send
             if self.netem.config.active:
                 at = self.netem.submit(timing.send, framing.MSG_HEADER_SIZE + framing.TIMING_SIZE + len(pbytes))
@@ -403,6 +454,12 @@ class StreamServer:
         if len(self.sessions) >= self.config.max_clients:
             self.refused += 1
             log.warning("refusing %s: %d clients already connected", peer, len(self.sessions))
+            why = f"server full: {len(self.sessions)} clients connected (max {self.config.max_clients}); try later"
+            try:
+                writer.write(framing.message(framing.END, json.dumps({"error": why}).encode()))
+                await asyncio.wait_for(writer.drain(), 1.0)
+            except (OSError, asyncio.TimeoutError):
+                pass
             writer.close()
             return
         sid = self._next
