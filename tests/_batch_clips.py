@@ -26,3 +26,19 @@ def make_gaze(path, x, y, seconds=1.0):
         for i in range(int(seconds * 250)):
             f.write(f"{i / 250:.4f},{x},{y}\n")
     return str(path)
+
+
+def same_stream(path_a, path_b):
+    """Two .racv files hold the same stream: equal size, header and packets (quality, side info, payload).
+    Only the container's random stream id (format 2.0; every encode draws one, so two runs of
+    rac-video encode differ by it too) may differ."""
+    from rac_video.container import Reader
+
+    assert os.path.getsize(path_a) == os.path.getsize(path_b)
+    with open(path_a, "rb") as fa, open(path_b, "rb") as fb:
+        ra, rb = Reader(fa), Reader(fb)
+        assert ra.header == rb.header                                # stream_id is not compared
+        pa = [(p.index, p.pts, p.quality, p.side_info, p.payload) for p in ra]
+        pb = [(p.index, p.pts, p.quality, p.side_info, p.payload) for p in rb]
+    assert pa == pb and pa
+    return True

@@ -8,7 +8,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray not installed (pip install 'ray[default]' or the rac_video[ray] extra)")
 
 from rac_video.cli import main  # noqa: E402
-from _batch_clips import make_clip  # noqa: E402
+from _batch_clips import make_clip, same_stream  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +41,7 @@ def test_batch_encode_on_ray_matches_single_command(cluster, tmp_path, capsys):
     for rid, src, q in (("a", a, "7"), ("b", b, "4")):
         ref = str(tmp_path / f"{rid}.racv")
         assert main(["encode", src, "-o", ref, "-q", q, "--fps", "25", "--no-progress"]) == 0
-        with open(ref, "rb") as f1, open(rows[rid]["output"], "rb") as f2:
-            assert f1.read() == f2.read(), rid
+        assert same_stream(ref, rows[rid]["output"]), rid
     assert ray.is_initialized()                                      # not shut down: it was not ours
     # resume on Ray: only the failed item runs again
     capsys.readouterr()

@@ -2,8 +2,9 @@
 
 ``run_item(item_dict, threads)`` never raises: it returns a result row with ``status`` "ok" or
 "failed" (with the error and the exit code the single command would have returned), so one bad
-clip does not stop the batch. Encode and decode call exactly what ``rac-video encode`` / ``decode``
-call, with the options built the same way, so their outputs are byte-identical.
+clip does not stop the batch. Encode and decode run the ``rac-video encode`` / ``decode`` commands
+themselves in the worker (their argument parser, checks and code, from the item's options turned
+into their flags), so the outputs are byte-identical to the single commands.
 """
 from __future__ import annotations
 
@@ -23,52 +24,81 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def encode_options(options: dict):
-    """``pipeline.EncodeOptions`` for an item, as ``rac-video encode`` builds them from its flags:
-    ``importance`` "gaze:TRACES" behaves as ``--gaze TRACES`` (with ``display`` / ``predict_ms``), any
-    other spec as ``--importance SPEC``."""
-    from .. import pipeline
-    from ..codec.weights import DEFAULT_MODEL
-    from ..commands._common import importance_spec
-
-    imp = str(options.get("importance") or "uniform")
-    ns = argparse.Namespace(gaze=None, saliency=None, roi=None, importance=None, display=options.get("display"),
-                            predict_ms=float(options.get("predict_ms") or 0.0))
+def encode_argv(item: dict) -> list[str]:
+    """The ``rac-video encode`` arguments of an item: ``importance`` "gaze:TRACES" becomes ``--gaze TRACES``
+    (with ``display`` / ``predict_ms``, which only gaze uses), any other spec ``--importance SPEC``."""
+    o = item["options"]
+    argv = [item["input"], "-o", item["output"], "--no-progress"]
+    imp = str(o.get("importance") or "uniform")
     if imp.startswith("gaze:"):
-        ns.gaze = imp[len("gaze:"):]
+        argv += ["--gaze", imp[len("gaze:"):]]
+        if o.get("display"):
+            argv += ["--display", str(o["display"])]
+        if o.get("predict_ms"):
+            argv += ["--predict-ms", repr(float(o["predict_ms"]))]
     else:
-        ns.importance = imp
-    spec, kw = importance_spec(ns)
-    bitrate = options.get("bitrate")
-    quality = options.get("quality")
-    return pipeline.EncodeOptions(quality=None if bitrate else (8 if quality is None else int(quality)),
-                                  bitrate_kbps=bitrate, importance=spec, importance_kw=kw, steps=options.get("steps"),
-                                  rdoq=options.get("rdoq"), seed=int(options.get("seed") or 0),
-                                  model=options.get("model") or DEFAULT_MODEL, device="cpu",
-                                  max_frames=options.get("frames"), fps=options.get("fps"))
+        argv += ["--importance", imp]
+    if o.get("bitrate"):
+        argv += ["-b", repr(float(o["bitrate"]))]
+    elif o.get("quality") is not None:
+        argv += ["-q", str(int(o["quality"]))]
+    for key, flag, typ in (("frames", "--frames", int), ("fps", "--fps", float), ("steps", "--steps", int),
+                           ("rdoq", "--rdoq", float), ("seed", "--seed", int), ("model", "--model", str)):
+        if o.get(key) is not None:
+            argv += [flag, repr(typ(o[key])) if typ is float else str(typ(o[key]))]
+    return argv
+
+
+def decode_argv(item: dict) -> list[str]:
+    o = item["options"]
+    argv = [item["input"], "-o", item["output"], "--no-progress"]
+    if o.get("steps") is not None:
+        argv += ["--steps", str(int(o["steps"]))]
+    argv += ["--lossless"] if o.get("lossless") else []
+    argv += ["--skip-damaged"] if o.get("skip_damaged") else []
+    return argv
+
+
+def run_command(name: str, argv: list[str]) -> tuple[int, dict]:
+    """``rac-video NAME ARGV`` in this process, exactly as the command runs (its own argument parser,
+    checks and code path): (exit code, its JSON report). Its printed summary is dropped."""
+    import contextlib
+    import importlib
+    import io
+    import json
+    import tempfile
+
+    mod = importlib.import_module(f"rac_video.commands.{name}")
+    p = argparse.ArgumentParser(prog=f"rac-video {name}")
+    mod.add_arguments(p)
+    out_dir = os.path.dirname(os.path.abspath(argv[argv.index("-o") + 1]))
+    fd, report = tempfile.mkstemp(prefix=".batch-report-", suffix=".json", dir=out_dir)
+    os.close(fd)
+    try:
+        args = p.parse_args(argv + ["--report", report])
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            rc = int(mod.run(args) or 0)
+        with open(report) as f:
+            return rc, json.load(f)
+    finally:
+        if os.path.exists(report):
+            os.unlink(report)
 
 
 def _encode(item: dict) -> dict:
-    from .. import pipeline
-
-    rep = pipeline.encode_video(item["input"], item["output"], encode_options(item["options"]), progress=False)
+    rc, rep = run_command("encode", encode_argv(item))
     return {"frames": rep["frames"], "width": rep["width"], "height": rep["height"], "fps": rep["fps"],
-            "input_bytes": _size(item["input"]), "output_bytes": rep["file_bytes"], "kbps": rep["kbps"], "bpp": rep["bpp"],
-            "quality_mean": rep["quality_mean"], "rate_error": rep.get("rate_error"),
-            "codec_seconds": rep["encode_seconds"], "fps_coded": rep["encode_fps"]}
+            "input_bytes": _size(item["input"]), "output_bytes": rep["file_bytes"], "kbps": rep["kbps"],
+            "bpp": rep["bpp"], "quality_mean": rep["quality_mean"], "rate_error": rep.get("rate_error"),
+            "codec_seconds": rep["encode_seconds"], "fps_coded": rep["encode_fps"], "_exit": rc}
 
 
 def _decode(item: dict) -> dict:
-    from .. import pipeline
-
-    o = item["options"]
-    rep = pipeline.decode_video(item["input"], item["output"], steps=o.get("steps"),
-                                skip_damaged=bool(o.get("skip_damaged")), lossless=bool(o.get("lossless")),
-                                progress=False)
+    rc, rep = run_command("decode", decode_argv(item))
     return {"frames": rep["frames"], "width": rep["width"], "height": rep["height"], "fps": rep["fps"],
             "input_bytes": os.path.getsize(item["input"]), "output_bytes": os.path.getsize(item["output"]),
-            "damaged_frames": rep["damaged_frames"], "codec_seconds": rep["decode_seconds"],
-            "fps_coded": rep["decode_fps"], "_exit": 3 if rep["damaged_frames"] else 0}
+            "damaged_frames": rep.get("damaged_frames"), "codec_seconds": rep["decode_seconds"],
+            "fps_coded": rep["decode_fps"], "_exit": rc}
 
 
 def _eval(item: dict) -> dict:
