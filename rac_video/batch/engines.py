@@ -65,9 +65,11 @@ class RayEngine:
     def __init__(self, workers: int, threads: int, address: str | None = None):
         try:
             import ray
-        except ImportError as exc:
-            raise RuntimeError("--engine ray needs Ray: pip install 'ray[default]' (or the rac_video[ray] extra)") \
-                from exc
+        except ImportError:
+            from .items import BatchInputError
+
+            raise BatchInputError("--engine ray needs Ray: pip install 'ray[default]' (or the rac_video[ray] "
+                                  "extra)") from None
         self.ray = ray
         self.workers, self.threads, self.address = max(1, int(workers)), max(1, int(threads)), address
         self._started = False
