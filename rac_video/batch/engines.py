@@ -18,8 +18,24 @@ def _crashed(item, exc, threads) -> dict:
 
 
 def _worker_init(threads: int):
+    _die_with_parent()
     os.environ["OMP_NUM_THREADS"] = str(threads)   # for libraries started later in this worker
     tasks.set_threads(threads)
+
+
+def _die_with_parent():
+    """Linux: a pool worker gets SIGTERM when the batch process dies (killed, not only interrupted), so
+    no orphaned worker keeps encoding."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class LocalEngine:
