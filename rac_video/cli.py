@@ -38,7 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `rac-video train --stage 0 ...` hands everything after "train" to the trainer's own parser (argparse's
+    # REMAINDER does not take arguments that start with an option)
+    cut = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if cut is not None and argv[cut] == "train":
+        args = parser.parse_args(argv[:cut + 1])
+        args.train_args = argv[cut + 1:]
+    else:
+        args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     if not getattr(args, "_run", None):
         parser.print_help()

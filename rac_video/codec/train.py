@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import schedule
+from . import distributed as dist
 from ..entropy.models import FactorizedPrior, GaussianConditional, universal_quantize
 from .autoencoder import Analysis, Synthesis
 from .context import CheckerboardContext, anchor_mask
@@ -142,10 +143,14 @@ class Run:
             print(f"resumed stage {stage} at step {self.step}")
 
     def save(self):
+        if not dist.is_main():          # under torchrun only rank 0 writes (the ranks hold the same weights)
+            return
         _save_atomic({"modules": {k: m.state_dict() for k, m in self.modules.items()}, "opt": self.opt.state_dict(),
                       "step": self.step, "extra": self.extra}, self.path)
 
     def record(self, **kv):
+        if not dist.is_main():
+            return
         with open(self.log, "a") as f:
             f.write(json.dumps({"step": self.step, "time": time.time(), **kv}) + "\n")
 
@@ -160,8 +165,9 @@ def _loop(run: Run, step_fn, minutes: float, ckpt_every: float, log_every: int =
     spent = float(run.extra.get("seconds", 0.0))
     t0, t_ck = time.time() - spent, time.time()
     acc, n = {}, 0
-    with tqdm(initial=run.step, desc=run.path.stem, mininterval=5) as bar:
-        while time.time() - t0 < budget and (max_steps is None or run.step < max_steps):
+    dist.broadcast_modules(run.modules.values())        # every rank starts from rank 0's weights
+    with tqdm(initial=run.step, desc=run.path.stem, mininterval=5, disable=not dist.is_main()) as bar:
+        while dist.agree(time.time() - t0 < budget and (max_steps is None or run.step < max_steps)):
             if opt is not None:
                 frac = run.step / max_steps if max_steps else (time.time() - t0) / budget
                 for grp in opt.param_groups:
@@ -183,6 +189,10 @@ def _loop(run: Run, step_fn, minutes: float, ckpt_every: float, log_every: int =
                 t_ck = time.time()
     if n:                                     # the last partial logging window
         run.record(**{k: v / n for k, v in acc.items()})
+    sums = dist.checksums(run.modules.values())
+    if sums is not None:                      # torchrun: did the ranks stay identical?
+        run.extra["ddp"] = {"world_size": dist.world_size(), "checksums": sums,
+                            "in_sync": all(c == sums[0] for c in sums)}
     run.save()
 
 
@@ -207,14 +217,14 @@ def reconstruction_loss(x_hat, x, msssim_weight: float = 0.0):
 
 def stage0(args, folder):
     torch.manual_seed(0)
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(dist.seed_offset(args.seed))
     imgs = load_images(args.data)
     D = args.dev
     g_a, g_s = D.module(Analysis(), True), D.module(Synthesis(), True)
     params = list(g_a.parameters()) + list(g_s.parameters())
     opt = torch.optim.Adam(params, lr=args.lr or 5e-4)
     run = Run(folder, 0, {"g_a": g_a, "g_s": g_s}, opt)
-    gen = torch.Generator().manual_seed(run.step + 1)
+    gen = torch.Generator().manual_seed(dist.seed_offset(run.step + 1))
 
     def step():
         x = D(random_crops(imgs, args.batch, rng, args.crop), True)
@@ -225,6 +235,7 @@ def stage0(args, folder):
         loss, out = reconstruction_loss(x_hat.float(), x, args.msssim_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        dist.average_gradients(params)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         return out
@@ -237,6 +248,7 @@ def stage0(args, folder):
         std = ys.transpose(0, 1).reshape(ys.shape[1], -1).std(dim=1).clamp_min(1e-3).view(1, -1, 1, 1)
         g_a.scale.copy_(std)
         g_s.scale.copy_(std)
+    dist.broadcast_modules([g_a, g_s])          # rank 0's latent scale everywhere
     run.save()
 
 
@@ -274,7 +286,11 @@ def frozen_denoiser(path: Path, channels: int):
 
 def cached_latents(args, folder):
     path = folder / "latents.pt"
+    if not dist.is_main():                                    # torchrun: rank 0 computes the cache
+        dist.barrier()
+        return torch.load(path, map_location="cpu")
     if path.exists():
+        dist.barrier()
         return torch.load(path, map_location="cpu")
     g_a, _ = frozen_autoencoder(folder)
     g_a = args.dev.module(g_a, True)
@@ -284,6 +300,7 @@ def cached_latents(args, folder):
         ys = torch.cat([g_a(args.dev(random_crops(imgs, 50, rng), True)).cpu()
                         for _ in range(max(1, args.cache_crops // 50))]).contiguous()
     _save_atomic(ys, path)                                    # stages may start side by side
+    dist.barrier()
     return ys
 
 
@@ -313,8 +330,8 @@ def stage1(args, folder, uniform_t=False):
     model = D.module(Denoiser(ys.shape[1]))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr or 3e-4)
     run = Run(folder, "1u" if uniform_t else 1, {"denoiser": model}, opt)
-    gen = torch.Generator().manual_seed(run.step + 11)
-    rng = np.random.default_rng(run.step + 11)
+    gen = torch.Generator().manual_seed(dist.seed_offset(run.step + 11))
+    rng = np.random.default_rng(dist.seed_offset(run.step + 11))
 
     def step():
         y = ys[torch.randint(len(ys), (args.batch,), generator=gen)]
@@ -331,6 +348,7 @@ def stage1(args, folder, uniform_t=False):
         loss = (err * snr_weight(gamma, args.snr_clip)).mean()             # ε-MSE, weighted
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        dist.average_gradients(model.parameters())
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         return {"eps_mse": err.mean().item(), "loss": loss.item()}
@@ -354,8 +372,8 @@ def stage2(args, folder, conditioned=True):
     opt = torch.optim.Adam(params, lr=args.lr or 1e-3)
     run = Run(folder, 2 if conditioned else 3, modules, opt)
     run.extra["schedule_version"] = schedule.SCHEDULE_VERSION     # the q → γ ramp it learns rates for
-    gen = torch.Generator().manual_seed(run.step + 21)
-    rng = np.random.default_rng(run.step + 21)
+    gen = torch.Generator().manual_seed(dist.seed_offset(run.step + 21))
+    rng = np.random.default_rng(dist.seed_offset(run.step + 21))
     L = schedule.DEFAULT_LEVELS
 
     def step():
@@ -382,6 +400,7 @@ def stage2(args, folder, conditioned=True):
         loss = bpp if args.rate_loss == "bpp" else torch.log2(bits_y + bits_z).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        dist.average_gradients(params)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         return {"bpp": bpp.item(), "bpp_z": bits_z.mean().item() / (h * w * 64),
@@ -408,8 +427,8 @@ def stage2q(args, folder):
         m.requires_grad_(True).train()
     hp = D.module(hp)
     L = schedule.DEFAULT_LEVELS
-    gen = torch.Generator().manual_seed(25)
-    rng = np.random.default_rng(25)
+    gen = torch.Generator().manual_seed(dist.seed_offset(25))
+    rng = np.random.default_rng(dist.seed_offset(25))
 
     def batch():
         y = ys[torch.randint(len(ys), (args.batch,), generator=gen)]
@@ -452,6 +471,7 @@ def stage2q(args, folder):
         loss = bpp if args.rate_loss == "bpp" else torch.log2(bits).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        dist.average_gradients(params)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         return {"bpp_y": bpp.item(), "log2_bits_y": torch.log2(bits).mean().item()}
@@ -464,7 +484,7 @@ def stage4(args, folder):
     dequantized latent after K denoising steps, at random qualities and importance maps. g_a, the
     denoiser and the hyperprior stay frozen, so the bitstream (levels, Δ, symbols) is unchanged."""
     torch.manual_seed(4)
-    rng = np.random.default_rng(args.seed + 4)
+    rng = np.random.default_rng(dist.seed_offset(args.seed + 4))
     imgs = load_images(args.data)
     D = args.dev
     g_a, g_s = frozen_autoencoder(folder)
@@ -474,7 +494,7 @@ def stage4(args, folder):
     opt = torch.optim.Adam(g_s.parameters(), lr=args.lr or 1e-4)
     run = Run(folder, 4, {"g_s": g_s}, opt)
     run.extra["schedule_version"] = schedule.SCHEDULE_VERSION
-    gen = torch.Generator().manual_seed(run.step + 41)
+    gen = torch.Generator().manual_seed(dist.seed_offset(run.step + 41))
 
     def step():
         x = D(random_crops(imgs, args.batch, rng, args.crop), True)
@@ -491,6 +511,7 @@ def stage4(args, folder):
         loss, out = reconstruction_loss(x_hat.float(), x, args.msssim_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        dist.average_gradients(g_s.parameters())
         torch.nn.utils.clip_grad_norm_(g_s.parameters(), 1.0)
         opt.step()
         return out
@@ -577,13 +598,24 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     args.finetune_steps = [int(k) for k in str(args.finetune_steps).split(",")]
+    args.device = dist.setup(args.device)         # torchrun (WORLD_SIZE > 1): process group, device per rank
+    try:
+        return _main(p, args)
+    finally:
+        dist.teardown()
+
+
+def _main(p, args):
     args.dev = Device(args.device, args.bf16)
     args.run.mkdir(parents=True, exist_ok=True)
-    if args.init_from:
+    if args.init_from and dist.is_main():
         print("seeded", seed_run(args.run, args.init_from, args.init_restart) or "nothing (stages exist)")
+    dist.barrier()
     if args.ddim_steps is not None and not 0 <= args.ddim_steps <= 64:
         p.error("--ddim-steps must be in 0..64")
     if args.export:
+        if not dist.is_main():
+            return 0
         from .posterior import check_fusion
         from .rdoq import check_alpha
         from .weights import DEFAULT_MODEL, export
