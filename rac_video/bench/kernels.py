@@ -265,6 +265,10 @@ def run(args) -> dict:
         "copy_bandwidth": {},
         "results": [],
     }
+    from .. import _native
+
+    cpu, _ = _native.cpu_module()
+    restore = (torch.get_num_threads(), cpu.num_threads() if cpu else None)
     for threads in args.threads or [None]:
         if threads:
             _set_threads(threads)
@@ -323,6 +327,9 @@ def run(args) -> dict:
                               f"({row['of_same_bytes_copy']:6.1%} of a same-bytes copy, {row['of_copy_bandwidth']:6.1%}"
                               f" of the large copy)  x{row['speedup_vs_torch'] or 1.0:5.1f} vs torch  diff {diff:.1e}",
                               flush=True)
+    torch.set_num_threads(restore[0])
+    if cpu:
+        cpu.set_num_threads(restore[1])
     report["summary"] = summarise(report)
     for line in summary_lines(report["summary"]):
         print(line)

@@ -21,3 +21,5 @@ for _m in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
     for _name in getattr(_mod, "__all__", ()):
         globals()[_name] = getattr(_mod, _name)
         __all__.append(_name)
+
+from . import _library  # noqa: E402,F401  (torch.ops.rac_video.*: the ops as torch.library custom ops)
