@@ -9,8 +9,8 @@ preallocated ``out=``, and reports
 
 * seconds per call (median and best of ``--repeats`` timed batches),
 * achieved bytes/s = (bytes the op must read + write) / time,
-* that over ``dst.copy_(src)`` of the same number of bytes (half read, half written), timed in the
-  same run next to the op (``of_same_bytes_copy``: the target ratio, ≥ 70 % on a CPU, ≥ 85 % on a
+* that over ``dst.copy_(src)`` of the same number of bytes (half read, half written), timed in
+  batches alternating with the op's, median of the per-round ratios (``of_same_bytes_copy``: the target ratio, ≥ 70 % on a CPU, ≥ 85 % on a
   GPU, for the large sizes),
 * that over the machine's measured large-copy bandwidth (``dst.copy_(src)`` of a --copy-mib
   float32 tensor, read + write counted: memory bandwidth) and over a copy of one latent-sized
@@ -135,6 +135,26 @@ def _time(fn, device, repeats: int, min_time: float) -> dict:
         per.append((time.perf_counter() - t0) / n)
     per.sort()
     return {"median_s": per[len(per) // 2], "best_s": per[0], "calls_per_batch": n, "batches": len(per)}
+
+
+def _time_pair(fn, ref, device, repeats: int, min_time: float) -> tuple[dict, dict]:
+    """Time ``fn`` and ``ref`` (the same-bytes copy) in alternating batches; the ratio ref/fn per round, median
+    over the rounds, is robust against the load of a shared machine drifting during the run."""
+    r_fn = _time(fn, device, 1, min_time)
+    r_ref = _time(ref, device, 1, min_time)
+    n_fn, n_ref = r_fn["calls_per_batch"], r_ref["calls_per_batch"]
+    t_fn, t_ref, ratios = [r_fn["median_s"]], [r_ref["median_s"]], [r_ref["median_s"] / r_fn["median_s"]]
+    for _ in range(repeats - 1):
+        for f, n, out in ((fn, n_fn, t_fn), (ref, n_ref, t_ref)):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                f()
+            _sync(device)
+            out.append((time.perf_counter() - t0) / n)
+        ratios.append(t_ref[-1] / t_fn[-1])
+    med = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
+    return ({"median_s": med(t_fn), "best_s": min(t_fn), "calls_per_batch": n_fn, "batches": len(t_fn)},
+            {"median_s": med(t_ref), "median_ratio": med(ratios)})
 
 
 def copy_bandwidth(device, mib: int, repeats: int, min_time: float) -> dict:
@@ -283,7 +303,7 @@ def run(args) -> dict:
                 report["copy_bandwidth"].setdefault(f"{dev.type}_latent_copies", []).append(small)
                 print(f"[{dev}{' ' + tag if tag else ''}] latent-sized copy {'x'.join(map(str, shape))}: "
                       f"{small['bytes_per_s'] / 1e9:.2f} GB/s")
-                same_copies: dict[int, dict] = {}
+                same_copies: dict[int, tuple] = {}
                 for name, op, a, kw, out, nbytes in cases(shape, dev):
                     if args.ops and name.split("[")[0] not in args.ops:
                         continue
@@ -301,22 +321,23 @@ def run(args) -> dict:
                         try:
                             got = op(*a, **kw, backend=backend, out=out)
                             diff = _diff(got, ref)
-                            r = _time(lambda: op(*a, **kw, backend=backend, out=out), dev, args.repeats,
-                                      args.min_time)
+                            if nbytes not in same_copies:
+                                src = torch.rand(max(1, nbytes // 8), device=dev)
+                                same_copies[nbytes] = (src, torch.empty_like(src))
+                            src, dst = same_copies[nbytes]
+                            r, same = _time_pair(lambda: op(*a, **kw, backend=backend, out=out),
+                                                 lambda: dst.copy_(src), dev, args.repeats, args.min_time)
                         except Exception as exc:  # one broken backend must not lose the other measurements
                             row["error"] = f"{type(exc).__name__}: {exc}"[:500]
                             report["results"].append(row)
                             print(f"[{dev}] {name:24s} {'x'.join(map(str, shape)):14s} {backend:6s} ERROR "
                                   f"{row['error']}", flush=True)
                             continue
-                        if nbytes not in same_copies:
-                            same_copies[nbytes] = _copy_of(nbytes, dev, args.repeats, args.min_time)
-                        same = same_copies[nbytes]
                         if backend == "torch":
                             t_torch = r["median_s"]
                         row.update(r, bytes=nbytes, bytes_per_s=nbytes / r["median_s"],
                                    same_bytes_copy_s=same["median_s"],
-                                   of_same_bytes_copy=same["median_s"] / r["median_s"],
+                                   of_same_bytes_copy=same["median_ratio"],
                                    of_copy_bandwidth=nbytes / r["median_s"] / bw["bytes_per_s"],
                                    of_latent_copy_bandwidth=nbytes / r["median_s"] / small["bytes_per_s"],
                                    speedup_vs_torch=(t_torch / r["median_s"]) if t_torch else None,
