@@ -2,7 +2,6 @@
 #include <omp.h>
 
 #include "registry.h"
-#include "stream_store.h"
 
 namespace py = pybind11;
 
@@ -21,7 +20,4 @@ PYBIND11_MODULE(_C, m) {
   m.attr("families") = families;
   m.def("num_threads", [] { return omp_get_max_threads(); }, "OpenMP threads available");
   m.def("set_num_threads", [](int n) { omp_set_num_threads(n); }, py::arg("n"));
-  m.def("stream_bytes", [] { return rac::stream_bytes().load(); },
-        "outputs larger than this are written with streaming stores (-1: never)");
-  m.def("set_stream_bytes", [](int64_t b) { rac::stream_bytes().store(b); }, py::arg("bytes"));
 }

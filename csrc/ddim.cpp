@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "registry.h"
-#include "stream_store.h"
 #include "vp_schedule.h"
 
 namespace {
@@ -33,10 +32,9 @@ void ddim_step(std::uintptr_t z, std::uintptr_t eps, std::uintptr_t gamma_from, 
   rac::require((GF == 1 || GF == C) && (GT == 1 || GT == C), "ddim_step: gamma maps must have 1 or C channels");
   const int64_t G = (GF == 1 && GT == 1) ? 1 : C;  // coefficient rows per (n, y)
   const int64_t rows = N * G * H;
-  const bool stream = rac::use_stream(4 * N * C * H * W);
 #pragma omp parallel if (rows * W * (C / G) > 32768)
   {
-    std::vector<float> a(static_cast<size_t>(W)), b(static_cast<size_t>(W)), obuf(stream ? static_cast<size_t>(W) : 0);
+    std::vector<float> a(static_cast<size_t>(W)), b(static_cast<size_t>(W));
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t y = r % H, g = (r / H) % G, n = r / (G * H);
@@ -45,12 +43,10 @@ void ddim_step(std::uintptr_t z, std::uintptr_t eps, std::uintptr_t gamma_from, 
       coef_row(gf, gt, a.data(), b.data(), W);
       for (int64_t c = (G == 1 ? 0 : g); c < (G == 1 ? C : g + 1); ++c) {
         const int64_t off = ((n * C + c) * H + y) * W;
-        float* o = stream ? obuf.data() : rac::as_ptr<float>(out) + off;
-        apply_row(rac::as_ptr<const float>(z) + off, rac::as_ptr<const float>(eps) + off, a.data(), b.data(), o, W);
-        if (stream) rac::stream_row(rac::as_ptr<float>(out) + off, o, 4 * W);
+        apply_row(rac::as_ptr<const float>(z) + off, rac::as_ptr<const float>(eps) + off, a.data(), b.data(),
+                  rac::as_ptr<float>(out) + off, W);
       }
     }
-    if (stream) rac::stream_fence();
   }
 }
 

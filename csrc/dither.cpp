@@ -1,10 +1,7 @@
 // Hashed dither, C++ backend (see dither_hash.h for the hash).
 #include "dither_hash.h"
 
-#include <vector>
-
 #include "registry.h"
-#include "stream_store.h"
 
 namespace {
 
@@ -25,23 +22,15 @@ void hashed_dither(std::uintptr_t out, int64_t N, int64_t C, int64_t H, int64_t 
                    uint32_t frame0, bool bits) {
   rac::require(N >= 0 && C >= 0 && H >= 0 && W >= 0, "hashed_dither: negative size");
   const int64_t rows = N * C * H;
-  const bool stream = rac::use_stream(4 * rows * W);  // write-only: streaming stores halve the traffic
-#pragma omp parallel
-  {
-    std::vector<int32_t> obuf(stream ? static_cast<size_t>(W) : 0);
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t y = r % H, c = (r / H) % C, n = r / (H * C);
-      const uint32_t key = rac::dither_row_key(seed, frame0 + static_cast<uint32_t>(n), static_cast<uint32_t>(c),
-                                               static_cast<uint32_t>(y));
-      int32_t* o = stream ? obuf.data() : rac::as_ptr<int32_t>(out) + r * W;
-      if (bits)
-        dither_row<true>(o, key, W);
-      else
-        dither_row<false>(o, key, W);
-      if (stream) rac::stream_row(rac::as_ptr<int32_t>(out) + r * W, o, 4 * W);
-    }
-    if (stream) rac::stream_fence();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t y = r % H, c = (r / H) % C, n = r / (H * C);
+    const uint32_t key = rac::dither_row_key(seed, frame0 + static_cast<uint32_t>(n), static_cast<uint32_t>(c),
+                                             static_cast<uint32_t>(y));
+    if (bits)
+      dither_row<true>(rac::as_ptr<int32_t>(out) + r * W, key, W);
+    else
+      dither_row<false>(rac::as_ptr<float>(out) + r * W, key, W);
   }
 }
 

@@ -5,7 +5,6 @@
 
 #include "embedding.h"
 #include "registry.h"
-#include "stream_store.h"
 
 namespace {
 
@@ -28,26 +27,16 @@ void gamma_embedding(std::uintptr_t gamma, std::uintptr_t freq, std::uintptr_t o
   rac::require(N >= 0 && H >= 0 && W >= 0 && half >= 0, "gamma_embedding: negative size");
   const float* f = rac::as_ptr<const float>(freq);
   const int64_t rows = N * H, plane = H * W;
-  const bool stream = rac::use_stream(4 * N * 2 * half * plane);
 #pragma omp parallel if (rows * W * half > 16384)
   {
-    std::vector<float> t(static_cast<size_t>(W)), sb(stream ? static_cast<size_t>(W) : 0), cb(sb.size());
+    std::vector<float> t(static_cast<size_t>(W));
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t n = r / H, y = r % H;
       time_row(rac::as_ptr<const float>(gamma) + r * W, t.data(), W, gamma_max, gamma_span);
       float* o = rac::as_ptr<float>(out) + n * 2 * half * plane + y * W;
-      for (int64_t i = 0; i < half; ++i) {
-        if (!stream) {
-          sincos_row(t.data(), f[i], o + i * plane, o + (half + i) * plane, W);
-          continue;
-        }
-        sincos_row(t.data(), f[i], sb.data(), cb.data(), W);
-        rac::stream_row(o + i * plane, sb.data(), 4 * W);
-        rac::stream_row(o + (half + i) * plane, cb.data(), 4 * W);
-      }
+      for (int64_t i = 0; i < half; ++i) sincos_row(t.data(), f[i], o + i * plane, o + (half + i) * plane, W);
     }
-    if (stream) rac::stream_fence();
   }
 }
 

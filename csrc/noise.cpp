@@ -10,7 +10,6 @@
 
 #include "dither_hash.h"
 #include "registry.h"
-#include "stream_store.h"
 #include "vp_schedule.h"
 
 namespace {
@@ -42,10 +41,9 @@ void forward_noise(std::uintptr_t y, std::uintptr_t gamma, std::uintptr_t unifor
   rac::require(N >= 0 && C >= 0 && H >= 0 && W >= 0, "forward_noise: negative size");
   rac::require(GC == 1 || GC == C, "forward_noise: gamma must have 1 or C channels");
   const int64_t rows = N * GC * H;
-  const bool stream = rac::use_stream(4 * N * C * H * W);
 #pragma omp parallel if (rows * W * (C / (GC ? GC : 1)) > 32768)
   {
-    std::vector<float> a(static_cast<size_t>(W)), s(static_cast<size_t>(W)), obuf(stream ? static_cast<size_t>(W) : 0);
+    std::vector<float> a(static_cast<size_t>(W)), s(static_cast<size_t>(W));
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t row = r % H, g = (r / H) % GC, n = r / (GC * H);
@@ -53,7 +51,7 @@ void forward_noise(std::uintptr_t y, std::uintptr_t gamma, std::uintptr_t unifor
       for (int64_t c = (GC == 1 ? 0 : g); c < (GC == 1 ? C : g + 1); ++c) {
         const int64_t off = ((n * C + c) * H + row) * W;
         const float* yr = rac::as_ptr<const float>(y) + off;
-        float* o = stream ? obuf.data() : rac::as_ptr<float>(out) + off;
+        float* o = rac::as_ptr<float>(out) + off;
         if (uniform) {
           noise_row_given(yr, rac::as_ptr<const float>(uniform) + off, a.data(), s.data(), o, W);
         } else {
@@ -61,10 +59,8 @@ void forward_noise(std::uintptr_t y, std::uintptr_t gamma, std::uintptr_t unifor
                                                    static_cast<uint32_t>(row));
           noise_row_hashed(yr, key, a.data(), s.data(), o, W);
         }
-        if (stream) rac::stream_row(rac::as_ptr<float>(out) + off, o, 4 * W);
       }
     }
-    if (stream) rac::stream_fence();
   }
 }
 
