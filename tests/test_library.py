@@ -118,3 +118,13 @@ def test_bad_levels_never_read_out_of_bounds():
     bad_delta[3] = float("nan")
     with pytest.raises(ValueError, match="finite and positive"):
         ops.quantize(y, level, bad_delta, SEED)
+
+
+def test_inference_mode_tables_are_checked_every_call():
+    y, level, delta, _ = _inputs()
+    with torch.inference_mode():
+        d = delta.clone()
+        assert torch.equal(ops.quantize(y, level, d, SEED), ops.quantize_reference(y, level, delta, SEED))
+        d[2] = -1.0
+        with pytest.raises(ValueError, match="finite and positive"):
+            ops.quantize(y, level, d, SEED)

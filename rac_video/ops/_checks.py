@@ -143,18 +143,24 @@ def delta_table_values(delta: torch.Tensor) -> None:
     """Raise unless every Δ is finite and > 0. Cached per tensor object and version, so a table built once
     (``schedule.level_table``) is read once (one device sync on CUDA), not on every quantize call."""
     key = id(delta)
+    try:
+        version = delta._version
+    except RuntimeError:  # an inference-mode tensor has no version counter: check it every time
+        version = None
     hit = _validated.get(key)
-    if hit is not None and hit[0]() is delta and hit[1] == delta._version and not values_checked():
+    if hit is not None and version is not None and hit[0]() is delta and hit[1] == version and not values_checked():
         return
     if not bool(torch.isfinite(delta).all()) or not bool((delta > 0).all()):
         raise ValueError("delta_table must be finite and positive")
+    if version is None:
+        return
     try:
         ref = weakref.ref(delta, lambda _r, key=key: _validated.pop(key, None))
     except TypeError:  # not weak-referenceable: check every time
         return
     if len(_validated) > 4096:
         _validated.clear()
-    _validated[key] = (ref, delta._version)
+    _validated[key] = (ref, version)
 
 
 def level_values(level: torch.Tensor, levels: int) -> None:
