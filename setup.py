@@ -67,7 +67,9 @@ def _cuda_archs():
     return ["80", "90"]
 
 
-cpu_flags = ["-O3", "-fopenmp", "-fvisibility=hidden", "-fno-math-errno"]  # no-math-errno: sqrt vectorises
+# no-math-errno: sqrt vectorises; no-trapping-math: compares and floor if-convert and vectorise (same values);
+# fp-contract=off: no FMA contraction in the x86-64-v4 (AVX-512 + FMA) clones, every float op rounds as written
+cpu_flags = ["-O3", "-fopenmp", "-fvisibility=hidden", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"]
 cpu_link = ["-fopenmp"]
 if os.environ.get("RAC_VIDEO_SANITIZE") == "1":
     cpu_flags = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fopenmp"]

@@ -12,7 +12,7 @@
 
 namespace {
 
-__attribute__((target_clones("avx2", "default"))) void coef_row(const float* gf, const float* gt, float* a,
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void coef_row(const float* gf, const float* gt, float* a,
                                                                float* b, int64_t W) {
   for (int64_t x = 0; x < W; ++x) {
     const rac::DdimCoef k = rac::ddim_coefficients(gf[x], gt[x]);
@@ -21,7 +21,7 @@ __attribute__((target_clones("avx2", "default"))) void coef_row(const float* gf,
   }
 }
 
-__attribute__((target_clones("avx2", "default"))) void apply_row(const float* z, const float* eps, const float* a,
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void apply_row(const float* z, const float* eps, const float* a,
                                                                 const float* b, float* out, int64_t W) {
   for (int64_t x = 0; x < W; ++x) out[x] = a[x] * z[x] + b[x] * eps[x];
 }

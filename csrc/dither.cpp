@@ -7,7 +7,7 @@ namespace {
 
 // One row of W elements; cloned for AVX2 so the 32-bit multiplies vectorise.
 template <bool kBits>
-__attribute__((target_clones("avx2", "default"))) void dither_row(void* out, uint32_t key, int64_t W) {
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void dither_row(void* out, uint32_t key, int64_t W) {
   if constexpr (kBits) {
     auto* o = static_cast<int32_t*>(out);
     for (int64_t x = 0; x < W; ++x) o[x] = static_cast<int32_t>(rac::dither_bits(key, static_cast<uint32_t>(x)));

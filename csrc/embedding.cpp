@@ -8,12 +8,12 @@
 
 namespace {
 
-__attribute__((target_clones("avx2", "default"))) void time_row(const float* g, float* t, int64_t W, float gmax,
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void time_row(const float* g, float* t, int64_t W, float gmax,
                                                                 float span) {
   for (int64_t x = 0; x < W; ++x) t[x] = rac::embedding_time1000(g[x], gmax, span);
 }
 
-__attribute__((target_clones("avx2", "default"))) void sincos_row(const float* t, float freq, float* s, float* c,
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void sincos_row(const float* t, float freq, float* s, float* c,
                                                                  int64_t W) {
   for (int64_t x = 0; x < W; ++x) {
     const rac::SinCos v = rac::sincos_f32(t[x] * freq);

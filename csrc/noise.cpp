@@ -14,7 +14,7 @@
 
 namespace {
 
-__attribute__((target_clones("avx2", "default"))) void alpha_sigma_row(const float* g, float* a, float* s,
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void alpha_sigma_row(const float* g, float* a, float* s,
                                                                       int64_t W) {
   for (int64_t x = 0; x < W; ++x) {
     const rac::AlphaSigma v = rac::alpha_sigma(g[x]);
@@ -23,12 +23,12 @@ __attribute__((target_clones("avx2", "default"))) void alpha_sigma_row(const flo
   }
 }
 
-__attribute__((target_clones("avx2", "default"))) void noise_row_given(const float* y, const float* U, const float* a,
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void noise_row_given(const float* y, const float* U, const float* a,
                                                                       const float* s, float* out, int64_t W) {
   for (int64_t x = 0; x < W; ++x) out[x] = a[x] * y[x] + s[x] * (rac::kSqrt12 * (U[x] - 0.5f));
 }
 
-__attribute__((target_clones("avx2", "default"))) void noise_row_hashed(const float* y, uint32_t key, const float* a,
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void noise_row_hashed(const float* y, uint32_t key, const float* a,
                                                                        const float* s, float* out, int64_t W) {
   for (int64_t x = 0; x < W; ++x) {
     const float u = rac::dither_value(rac::dither_bits(key, static_cast<uint32_t>(x)));

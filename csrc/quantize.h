@@ -28,8 +28,10 @@ __device__ __forceinline__ float dequantize_value(int32_t k, float delta, float 
 #else
 inline int32_t quantize_value(float y, float delta, float u) {
   // x86-64 SSE math rounds every step to float32; there is no multiply here for FMA contraction.
-  float t = (y / delta + u) + 0.5f;
-  t = std::fmin(std::fmax(std::floor(t), -kQuantizeLimit), kQuantizeLimit);
+  float t = __builtin_floorf((y / delta + u) + 0.5f);
+  // = fmin(fmax(t, −2^30), 2^30) including NaN → −2^30, written as compares so that it vectorises
+  t = t > kQuantizeLimit ? kQuantizeLimit : t;
+  t = t >= -kQuantizeLimit ? t : -kQuantizeLimit;
   return static_cast<int32_t>(t);
 }
 inline float dequantize_value(int32_t k, float delta, float u) { return delta * (static_cast<float>(k) - u); }

@@ -56,7 +56,7 @@ def _bits(k, m, q, scale_min, floor_p, SERIES: tl.constexpr):
 
 
 @triton.jit
-def _entropy_params_kernel(mu_ptr, scale_ptr, level_ptr, delta_ptr, bounds_ptr, nb, k_ptr, off_ptr, idx_ptr,
+def _entropy_params_kernel(mu_ptr, scale_ptr, level_ptr, delta_ptr, levels, bounds_ptr, nb, k_ptr, off_ptr, idx_ptr,
                            bits_ptr, total, C, H, W, LC, seed, frame0, scale_min, floor_p,
                            BUCKETS: tl.constexpr, TOP: tl.constexpr, LOG: tl.constexpr, HAS_BITS: tl.constexpr, SERIES: tl.constexpr,
                            BLOCK: tl.constexpr):
@@ -65,6 +65,7 @@ def _entropy_params_kernel(mu_ptr, scale_ptr, level_ptr, delta_ptr, bounds_ptr, 
     mu = tl.load(mu_ptr + offs, mask=mask, other=0.0)
     sc = tl.load(scale_ptr + offs, mask=mask, other=1.0)
     lv = tl.load(level_ptr + _level_offsets(offs, C, H, W, LC), mask=mask, other=0)
+    lv = tl.minimum(tl.maximum(lv, 0), levels - 1)  # clamped: never reads outside the table
     d = tl.load(delta_ptr + lv, mask=mask, other=1.0)
     u = dither_value(dither_at(offs, C, H, W, seed, frame0))
     m = tl.math.div_rn(mu, d) + u
@@ -98,6 +99,6 @@ def run(mu, scale, level, delta, bounds, k, offset, index, bits, N, C, H, W, LC,
     BLOCK = block_size(1024)
     has_bits = k is not None
     _entropy_params_kernel[(triton.cdiv(total, BLOCK),)](
-        mu, scale, level, delta, bounds, nb, k if has_bits else offset, offset, index, bits if has_bits else mu,
+        mu, scale, level, delta, delta.numel(), bounds, nb, k if has_bits else offset, offset, index, bits if has_bits else mu,
         total, C, H, W, LC, seed, frame0, scale_min, floor_p,
         BUCKETS=buckets, TOP=top, LOG=top.bit_length(), HAS_BITS=has_bits, SERIES=SERIES_SCALE, BLOCK=BLOCK)

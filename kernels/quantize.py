@@ -20,11 +20,12 @@ def _level_offsets(offs, C, H, W, LC):
 
 
 @triton.jit
-def _quantize_kernel(y_ptr, level_ptr, delta_ptr, k_ptr, total, C, H, W, LC, seed, frame0, BLOCK: tl.constexpr):
+def _quantize_kernel(y_ptr, level_ptr, delta_ptr, levels, k_ptr, total, C, H, W, LC, seed, frame0, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < total
     y = tl.load(y_ptr + offs, mask=mask, other=0.0)
     lv = tl.load(level_ptr + _level_offsets(offs, C, H, W, LC), mask=mask, other=0)
+    lv = tl.minimum(tl.maximum(lv, 0), levels - 1)  # clamped: never reads outside the table
     d = tl.load(delta_ptr + lv, mask=mask, other=1.0)
     u = dither_value(dither_at(offs, C, H, W, seed, frame0))
     t = tl.math.div_rn(y, d) + u
@@ -34,11 +35,12 @@ def _quantize_kernel(y_ptr, level_ptr, delta_ptr, k_ptr, total, C, H, W, LC, see
 
 
 @triton.jit
-def _dequantize_kernel(k_ptr, level_ptr, delta_ptr, y_ptr, total, C, H, W, LC, seed, frame0, BLOCK: tl.constexpr):
+def _dequantize_kernel(k_ptr, level_ptr, delta_ptr, levels, y_ptr, total, C, H, W, LC, seed, frame0, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < total
     k = tl.load(k_ptr + offs, mask=mask, other=0)
     lv = tl.load(level_ptr + _level_offsets(offs, C, H, W, LC), mask=mask, other=0)
+    lv = tl.minimum(tl.maximum(lv, 0), levels - 1)  # clamped: never reads outside the table
     d = tl.load(delta_ptr + lv, mask=mask, other=1.0)
     u = dither_value(dither_at(offs, C, H, W, seed, frame0))
     tl.store(y_ptr + offs, d * (k.to(tl.float32) - u), mask=mask)
@@ -50,5 +52,6 @@ def run(encode, src, level, delta, out, N, C, H, W, LC, seed, frame0):
         return out
     BLOCK = block_size(1024)
     kernel = _quantize_kernel if encode else _dequantize_kernel
-    kernel[(triton.cdiv(total, BLOCK),)](src, level, delta, out, total, C, H, W, LC, seed, frame0, BLOCK=BLOCK)
+    kernel[(triton.cdiv(total, BLOCK),)](src, level, delta, delta.numel(), out, total, C, H, W, LC, seed, frame0,
+                                         BLOCK=BLOCK)
     return out

@@ -247,7 +247,7 @@ from triton.compiler import ASTSource
 from rac_video.kernels import entropy_params as ep
 
 F, I, P = "*fp32", "*i32", "constexpr"
-sig = dict(mu_ptr=F, scale_ptr=F, level_ptr=I, delta_ptr=F, bounds_ptr=F, nb="i32", k_ptr=I, off_ptr=I, idx_ptr=I,
+sig = dict(mu_ptr=F, scale_ptr=F, level_ptr=I, delta_ptr=F, levels="i32", bounds_ptr=F, nb="i32", k_ptr=I, off_ptr=I, idx_ptr=I,
            bits_ptr=F, total="i64", C="i32", H="i32", W="i32", LC="i32", seed="i64", frame0="i32",
            scale_min="fp32", floor_p="fp32", BUCKETS=P, TOP=P, LOG=P, HAS_BITS=P, SERIES=P, BLOCK=P)
 for bits in (False, True):

@@ -57,11 +57,11 @@ for bits in (True, False):
                                                     seed="i32", frame0="i32", BITS=P, BLOCK=P),
                  dict(BLOCK=1024, BITS=bits)))
 q_sig = dict(total="i64", C="i32", H="i32", W="i32", LC="i32", seed="i64", frame0="i32", BLOCK=P)
-jobs.append((quantize._quantize_kernel, dict(y_ptr=F, level_ptr=I, delta_ptr=F, k_ptr=I, **q_sig), dict(BLOCK=1024)))
-jobs.append((quantize._dequantize_kernel, dict(k_ptr=I, level_ptr=I, delta_ptr=F, y_ptr=F, **q_sig), dict(BLOCK=1024)))
+jobs.append((quantize._quantize_kernel, dict(y_ptr=F, level_ptr=I, delta_ptr=F, levels="i32", k_ptr=I, **q_sig), dict(BLOCK=1024)))
+jobs.append((quantize._dequantize_kernel, dict(k_ptr=I, level_ptr=I, delta_ptr=F, levels="i32", y_ptr=F, **q_sig), dict(BLOCK=1024)))
 for has_bits in (True, False):
     jobs.append((entropy_params._entropy_params_kernel,
-                 dict(mu_ptr=F, scale_ptr=F, level_ptr=I, delta_ptr=F, bounds_ptr=F, nb="i32", k_ptr=I, off_ptr=I,
+                 dict(mu_ptr=F, scale_ptr=F, level_ptr=I, delta_ptr=F, levels="i32", bounds_ptr=F, nb="i32", k_ptr=I, off_ptr=I,
                       idx_ptr=I, bits_ptr=F, total="i64", C="i32", H="i32", W="i32", LC="i32", seed="i32",
                       frame0="i32", scale_min="fp32", floor_p="fp32", BUCKETS=P, TOP=P, LOG=P, HAS_BITS=P, SERIES=P,
                       BLOCK=P),

@@ -8,7 +8,7 @@ namespace rac {
 
 template <bool kBits>
 __global__ void entropy_params_kernel(const float* __restrict__ mu, const float* __restrict__ scale,
-                                      const int32_t* __restrict__ level, const float* __restrict__ delta,
+                                      const int32_t* __restrict__ level, const float* __restrict__ delta, uint32_t last,
                                       const float* __restrict__ bounds, int32_t nb, const int32_t* __restrict__ k,
                                       int32_t* __restrict__ offset, int32_t* __restrict__ index,
                                       float* __restrict__ bits, int64_t total, uint32_t C, uint32_t H, uint32_t W,
@@ -20,7 +20,8 @@ __global__ void entropy_params_kernel(const float* __restrict__ mu, const float*
     uint32_t n, c, y, x;
     geo.split(i, n, c, y, x);
     const int64_t li = geo.map_index(n, c, y, x, LC);
-    const float d = delta[level[li]];
+    const uint32_t l = static_cast<uint32_t>(level[li]);  // clamped: never reads outside the table
+    const float d = delta[l > last ? last : l];
     const float u = dither_value(dither_bits(dither_row_key(seed, frame0 + n, c, y), x));
     const float m = ep_mean(mu[i], d, u);
     const float q = ep_div(scale[i], d);
@@ -32,6 +33,7 @@ __global__ void entropy_params_kernel(const float* __restrict__ mu, const float*
 }
 
 cudaError_t launch_entropy_params(const float* mu, const float* scale, const int32_t* level, const float* delta,
+                                  uint32_t last,
                                   const float* bounds, int32_t nb, const int32_t* k, int32_t* offset,
                                   int32_t* index, float* bits, int64_t N, int64_t C, int64_t H, int64_t W,
                                   int64_t LC, uint32_t seed, uint32_t frame0, float scale_min, float floor_p,
@@ -41,11 +43,11 @@ cudaError_t launch_entropy_params(const float* mu, const float* scale, const int
   const int threads = 256;
   const unsigned grid = grid_for(total, threads);
   if (bits)
-    entropy_params_kernel<true><<<grid, threads, 0, stream>>>(mu, scale, level, delta, bounds, nb, k, offset, index,
+    entropy_params_kernel<true><<<grid, threads, 0, stream>>>(mu, scale, level, delta, last, bounds, nb, k, offset, index,
                                                               bits, total, C, H, W, LC, seed, frame0, scale_min,
                                                               floor_p, buckets);
   else
-    entropy_params_kernel<false><<<grid, threads, 0, stream>>>(mu, scale, level, delta, bounds, nb, k, offset,
+    entropy_params_kernel<false><<<grid, threads, 0, stream>>>(mu, scale, level, delta, last, bounds, nb, k, offset,
                                                                index, bits, total, C, H, W, LC, seed, frame0,
                                                                scale_min, floor_p, buckets);
   return cudaGetLastError();

@@ -8,7 +8,7 @@ namespace rac {
 
 template <bool kEncode>
 __global__ void quantize_kernel(const void* __restrict__ in, const int32_t* __restrict__ level,
-                                const float* __restrict__ delta, void* __restrict__ out, int64_t total, uint32_t C,
+                                const float* __restrict__ delta, uint32_t last, void* __restrict__ out, int64_t total, uint32_t C,
                                 uint32_t H, uint32_t W, uint32_t LC, uint32_t seed, uint32_t frame0) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
@@ -16,7 +16,8 @@ __global__ void quantize_kernel(const void* __restrict__ in, const int32_t* __re
     uint32_t n, c, y, x;
     geo.split(i, n, c, y, x);
     const int64_t li = geo.map_index(n, c, y, x, LC);
-    const float d = delta[level[li]];
+    const uint32_t l = static_cast<uint32_t>(level[li]);  // clamped: never reads outside the table
+    const float d = delta[l > last ? last : l];
     const float u = dither_value(dither_bits(dither_row_key(seed, frame0 + n, c, y), x));
     if constexpr (kEncode)
       static_cast<int32_t*>(out)[i] = quantize_value(static_cast<const float*>(in)[i], d, u);
@@ -25,7 +26,8 @@ __global__ void quantize_kernel(const void* __restrict__ in, const int32_t* __re
   }
 }
 
-cudaError_t launch_quantize(bool encode, const void* in, const int32_t* level, const float* delta, void* out,
+cudaError_t launch_quantize(bool encode, const void* in, const int32_t* level, const float* delta, uint32_t last,
+                            void* out,
                             int64_t N, int64_t C, int64_t H, int64_t W, int64_t LC, uint32_t seed, uint32_t frame0,
                             cudaStream_t stream) {
   const int64_t total = N * C * H * W;
@@ -33,9 +35,9 @@ cudaError_t launch_quantize(bool encode, const void* in, const int32_t* level, c
   const int threads = 256;
   const unsigned grid = grid_for(total, threads);
   if (encode)
-    quantize_kernel<true><<<grid, threads, 0, stream>>>(in, level, delta, out, total, C, H, W, LC, seed, frame0);
+    quantize_kernel<true><<<grid, threads, 0, stream>>>(in, level, delta, last, out, total, C, H, W, LC, seed, frame0);
   else
-    quantize_kernel<false><<<grid, threads, 0, stream>>>(in, level, delta, out, total, C, H, W, LC, seed, frame0);
+    quantize_kernel<false><<<grid, threads, 0, stream>>>(in, level, delta, last, out, total, C, H, W, LC, seed, frame0);
   return cudaGetLastError();
 }
 

@@ -10,8 +10,10 @@ import pkgutil as _pkgutil
 
 from ._dispatch import (BACKENDS, BackendUnavailable, Op, backend_reason, registered_ops,  # noqa: F401
                         use_backend)
+from ._checks import debug_checks, values_checked  # noqa: F401
 
-__all__ = ["BACKENDS", "BackendUnavailable", "Op", "backend_reason", "registered_ops", "use_backend"]
+__all__ = ["BACKENDS", "BackendUnavailable", "Op", "backend_reason", "debug_checks", "registered_ops", "use_backend",
+           "values_checked"]
 for _m in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if _m.name.startswith("_"):
         continue
@@ -19,3 +21,5 @@ for _m in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
     for _name in getattr(_mod, "__all__", ()):
         globals()[_name] = getattr(_mod, _name)
         __all__.append(_name)
+
+from . import _library  # noqa: E402,F401  (torch.ops.rac_video.*: the ops as torch.library custom ops)

@@ -1,7 +1,11 @@
 """Argument checks shared by the native wrappers: clear errors instead of bad memory accesses."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+import os
+import weakref
 
 import torch
 
@@ -101,3 +105,65 @@ def side_map(t, name: str, dtypes, x: torch.Tensor, x_name: str) -> torch.Tensor
         raise ValueError(f"{name} must be (N,1,H,W) or (N,C,H,W) matching {x_name} {tuple(x.shape)}, "
                          f"got {tuple(t.shape)}")
     return t
+
+
+# ---- value checks (reading tensor *values*) stay off the hot path --------------------------------------
+#
+# The per-call checks above read only metadata (dtype, shape, device). Checks that read values — level
+# ranges, Δ finite and positive — cost a pass over the data and, on CUDA, a device sync. They run:
+#   * for a delta table: once per table tensor (cached by object and version counter, ``delta_table_values``);
+#   * for a level map: only in debug mode (``RAC_VIDEO_CHECK_VALUES=1`` or ``with ops.debug_checks():``).
+#     Without it the C++ backend still raises on out-of-range levels (it counts them in the gather it
+#     runs anyway, after computing with clamped indices), and the CUDA/Triton kernels clamp the index
+#     (never an out-of-bounds read; the result for such elements uses the nearest level).
+
+_debug: contextvars.ContextVar[bool | None] = contextvars.ContextVar("rac_video_check_values", default=None)
+
+
+def values_checked() -> bool:
+    """Whether value checks run on every call (debug mode)."""
+    on = _debug.get()
+    return on if on is not None else os.environ.get("RAC_VIDEO_CHECK_VALUES", "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def debug_checks(on: bool = True):
+    """Run the value checks (level range, Δ finite/positive) on every op call in this block."""
+    token = _debug.set(bool(on))
+    try:
+        yield
+    finally:
+        _debug.reset(token)
+
+
+_validated: dict[int, tuple] = {}
+
+
+def delta_table_values(delta: torch.Tensor) -> None:
+    """Raise unless every Δ is finite and > 0. Cached per tensor object and version, so a table built once
+    (``schedule.level_table``) is read once (one device sync on CUDA), not on every quantize call."""
+    key = id(delta)
+    try:
+        version = delta._version
+    except RuntimeError:  # an inference-mode tensor has no version counter: check it every time
+        version = None
+    hit = _validated.get(key)
+    if hit is not None and version is not None and hit[0]() is delta and hit[1] == version and not values_checked():
+        return
+    if not bool(torch.isfinite(delta).all()) or not bool((delta > 0).all()):
+        raise ValueError("delta_table must be finite and positive")
+    if version is None:
+        return
+    try:
+        ref = weakref.ref(delta, lambda _r, key=key: _validated.pop(key, None))
+    except TypeError:  # not weak-referenceable: check every time
+        return
+    if len(_validated) > 4096:
+        _validated.clear()
+    _validated[key] = (ref, version)
+
+
+def level_values(level: torch.Tensor, levels: int) -> None:
+    """Raise unless 0 <= level < levels (a pass over the map: debug mode and references only)."""
+    if level.numel() and (int(level.min()) < 0 or int(level.max()) >= levels):
+        raise ValueError(f"level values must be in 0..{levels - 1}, got {int(level.min())}..{int(level.max())}")

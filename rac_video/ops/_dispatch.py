@@ -98,6 +98,8 @@ class Op:
         self._device_of = device_of or _first_tensor_device
         self.last_backend: str | None = None
         self._logged: set = set()
+        # the torch.library entry (ops/_library.py) that a torch.compile trace calls instead of the Python dispatch
+        self.library_call: Callable | None = None
         self.__doc__ = reference.__doc__
         _OPS[name] = self
 
@@ -152,12 +154,21 @@ class Op:
         return "torch"
 
     def __call__(self, *args, backend: str | None = None, **kwargs):
+        if self.library_call is not None and torch.compiler.is_compiling():
+            # traced as one opaque torch.ops.rac_video op; a forced backend is resolved now, at trace time
+            return self.library_call(*args, backend=backend or _forced_at_trace(self), **kwargs)
         chosen = self.select(self._device_of(args, kwargs), backend)
         self.last_backend = chosen
         return self.impls[chosen](*args, **kwargs)
 
     def __repr__(self):
         return f"<rac_video op {self.name}: {sorted(self.impls)}>"
+
+
+@torch.compiler.assume_constant_result
+def _forced_at_trace(op: "Op") -> str:
+    """The backend forced by context or environment ('' if none), read once while torch.compile traces."""
+    return op._forced_backend(None) or ""
 
 
 def _first_tensor_device(args, kwargs) -> torch.device:

@@ -46,10 +46,10 @@ def _bounds(device: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(SCALE_BOUNDS, dtype=np.float32)).to(device)
 
 
-def _check(mu, scale, level, delta_table, k, out, buckets):
+def _check(mu, scale, level, delta_table, k, out, buckets, check_levels=False):
     if isinstance(buckets, bool) or not isinstance(buckets, int) or not 1 <= buckets <= 256 or buckets & (buckets - 1):
         raise ValueError(f"mean_buckets must be a power of two in 1..256, got {buckets!r}")
-    mu, level, delta = _prepare(mu, "mu", torch.float32, level, delta_table)
+    mu, level, delta = _prepare(mu, "mu", torch.float32, level, delta_table, check_levels)
     scale = _checks.tensor(scale, "scale", torch.float32, mu.device)
     _checks.same_shape("mu", mu, "scale", scale)
     if k is not None:
@@ -72,7 +72,8 @@ def _check(mu, scale, level, delta_table, k, out, buckets):
 def entropy_params_reference(mu, scale, level, delta_table, seed: int, frame: int = 0, *, k=None, out=None,
                              mean_buckets: int = 1):
     """(offset int32, index int32, bits float32 or None); see the module docstring."""
-    mu, scale, level, delta, k, (o_off, o_idx, o_bits) = _check(mu, scale, level, delta_table, k, out, mean_buckets)
+    mu, scale, level, delta, k, (o_off, o_idx, o_bits) = _check(mu, scale, level, delta_table, k, out, mean_buckets,
+                                                                 check_levels=True)
     u = hashed_dither_reference(mu.shape, seed, frame, device=mu.device)
     d = delta[level.long()].expand_as(mu)
     m = mu / d + u                                   # float32, exactly the codec's expression

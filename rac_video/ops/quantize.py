@@ -22,7 +22,9 @@ __all__ = ["quantize", "dequantize", "quantize_reference", "dequantize_reference
 _LIMIT = float(2**30)
 
 
-def _prepare(x, x_name, x_dtype, level, delta_table):
+def _prepare(x, x_name, x_dtype, level, delta_table, check_levels: bool = False):
+    """Metadata checks; Δ values once per table tensor; level values only with ``check_levels`` (the references)
+    or in debug mode (``_checks.debug_checks``) — the C++ kernels raise on bad levels, CUDA/Triton clamp them."""
     x = _checks.tensor(x, x_name, x_dtype)
     if x.dim() != 4:
         raise ValueError(f"{x_name} must be (N,C,H,W), got shape {tuple(x.shape)}")
@@ -30,10 +32,9 @@ def _prepare(x, x_name, x_dtype, level, delta_table):
     delta = _checks.tensor(delta_table, "delta_table", torch.float32, x.device)
     if delta.dim() != 1 or delta.numel() == 0:
         raise ValueError(f"delta_table must be a non-empty 1-D float32 tensor, got shape {tuple(delta.shape)}")
-    if level.numel() and (int(level.min()) < 0 or int(level.max()) >= delta.numel()):
-        raise ValueError(f"level values must be in 0..{delta.numel() - 1}, got {int(level.min())}..{int(level.max())}")
-    if not bool(torch.isfinite(delta).all()) or not bool((delta > 0).all()):
-        raise ValueError("delta_table must be finite and positive")
+    _checks.delta_table_values(delta)
+    if check_levels or _checks.values_checked():
+        _checks.level_values(level, delta.numel())
     return x, level.to(torch.int32).contiguous(), delta
 
 
@@ -42,7 +43,7 @@ def _dither(shape, seed, frame, device):
 
 
 def quantize_reference(y, level, delta_table, seed: int, frame: int = 0, *, out=None):
-    y, level, delta = _prepare(y, "y", torch.float32, level, delta_table)
+    y, level, delta = _prepare(y, "y", torch.float32, level, delta_table, check_levels=True)
     u = _dither(y.shape, seed, frame, y.device)
     d = delta[level.long()].expand_as(y)
     t = torch.floor((y / d + u) + 0.5)
@@ -50,7 +51,7 @@ def quantize_reference(y, level, delta_table, seed: int, frame: int = 0, *, out=
 
 
 def dequantize_reference(k, level, delta_table, seed: int, frame: int = 0, *, out=None):
-    k, level, delta = _prepare(k, "k", torch.int32, level, delta_table)
+    k, level, delta = _prepare(k, "k", torch.int32, level, delta_table, check_levels=True)
     u = _dither(k.shape, seed, frame, k.device)
     d = delta[level.long()].expand_as(u)
     return _checks.output(out, k.shape, torch.float32, k.device).copy_(d * (k.to(torch.float32) - u))
