@@ -60,6 +60,14 @@ void row_scalar(const int16_t* wq, const int16_t* cols, const int32_t* bias, con
     for (int64_t j = 0; j < g.Wo; ++j) acc[o * g.Wo + j] = bias[o] + dot_scalar(wq + o * g.Kp, cols + j * g.Kp, g.Kp);
 }
 
+// The outputs a SIMD block leaves over: channels [o0, o1) × pixels [j0, Wo), scalar.
+void scalar_block(const int16_t* wq, const int16_t* cols, const int32_t* bias, const Conv& g, int32_t* acc_row,
+                  int64_t o0, int64_t o1, int64_t j0) {
+  for (int64_t o = o0; o < o1; ++o)
+    for (int64_t j = j0; j < g.Wo; ++j)
+      acc_row[o * g.Wo + j] = bias[o] + dot_scalar(wq + o * g.Kp, cols + j * g.Kp, g.Kp);
+}
+
 #ifdef RAC_X86
 __attribute__((target("avx2"))) inline int32_t hsum(__m256i v) {
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -101,13 +109,9 @@ __attribute__((target("avx2"))) void row_avx2(const int16_t* wq, const int16_t* 
       for (int64_t q = 0; q < 4; ++q)
         for (int64_t r = 0; r < 2; ++r) acc_row[(o + q) * g.Wo + j + r] = bias[o + q] + hsum(acc[q][r]);
     }
-    for (; j < g.Wo; ++j)
-      for (int64_t q = 0; q < 4; ++q)
-        acc_row[(o + q) * g.Wo + j] = bias[o + q] + dot_scalar(w0 + q * Kp, cols + j * Kp, Kp);
+    scalar_block(wq, cols, bias, g, acc_row, o, o + 4, j);
   }
-  for (; o < g.O; ++o)
-    for (int64_t j = 0; j < g.Wo; ++j)
-      acc_row[o * g.Wo + j] = bias[o] + dot_scalar(wq + o * Kp, cols + j * Kp, Kp);
+  scalar_block(wq, cols, bias, g, acc_row, o, g.O, 0);
 }
 
 // The same block with AVX-512 VNNI: vpdpwssd multiplies 32 int16 pairs and adds into int32 in one step.
@@ -143,13 +147,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void row_vnni(const int16
       for (int64_t q = 0; q < 4; ++q)
         for (int64_t r = 0; r < 2; ++r) acc_row[(o + q) * g.Wo + j + r] = bias[o + q] + _mm512_reduce_add_epi32(acc[q][r]);
     }
-    for (; j < g.Wo; ++j)
-      for (int64_t q = 0; q < 4; ++q)
-        acc_row[(o + q) * g.Wo + j] = bias[o + q] + dot_scalar(w0 + q * Kp, cols + j * Kp, Kp);
+    scalar_block(wq, cols, bias, g, acc_row, o, o + 4, j);
   }
-  for (; o < g.O; ++o)
-    for (int64_t j = 0; j < g.Wo; ++j)
-      acc_row[o * g.Wo + j] = bias[o] + dot_scalar(wq + o * Kp, cols + j * Kp, Kp);
+  scalar_block(wq, cols, bias, g, acc_row, o, g.O, 0);
 }
 
 // 0: scalar, 1: AVX2, 2: AVX-512 VNNI (the best the CPU has)

@@ -16,6 +16,12 @@ With a checkerboard context (models trained with ``--context``, rac_video.codec.
 y symbols go in two streams: the anchors with the hyperprior's (μ, s), then the rest with (μ, s)
 refined from the decoded anchors.
 
+Models with integer entropy networks (rac-tiny-v6 on; ``rac_video.entropy.intnet``) compute h_s, the
+context and the step from (μ, λ) to (offset, table index) in integers only, so their symbols are the
+same on every device ("device-independent"); the generative half (denoiser, fusion, g_s) stays float.
+``decode_levels`` is the entropy half of ``decode_frame`` (everything that decides symbols) and
+``reconstruct`` the generative half.
+
 cond = [t(γ), ℓ/(L−1)] at latent resolution. Frames of any size are padded (edge replicate) to
 a multiple of PAD and cropped back; the level map covers ceil(H/8) × ceil(W/8) and is
 edge-extended over the padding.
@@ -23,6 +29,7 @@ edge-extended over the padding.
 Payload layout (little-endian): u8 version, u8 steps K, u32 length of the ẑ stream, ẑ stream,
 y stream (both rac_video.entropy streams). Version 3 (context models): u8 version, u8 K, u32 length
 of the ẑ stream, u32 length of the anchor stream, ẑ stream, anchor stream, non-anchor stream.
+Versions 4 and 5: the layouts of 2 and 3 for models with integer entropy networks.
 """
 from __future__ import annotations
 
