@@ -258,3 +258,16 @@ def test_check_reports_differing_symbols(monkeypatch, tmp_path):
     v = rep["variants"]["onednn-off"]
     assert v["symbols_differ"] == [f"{tmp_path / 'x.racv'}#0"] and v["failed"] == [f"{tmp_path / 'x.racv'}#1"]
     assert not rep["identical_symbols"] and rep["failed_decodes"] == 1 and rep["symbol_differences"] == 1
+
+
+def test_check_command_exit_codes(int_codec, tmp_path):
+    """``rac-video check``: 0 when the symbols agree under the variants asked for, a one-line error (2) for
+    an unknown variant or a missing file (the CLI's "bad input")."""
+    from rac_video.cli import main
+    from rac_video.codec.image import encode_image
+
+    f = tmp_path / "a.raci"
+    f.write_bytes(encode_image(_frames(1)[0], None, 6, model=int_codec))
+    assert main(["check", str(f), "--variants", "onednn-off,ops-torch", "--json"]) == 0
+    assert main(["check", str(f), "--variants", "bogus"]) == 2
+    assert main(["check", str(tmp_path / "missing.raci")]) == 2
