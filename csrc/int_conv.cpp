@@ -19,6 +19,7 @@
 #endif
 
 #include "common.h"
+#include "int_conv.h"
 #include "registry.h"
 
 namespace {
@@ -222,12 +223,7 @@ void int_conv2d(std::uintptr_t x, int64_t x_bytes, std::uintptr_t w, std::uintpt
                 int64_t N, int64_t I, int64_t H, int64_t W, int64_t O, int64_t k, int64_t s, int64_t p, int64_t Ho,
                 int64_t Wo, std::uintptr_t mult, int64_t shift, std::uintptr_t lut, int64_t lut_half,
                 int64_t simd) {
-  rac::require(N >= 0 && I > 0 && H > 0 && W > 0 && O > 0 && k > 0 && s > 0 && p >= 0, "int_conv2d: bad sizes");
-  rac::require(Ho == (H + 2 * p - k) / s + 1 && Wo == (W + 2 * p - k) / s + 1 && Ho > 0 && Wo > 0,
-               "int_conv2d: output size does not match the geometry");
-  rac::require(x_bytes == 1 || x_bytes == 2, "int_conv2d: x must be int8 or int16");
-  rac::require(mult == 0 || (shift >= 1 && shift <= 62), "int_conv2d: shift must be in 1..62");
-  rac::require(lut == 0 || (mult != 0 && lut_half >= 1), "int_conv2d: a table needs multipliers and P >= 1");
+  rac::check_int_conv(x_bytes, N, I, H, W, O, k, s, p, Ho, Wo, mult != 0, shift, lut != 0, lut_half);
   const int64_t K = I * k * k;
   const Conv g{N, I, H, W, O, k, s, p, Ho, Wo, K, (K + 31) / 32 * 32};
   const Epilogue e{mult ? rac::as_ptr<const int64_t>(mult) : nullptr, shift,

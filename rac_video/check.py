@@ -28,7 +28,7 @@ import sys
 import numpy as np
 import torch
 
-__all__ = ["frame_digests", "check_file", "check_files", "IN_PROCESS", "SUBPROCESS"]
+__all__ = ["frame_digests", "check_files", "IN_PROCESS", "SUBPROCESS"]
 
 IN_PROCESS = ("onednn-off", "threads-1", "ops-torch", "ops-cpu")
 SUBPROCESS = {"isa-avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"}, "isa-avx": {"ONEDNN_MAX_CPU_ISA": "AVX"},
@@ -179,11 +179,6 @@ def check_files(paths, *, variants=None, triton: bool = False, max_frames: int |
     report["pixel_differences"] = sum(len(v["pixels_differ"]) for v in ran)
     report["identical_symbols"] = report["failed_decodes"] == 0 and report["symbol_differences"] == 0
     return report
-
-
-def check_file(path, **kw) -> dict:
-    """:func:`check_files` of one file."""
-    return check_files([path], **kw)
 
 
 def main(argv=None) -> int:

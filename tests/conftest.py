@@ -48,6 +48,12 @@ def image_folder(tmp_path):
     return make
 
 
+@pytest.fixture
+def weights_env(random_weights_dir, monkeypatch):
+    """The randomly initialised test models (``random_weights_dir``) installed through RAC_VIDEO_WEIGHTS."""
+    monkeypatch.setenv("RAC_VIDEO_WEIGHTS", str(random_weights_dir))
+
+
 def devices():
     return ["cpu"] + (["cuda"] if _has_gpu else [])
 

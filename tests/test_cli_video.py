@@ -6,9 +6,6 @@ import pytest
 from rac_video.cli import main
 
 
-@pytest.fixture
-def weights_env(random_weights_dir, monkeypatch):
-    monkeypatch.setenv("RAC_VIDEO_WEIGHTS", str(random_weights_dir))
 
 
 @pytest.fixture

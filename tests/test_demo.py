@@ -11,9 +11,6 @@ from rac_video.cli import main
 from rac_video.eval import sidebyside as sbs
 
 
-@pytest.fixture
-def weights_env(random_weights_dir, monkeypatch):
-    monkeypatch.setenv("RAC_VIDEO_WEIGHTS", str(random_weights_dir))
 
 
 def test_display_puts_the_fovea_on_a_small_part_of_the_frame():

@@ -194,9 +194,6 @@ def test_existing_part_file_is_never_overwritten(tmp_path):
 
 # ------------------------------------------------------------------------------ CLI (random model)
 
-@pytest.fixture
-def weights_env(random_weights_dir, monkeypatch):
-    monkeypatch.setenv("RAC_VIDEO_WEIGHTS", str(random_weights_dir))
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ def main(argv=None):
     from rac_video.check import check_files
     from rac_video.codec import load_model
     from rac_video.codec.image import encode_image
+    from rac_video.eval.images import centre_gaussian
     from rac_video.pipeline import EncodeOptions, encode_video
 
     codec = load_model(args.model)
@@ -44,10 +45,7 @@ def main(argv=None):
     kodak = {int(f.stem): f for f in (DATA / "eval" / "kodak").rglob("*.png")}
     for n in range(args.images[0], args.images[1] + 1):
         img = np.asarray(Image.open(kodak[n]).convert("RGB"))
-        H, W = img.shape[:2]
-        yy, xx = np.mgrid[0:H, 0:W]
-        s = 0.22 * min(H, W)
-        centre = np.exp(-(((yy - H / 2) ** 2 + (xx - W / 2) ** 2) / (2 * s * s))).astype(np.float32)
+        centre = centre_gaussian(*img.shape[:2])
         for q in map(int, args.qualities.split(",")):
             for name, imp in (("uniform", None), ("centre", centre)):
                 f = tmp / f"kodak{n:02d}-q{q}-{name}.raci"

@@ -5,7 +5,7 @@
 For every image × quality (0…15) × map (uniform, centre Gaussian), with each model:
 * ``coded``: the bits of the y streams the encoder writes (exact: the coder's tables and stream layout);
 * ``info``: the information content of the same levels k under the model's continuous Gaussians —
-  −log2 of the mass of N(μ, s²) over each quantization bin (``Codec.y_information``), with s/Δ at
+  −log2 of the mass of N(μ, s²) over each quantization bin (``Codec.information_function``), with s/Δ at
   least the smallest table scale 0.11, as the networks were trained (``info_unfloored``: without;
   where the model puts s/Δ below the floor — the background of importance maps — that figure
   measures the untrained part of the model, not the tables);
@@ -47,6 +47,7 @@ def main(argv=None):
     from PIL import Image
 
     from rac_video.codec import load_model
+    from rac_video.eval.images import centre_gaussian
     from rac_video.eval.metrics import psnr
     from rac_video.importance import sideinfo
 
@@ -61,11 +62,8 @@ def main(argv=None):
         img = np.asarray(Image.open(f).convert("RGB"))
         H, W = img.shape[:2]
         hw = models[0].latent_hw(H, W)
-        yy, xx = np.mgrid[0:H, 0:W]
-        sig = 0.22 * min(H, W)
-        centre = np.exp(-(((yy - H / 2) ** 2 + (xx - W / 2) ** 2) / (2 * sig * sig))).astype(np.float32)
         maps = {"uniform": np.full(hw, models[0].levels - 1, np.uint8),
-                "centre": sideinfo.levels_from_importance(centre, hw, models[0].levels)}
+                "centre": sideinfo.levels_from_importance(centre_gaussian(H, W), hw, models[0].levels)}
         for mname, lv in maps.items():
             fns = {m.name: m.information_function(img, lv) for m in models}
             for q in qs:

@@ -1,5 +1,6 @@
 // Host bindings of the CUDA integer convolution (definition in rac_video/ops/int_conv.py).
 #include "cuda/cuda_common.h"
+#include "int_conv.h"
 #include "registry.h"
 
 namespace rac {
@@ -13,12 +14,7 @@ namespace {
 void run(std::uintptr_t x, int64_t x_bytes, std::uintptr_t w, std::uintptr_t bias, std::uintptr_t out, int64_t N,
          int64_t I, int64_t H, int64_t W, int64_t O, int64_t k, int64_t s, int64_t p, int64_t Ho, int64_t Wo,
          std::uintptr_t mult, int64_t shift, std::uintptr_t lut, int64_t lut_half, int device, std::uintptr_t stream) {
-  rac::require(N >= 0 && I > 0 && H > 0 && W > 0 && O > 0 && k > 0 && s > 0 && p >= 0, "int_conv2d: bad sizes");
-  rac::require(Ho == (H + 2 * p - k) / s + 1 && Wo == (W + 2 * p - k) / s + 1 && Ho > 0 && Wo > 0,
-               "int_conv2d: output size does not match the geometry");
-  rac::require(x_bytes == 1 || x_bytes == 2, "int_conv2d: x must be int8 or int16");
-  rac::require(mult == 0 || (shift >= 1 && shift <= 62), "int_conv2d: shift must be in 1..62");
-  rac::require(lut == 0 || (mult != 0 && lut_half >= 1), "int_conv2d: a table needs multipliers and P >= 1");
+  rac::check_int_conv(x_bytes, N, I, H, W, O, k, s, p, Ho, Wo, mult != 0, shift, lut != 0, lut_half);
   rac::DeviceScope scope(device);
   rac::check_cuda(rac::launch_int_conv2d(rac::as_ptr<const void>(x), x_bytes, rac::as_ptr<const int8_t>(w),
                                          rac::as_ptr<const int32_t>(bias),

@@ -391,21 +391,13 @@ class Codec:
         return yb, zb
 
     @torch.no_grad()
-    def y_information(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
-                      floor: bool = True):
-        """(bits of the y streams ``encode_frame`` writes, information content of the same levels k under the
-        entropy model's continuous Gaussians): −log2 of the mass of N(μ, s²) over each element's
-        quantization bin Δ·[k − u ± ½], float64, with s/Δ floored at the smallest table scale as in training
-        (``floor=False``: unfloored). The ratio is the cost of the coder's tables (scale grid, mean buckets,
-        16-bit frequencies, escapes) and stream layout. RDOQ off."""
-        r = self.information_function(frame, levels_u8, seed=seed, frame_index=frame_index)(quality)
-        return r["coded_y"], r["info_y" if floor else "info_y_unfloored"]
-
-    @torch.no_grad()
     def information_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0):
         """``q -> {"coded_y", "info_y", "info_y_unfloored", "payload"}`` for one frame (g_a runs once): the
-        y streams' coded bits, their information content under the continuous model with and without the
-        table floor (``y_information``) and the whole payload's estimated bits (``estimate_bits``). RDOQ off."""
+        bits of the y streams ``encode_frame`` writes; the information content of the same levels k under
+        the entropy model's continuous Gaussians — −log2 of the mass of N(μ, s²) over each element's bin
+        Δ·[k − u ± ½], float64 — with s/Δ floored at the smallest table scale as in training, and without;
+        and the whole payload's estimated bits (``estimate_bits``). coded_y / info_y − 1 is the cost of the
+        coder's tables and stream layout. RDOQ off."""
         x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         level = self.level_map(levels_u8, H, W)

@@ -36,8 +36,8 @@ from torch import nn
 from .. import ops, schedule
 from .tables import SCALE_BOUNDS
 
-__all__ = ["MU_BITS", "LAMBDA_MIN", "LAMBDA_MAX", "IntNet", "IntEntropyNets", "QHyperSynthesis", "QContext",
-           "freeze", "coding_params", "cond_table", "INTNET_VERSION"]
+__all__ = ["MU_BITS", "LAMBDA_MIN", "LAMBDA_MAX", "IntNet", "QHyperSynthesis", "QContext", "freeze",
+           "coding_params", "integer_condition", "anchors16", "INTNET_VERSION"]
 
 INTNET_VERSION = 1
 A_MAX = 127                 # activations are int8
@@ -323,8 +323,6 @@ class IntNet:
         return torch.where(anchor, mu, mu_c), torch.where(anchor, lam, lam_c)
 
 
-IntEntropyNets = IntNet
-
 
 # ----------------------------------------------------------------------------------------- integer tables
 @functools.lru_cache(maxsize=None)
@@ -352,10 +350,6 @@ def _device_tables(quality: int, schedule_version: int, levels: int, device: str
     """The tables of :func:`_quality_tables` on ``device``: cond, invΔ, Δ16 and the flat scale-index table."""
     cond, inv, d16, sidx = _quality_tables(quality, schedule_version, levels)
     return cond.to(device), inv.to(device), d16.to(device), sidx.reshape(-1).to(device, torch.int64)
-
-
-def cond_table(quality: int, schedule_version: int, levels: int = schedule.DEFAULT_LEVELS) -> torch.Tensor:
-    return _quality_tables(quality, schedule_version, levels)[0]
 
 
 def integer_condition(level: torch.Tensor, quality: int, schedule_version: int, levels: int) -> torch.Tensor:
