@@ -40,31 +40,14 @@ def compose(src, baseline, ours, importance, labels=("source", "baseline", "ours
 def write_sidebyside(path, src, baseline, ours, importance, *, fps=25, labels=("source", "baseline", "ours"),
                      crf=16):
     """Write the side-by-side video of a whole sequence to ``path`` (mp4, H.264 at a high quality)."""
-    import av
-
-    T = len(src)
     imp = np.asarray(importance, np.float32)
     if imp.ndim == 2:
         imp = np.broadcast_to(imp, src.shape[:3])
-    first = compose(src[0], baseline[0], None if ours is None else ours[0], imp[0], tuple(labels) + ("importance",))
-    H, W = first.shape[:2]
-    H2, W2 = H - H % 2, W - W % 2
-    with av.open(path, "w") as c:
-        st = c.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        st.width, st.height, st.pix_fmt = W2, H2, "yuv420p"
-        st.options = {"crf": str(crf), "preset": "fast"}
-        for t in range(T):
-            fr = first if t == 0 else compose(src[t], baseline[t], None if ours is None else ours[t], imp[t],
-                                              tuple(labels) + ("importance",))
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(fr[:H2, :W2]), format="rgb24")
-            for p in st.encode(vf):
-                c.mux(p)
-        for p in st.encode(None):
-            c.mux(p)
-    return path
+    frames = (compose(src[t], baseline[t], None if ours is None else ours[t], imp[t], tuple(labels) + ("importance",))
+              for t in range(len(src)))
+    return write_video(path, frames, fps, crf=crf)
 
 
-# ---------------------------------------------------------------------------------------------- demo panels
 def _font(size):
     from PIL import ImageFont
 
@@ -110,21 +93,17 @@ def grid(panels, cols=2):
 
 
 def write_video(path, frames, fps, *, crf=18):
-    """Frames (uint8 RGB, one size) to an H.264 mp4 (cropped to even sizes)."""
-    import av
+    """Frames (uint8 RGB, one size; any iterable) to an H.264 mp4 through ``io.VideoWriter`` (cropped to even
+    sizes for 4:2:0)."""
+    from ..io import VideoWriter
 
-    H, W = frames[0].shape[:2]
-    H2, W2 = H - H % 2, W - W % 2
-    with av.open(path, "w") as c:
-        st = c.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        st.width, st.height, st.pix_fmt = W2, H2, "yuv420p"
-        st.options = {"crf": str(crf), "preset": "fast"}
+    frames = iter(frames)
+    first = next(frames)
+    H, W = first.shape[0] - first.shape[0] % 2, first.shape[1] - first.shape[1] % 2
+    with VideoWriter(path, W, H, Fraction(fps).limit_denominator(1001), crf=crf, preset="fast") as w:
+        w.write(first[:H, :W])
         for fr in frames:
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(fr[:H2, :W2]), format="rgb24")
-            for p in st.encode(vf):
-                c.mux(p)
-        for p in st.encode(None):
-            c.mux(p)
+            w.write(fr[:H, :W])
     return path
 
 
