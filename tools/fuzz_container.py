@@ -45,8 +45,6 @@ import zlib
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
 
 from rac_video import pipeline  # noqa: E402
 from rac_video.commands.info import describe  # noqa: E402

@@ -27,7 +27,6 @@ import zlib
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from rac_video.container import Header, Packet  # noqa: E402
 from rac_video.importance import sideinfo  # noqa: E402
