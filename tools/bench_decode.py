@@ -52,9 +52,9 @@ def main(argv=None):
         for m in models:
             for payload, lv, (H, W) in cases[m.name]:
                 a, ac = time.perf_counter(), time.process_time()
-                k, prm, K = m.decode_levels(payload, lv, 8, height=H, width=W)
+                k, prm, K, masked = m.decode_levels(payload, lv, 8, height=H, width=W)
                 b, bc = time.perf_counter(), time.process_time()
-                m.reconstruct(k, prm, lv, 8, height=H, width=W, steps=K)
+                m.reconstruct(k, prm, lv, 8, height=H, width=W, steps=K, masked=masked)
                 c, cc = time.perf_counter(), time.process_time()
                 if r:
                     t[m.name] += [b - a, c - b, bc - ac, cc - bc]

@@ -30,11 +30,20 @@ Payload layout (little-endian): u8 version, u8 steps K, u32 length of the ẑ st
 y stream (both rac_video.entropy streams). Version 3 (context models): u8 version, u8 K, u32 length
 of the ẑ stream, u32 length of the anchor stream, ẑ stream, anchor stream, non-anchor stream.
 Versions 4 and 5: the layouts of 2 and 3 for models with integer entropy networks.
+
+The masked level (an encode setting, ``masked=True``): bit 7 of the version byte (``MASKED_FLAG``)
+says that no symbol is coded for the elements of the lowest importance level (``MASKED_LEVEL``, 0):
+both ends set their level k to the coding offset round(μ/Δ + u) — what a zero symbol would
+give, so a checkerboard context sees the same anchors on both sides — and the streams hold the other
+elements only. The decoder reconstructs a masked element from the entropy model's mean μ at t = 1
+(γ = GAMMA_MIN, pure noise): the denoiser generates it, and the posterior fusion leaves it alone
+(there is no quantization bin). Payloads without the flag decode exactly as before.
 """
 from __future__ import annotations
 
 import contextlib
 import struct
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -58,6 +67,8 @@ PAYLOAD_VERSION = 2  # 2: y tables indexed by (scale, mean bucket)
 CONTEXT_PAYLOAD_VERSION = 3  # 3: the y symbols in two checkerboard streams
 INT_PAYLOAD_VERSION = 4  # 4: as 2, (μ, s) and the coding parameters from exact integer networks
 INT_CONTEXT_PAYLOAD_VERSION = 5  # 5: as 3, with exact integer networks (hyperprior and context)
+MASKED_FLAG = 0x80           # bit 7 of the payload's version byte: the lowest level is masked (not coded)
+MASKED_LEVEL = 0            # the importance level whose elements a masked payload does not code
 DEFAULT_STEPS = 2           # K for models whose record does not name one
 MAX_STEPS = 64
 _HDR = struct.Struct("<BBI")
@@ -68,11 +79,20 @@ class PayloadError(CorruptStreamError):
     """A frame payload that cannot be decoded."""
 
 
+class LatentLevels(NamedTuple):
+    """What ``Codec.decode_levels`` returns: the integer levels k (int32 (1, C, h, w)), the entropy
+    model's parameters, the steps K the payload asks for and whether its lowest level is masked."""
+    k: torch.Tensor
+    params: tuple
+    steps: int
+    masked: bool = False
+
+
 class Codec:
     """One loaded model. Thread-compatible (no state changes after construction)."""
 
     def __init__(self, name: str = DEFAULT_MODEL, *, device="cpu", steps: int | None = None,
-                 rdoq: float | None = None, fusion: float | None = None):
+                 rdoq: float | None = None, fusion: float | None = None, masked: bool | None = None):
         state, record = load_state(name)
         self.name, self.record = name, record
         self.weights_hash = record["sha256"]
@@ -94,6 +114,8 @@ class Codec:
         # the decoder's posterior fusion constant c (rac_video.codec.posterior; 0: off): part of the model,
         # from its record, so a file decodes the same way wherever its model does
         self.fusion = check_fusion(record.get("posterior_fusion", 0.0) if fusion is None else fusion)
+        # the masked level (module docstring): the encoder's default, the model's (its record), else off
+        self.masked = bool(record.get("masked_level", False) if masked is None else masked)
         C = state["g_a"]["scale"].shape[1]
         self.g_a, self.g_s, self.denoiser, self.hyper = Analysis(C), Synthesis(C), Denoiser(C), HyperPrior(C)
         for key, mod in (("g_a", self.g_a), ("g_s", self.g_s), ("denoiser", self.denoiser), ("hyperprior", self.hyper)):
@@ -155,6 +177,11 @@ class Codec:
         """Per-level γ / Δ tables for quality q under this model's schedule version."""
         return schedule.level_table(quality, self.levels, self.schedule_version)
 
+    @staticmethod
+    def masked_elements(level) -> torch.Tensor:
+        """(1, 1, h, w) bool: the elements a masked payload does not code (level == MASKED_LEVEL)."""
+        return level == MASKED_LEVEL
+
     def condition(self, level, table):
         """(cond, γ) of a level map: cond = [t(γ), ℓ/(L−1)] (the float entropy networks' and the denoiser's
         conditioning), γ the per-element log-SNR."""
@@ -202,10 +229,12 @@ class Codec:
         mu, lam = prm
         return (mu.to(torch.float32) * 2.0 ** -_intnet.MU_BITS, torch.exp(lam.to(torch.float64) / 256.0).float())
 
-    def _y_symbols(self, y, z_hat, cond, level, quality, seed, frame_index, rdoq):
+    def _y_symbols(self, y, z_hat, cond, level, quality, seed, frame_index, rdoq, masked=False):
         """The y streams' (symbols, indexes) as numpy arrays: one pair, or (anchors, rest) with a
         context. With RDOQ (α = ``rdoq`` > 0) the levels are refined against each stream's own
-        coding parameters, anchors first (the context then sees the anchors the decoder will have)."""
+        coding parameters, anchors first (the context then sees the anchors the decoder will have).
+        ``masked``: the elements of the masked level take k = offset and are left out of the streams
+        (1-D arrays of the coded elements, in raster order)."""
         gc = self.conditional
         delta = self.level_table(quality).delta.to(self.device)
         k = gc.quantize(y, level, delta, seed, frame_index)
@@ -215,16 +244,24 @@ class Codec:
         def refined(k, offset, index, where=None):
             return _rdoq.refine_levels(k, v, offset, index, gc, rdoq, where=where) if rdoq else k
 
+        coded = ~self.masked_elements(level).expand_as(k) if masked else None
         if not self.has_context:
             k = refined(k, offset, index)
-            return [((k - offset).cpu().numpy(), index.cpu().numpy())]
+            if coded is None:
+                return [((k - offset).cpu().numpy(), index.cpu().numpy())]
+            return [((k - offset)[coded].cpu().numpy(), index[coded].cpu().numpy())]
         a = anchor_mask(*k.shape[-2:], self.device)
         k = refined(k, offset, index, where=a)      # the anchors' levels, against the hyperprior's params
+        if coded is not None:                       # masked anchors: the level the decoder will set
+            k = torch.where(coded, k, offset)
         _, offset, index = self.context_params(prm, k, cond, level, quality, seed, frame_index)
         k = refined(k, offset, index, where=~a)
         sym, index = (k - offset).cpu().numpy(), index.cpu().numpy()
         a = np.broadcast_to(a.cpu().numpy(), sym.shape)
-        return [(sym[a], index[a]), (sym[~a], index[~a])]
+        if coded is None:
+            return [(sym[a], index[a]), (sym[~a], index[~a])]
+        c = coded.cpu().numpy()
+        return [(sym[a & c], index[a & c]), (sym[~a & c], index[~a & c])]
 
     @contextlib.contextmanager
     def entropy_model(self, hyper, context=None, intnet=None):
@@ -240,9 +277,11 @@ class Codec:
     # ------------------------------------------------------------------ API
     @torch.no_grad()
     def encode_frame(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
-                     steps: int | None = None, rdoq: float | None = None) -> bytes:
-        """One frame's payload; ``rdoq``: RDOQ's α for this frame (None: the codec's default, 0: off)."""
+                     steps: int | None = None, rdoq: float | None = None, masked: bool | None = None) -> bytes:
+        """One frame's payload; ``rdoq``: RDOQ's α for this frame (None: the codec's default, 0: off);
+        ``masked``: code nothing for the lowest level's elements (module docstring; None: the codec's default)."""
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
+        masked = self.masked if masked is None else bool(masked)
         x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         table = self.level_table(quality)
@@ -255,31 +294,35 @@ class Codec:
         z_hat = torch.round(self.hyper.analysis(y, cond))
         z_bytes = self.z_prior.compress(z_hat.to(torch.int32).cpu().numpy())
         y_streams = [self.conditional.compress(sym, ix)
-                     for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, rdoq)]
+                     for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, rdoq, masked)]
         lengths = [len(z_bytes)] + [len(b) for b in y_streams[:-1]]
-        return self._hdr.pack(self.payload_version, K, *lengths) + z_bytes + b"".join(y_streams)
+        version = self.payload_version | (MASKED_FLAG if masked else 0)
+        return self._hdr.pack(version, K, *lengths) + z_bytes + b"".join(y_streams)
 
     def _split_payload(self, payload: bytes):
         payload = bytes(payload)
         hdr = self._hdr
         if len(payload) < hdr.size:
             raise PayloadError(f"frame payload of {len(payload)} bytes is shorter than its header")
-        if payload[0] != self.payload_version:
-            raise PayloadError(f"frame payload version {payload[0]} (this model decodes {self.payload_version})")
+        if payload[0] & ~MASKED_FLAG != self.payload_version:
+            raise PayloadError(f"frame payload version {payload[0]} (this model decodes {self.payload_version}, "
+                               f"masked {self.payload_version | MASKED_FLAG})")
         _, K, *lengths = hdr.unpack_from(payload)
         if K > MAX_STEPS or sum(lengths) > len(payload) - hdr.size:
             raise PayloadError("frame payload header is inconsistent (steps or length out of range)")
         ends = np.cumsum([hdr.size, *lengths]).tolist()
-        return K, payload[ends[0]:ends[1]], [payload[a:b] for a, b in zip(ends[1:], ends[2:] + [len(payload)])]
+        return (K, bool(payload[0] & MASKED_FLAG), payload[ends[0]:ends[1]],
+                [payload[a:b] for a, b in zip(ends[1:], ends[2:] + [len(payload)])])
 
     @torch.no_grad()
     def decode_levels(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
                       height: int, width: int):
-        """The entropy-decoding half of ``decode_frame``: (k, params, K) with k the integer levels
-        (int32 (1, C, h, w), what the encoder quantized), params the entropy model's (μ, s) or integer
-        (μ, λ) and K the steps the payload asks for. Everything here decides symbols: for a model with
-        integer entropy networks it is bit-identical on every device (``rac-video check``)."""
-        K, z_bytes, y_streams = self._split_payload(payload)
+        """The entropy-decoding half of ``decode_frame``: ``LatentLevels(k, params, steps, masked)`` with k
+        the integer levels (int32 (1, C, h, w), what the encoder quantized; a masked element's is its
+        offset), params the entropy model's (μ, s) or integer (μ, λ), steps the K the payload asks for and
+        masked its masked-level flag. Everything here decides symbols: for a model with integer entropy
+        networks it is bit-identical on every device (``rac-video check``)."""
+        K, masked, z_bytes, y_streams = self._split_payload(payload)
         table = self.level_table(quality)
         level = self.level_map(levels_u8, height, width)
         cond, _ = self.condition(level, table)
@@ -289,7 +332,23 @@ class Codec:
             zi = self.z_prior.decompress(z_bytes, (1, self.z_prior.channels, h // HYPER_FACTOR, w // HYPER_FACTOR))
             z_hat = torch.from_numpy(zi).to(self.device).float()
             prm, offset, index = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
-            if not self.has_context:
+            if masked:                       # the masked level's elements: k = offset, nothing coded
+                coded = ~self.masked_elements(level).expand(1, C, h, w)
+                if not self.has_context:
+                    k = offset.clone()
+                    sym = gc.decompress(y_streams[0], index[coded].cpu().numpy())
+                    k[coded] = torch.from_numpy(sym.reshape(-1)).to(self.device) + offset[coded]
+                else:
+                    a = anchor_mask(h, w, self.device).expand(1, C, h, w)
+                    k = offset.clone()
+                    sym = gc.decompress(y_streams[0], index[a & coded].cpu().numpy())
+                    k[a & coded] = torch.from_numpy(sym.reshape(-1)).to(self.device) + offset[a & coded]
+                    prm, offset, index = self.context_params(prm, k, cond, level, quality, seed, frame_index)
+                    k = torch.where(coded, k, offset)
+                    rest = ~a & coded
+                    sym = gc.decompress(y_streams[1], index[rest].cpu().numpy())
+                    k[rest] = torch.from_numpy(sym.reshape(-1)).to(self.device) + offset[rest]
+            elif not self.has_context:
                 sym = gc.decompress(y_streams[0], index.cpu().numpy())
                 k = torch.from_numpy(sym).to(self.device).view(1, C, h, w) + offset
             else:                            # anchors first, then the rest from their context
@@ -302,30 +361,37 @@ class Codec:
                 k[~a] = torch.from_numpy(sym.reshape(-1)).to(self.device) + offset[~a]
         except BitstreamError as exc:
             raise PayloadError(f"corrupt frame payload: {exc}") from exc
-        return k.to(torch.int32), prm, K
+        return LatentLevels(k.to(torch.int32), prm, K, masked)
 
     @torch.no_grad()
     def decode_frame(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
                      height: int, width: int, steps: int | None = None) -> np.ndarray:
-        k, prm, K = self.decode_levels(payload, levels_u8, quality, seed=seed, frame_index=frame_index,
-                                       height=height, width=width)
+        k, prm, K, masked = self.decode_levels(payload, levels_u8, quality, seed=seed, frame_index=frame_index,
+                                               height=height, width=width)
         return self.reconstruct(k, prm, levels_u8, quality, seed=seed, frame_index=frame_index, height=height,
-                                width=width, steps=K if steps is None else steps)
+                                width=width, steps=K if steps is None else steps, masked=masked)
 
     @torch.no_grad()
     def reconstruct(self, k, prm, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0, height: int,
-                    width: int, steps: int) -> np.ndarray:
+                    width: int, steps: int, masked: bool = False) -> np.ndarray:
         """The generative half of ``decode_frame``: ŷ = Δ(k − u), K elementwise DDIM steps, the posterior
-        fusion (models that have it) and g_s."""
+        fusion (models that have it) and g_s. ``masked`` (the payload's flag, ``LatentLevels.masked``): the
+        masked level's elements start from the entropy model's mean μ at t = 1 and skip the fusion."""
         table = self.level_table(quality)
         level = self.level_map(levels_u8, height, width)
         gamma = table.gamma.to(self.device)[level.long()]
         delta = table.delta.to(self.device)
         y_hat = self.conditional.dequantize(k, level, delta, seed, frame_index)
+        m = self.masked_elements(level) if masked else None
+        if m is not None:
+            mu, _ = self.gaussian_params(prm)
+            y_hat = torch.where(m, mu.to(y_hat.dtype), y_hat)
+            gamma = torch.where(m, torch.full_like(gamma, schedule.GAMMA_MIN), gamma)
         y0 = self.denoise(y_hat, gamma, steps)
         if self.fusion:
             mu, s = self.gaussian_params(prm)
-            y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
+            fused = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
+            y0 = fused if m is None else torch.where(m, y0, fused)
         return self.synthesize(y0, height, width)
 
     def synthesize(self, y0: torch.Tensor, height: int, width: int) -> np.ndarray:
@@ -338,17 +404,20 @@ class Codec:
 
     @torch.no_grad()
     def estimate_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
-                      rdoq: float | None = None) -> float:
+                      rdoq: float | None = None, masked: bool | None = None) -> float:
         """Expected size in bits of the frame payload ``encode_frame`` writes (without the container's
         per-packet overhead): the information content of the exact symbols under the coder's own
         integer tables plus each stream's fixed costs (``entropy.stream_bits``), without running rANS."""
-        return self.rate_function(frame, levels_u8, seed=seed, frame_index=frame_index, rdoq=rdoq)(quality)
+        return self.rate_function(frame, levels_u8, seed=seed, frame_index=frame_index, rdoq=rdoq,
+                                  masked=masked)(quality)
 
     @torch.no_grad()
-    def rate_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0, rdoq: float | None = None):
+    def rate_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0, rdoq: float | None = None,
+                      masked: bool | None = None):
         """``q -> estimated payload bits`` for one frame; g_a runs once, each call costs the hyperprior
         and a table lookup per symbol (what per-frame rate control searches over)."""
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
+        masked = self.masked if masked is None else bool(masked)
         x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         level = self.level_map(levels_u8, H, W)
@@ -361,17 +430,18 @@ class Codec:
             return float(8 * self._hdr.size + self.z_prior.bits(z_hat.to(torch.int32).cpu().numpy())
                          + sum(self.conditional.bits(sym, ix)
                                for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index,
-                                                              rdoq)))
+                                                              rdoq, masked)))
 
         return bits
 
     @torch.no_grad()
     def symbol_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
-                    rdoq: float | None = None):
+                    rdoq: float | None = None, masked: bool | None = None):
         """Where a frame's bits go: (y bits (C, h, w), ẑ bits (Z, h/4, w/4)) as float64 arrays, each coded
         symbol's information content under the coder's integer tables (what ``estimate_bits`` sums,
-        without the streams' fixed costs)."""
+        without the streams' fixed costs); a masked element's bits are 0."""
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
+        masked = self.masked if masked is None else bool(masked)
         x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         level = self.level_map(levels_u8, H, W)
@@ -380,14 +450,18 @@ class Codec:
         z_hat = torch.round(self.hyper.analysis(y, cond))
         zi = z_hat.to(torch.int32).cpu().numpy()
         zb = self.z_prior.tables.symbol_bits(zi, self.z_prior.indexes(zi.shape)).reshape(zi.shape)[0]
-        streams = self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, rdoq)
+        streams = self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, rdoq, masked)
         _, C, h, w = y.shape
-        if len(streams) == 1:
+        if len(streams) == 1 and not masked:
             return self.conditional.symbol_bits(*streams[0]).reshape(C, h, w), zb
+        coded = np.broadcast_to(~self.masked_elements(level).cpu().numpy()[0] if masked else True, (C, h, w))
+        yb = np.zeros((C, h, w))
+        if len(streams) == 1:
+            yb[coded] = self.conditional.symbol_bits(*streams[0])
+            return yb, zb
         a = np.broadcast_to(anchor_mask(h, w).cpu().numpy()[0], (C, h, w))
-        yb = np.empty((C, h, w))
-        yb[a] = self.conditional.symbol_bits(*streams[0])
-        yb[~a] = self.conditional.symbol_bits(*streams[1])
+        yb[a & coded] = self.conditional.symbol_bits(*streams[0])
+        yb[~a & coded] = self.conditional.symbol_bits(*streams[1])
         return yb, zb
 
     @torch.no_grad()
@@ -470,4 +544,5 @@ def load_model(name: str | None = None, *, device="cpu") -> Codec:
     return _CACHE[key]
 
 
-__all__ = ["Codec", "load_model", "frame_tensor", "uint8_frame", "PayloadError", "ModelMismatchError", "PAD", "DEFAULT_STEPS"]
+__all__ = ["Codec", "LatentLevels", "load_model", "frame_tensor", "uint8_frame", "PayloadError", "ModelMismatchError",
+           "PAD", "DEFAULT_STEPS", "MASKED_FLAG", "MASKED_LEVEL"]
