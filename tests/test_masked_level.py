@@ -91,29 +91,30 @@ def test_all_masked_frame(codec):
     assert codec.decode_frame(p, lv, 4, height=h, width=w).shape == (h, w, 3)
 
 
-def test_decoder_starts_masked_elements_from_the_mean_at_t1(codec, monkeypatch):
+def test_decoder_takes_the_mean_for_masked_elements(codec, monkeypatch):
     h, w, q = 48, 40, 5
     f, lv = _frame(h, w, 5), _levels(codec, h, w, seed=5)
     p = codec.encode_frame(f, lv, q, masked=True)
     k, prm, K, masked = codec.decode_levels(p, lv, q, height=h, width=w)
     mu, _ = codec.gaussian_params(prm)
     seen = {}
-    real = codec.denoise
+    real_denoise, real_synth = codec.denoise, codec.synthesize
 
     def spy(y_hat, gamma, steps):
         seen.update(y=y_hat, g=gamma)
-        return real(y_hat, gamma, steps)
+        return real_denoise(y_hat, gamma, steps)
 
     monkeypatch.setattr(codec, "denoise", spy)
+    monkeypatch.setattr(codec, "synthesize", lambda y0, H, W: seen.setdefault("y0", y0) is None or real_synth(y0, H, W))
     codec.decode_frame(p, lv, q, height=h, width=w)
     level = codec.level_map(lv, h, w)
-    m = level == 0
-    assert torch.equal(seen["y"][m.expand_as(mu)], mu[m.expand_as(mu)])
-    assert torch.all(seen["g"][m] == schedule.GAMMA_MIN)
     table = codec.level_table(q)
-    assert torch.equal(seen["g"][~m], table.gamma[level.long()][~m])
+    m = (level == 0).expand_as(mu)
+    assert torch.equal(seen["y"][m], mu[m]) and torch.equal(seen["y0"][m], mu[m])
+    assert torch.equal(seen["g"], table.gamma[level.long()])
     want = codec.conditional.dequantize(k, level, table.delta, 0, 0)
-    assert torch.equal(seen["y"][(~m).expand_as(mu)], want[(~m).expand_as(mu)])
+    assert torch.equal(seen["y"][~m], want[~m])
+    assert not torch.equal(seen["y0"][~m], want[~m])                # the coded elements are denoised
 
 
 def test_a_masked_payload_for_another_payload_version_is_refused(codec):

@@ -35,9 +35,13 @@ The masked level (an encode setting, ``masked=True``): bit 7 of the version byte
 says that no symbol is coded for the elements of the lowest importance level (``MASKED_LEVEL``, 0):
 both ends set their level k to the coding offset round(μ/Δ + u) — what a zero symbol would
 give, so a checkerboard context sees the same anchors on both sides — and the streams hold the other
-elements only. The decoder reconstructs a masked element from the entropy model's mean μ at t = 1
-(γ = GAMMA_MIN, pure noise): the denoiser generates it, and the posterior fusion leaves it alone
-(there is no quantization bin). Payloads without the flag decode exactly as before.
+elements only. A masked element carries no observation: it is at t = 1 (pure noise), and all the
+decoder knows of it is the entropy model's N(μ, s²). The deterministic decoder takes the mean, ŷ₀ = μ
+(the denoiser sees μ there as context for its neighbours, and the posterior fusion, which needs a
+quantization bin, skips it); a stochastic decoder may instead generate it from noise at t = 1
+(GAMMA_MIN). Generating it with the deterministic DDIM steps from t = 1 was measured and rejected:
+with K ≤ 4 the small denoiser leaves saturated colour noise (tools/eval_masked_level.py).
+Payloads without the flag decode exactly as before.
 """
 from __future__ import annotations
 
@@ -376,7 +380,7 @@ class Codec:
                     width: int, steps: int, masked: bool = False) -> np.ndarray:
         """The generative half of ``decode_frame``: ŷ = Δ(k − u), K elementwise DDIM steps, the posterior
         fusion (models that have it) and g_s. ``masked`` (the payload's flag, ``LatentLevels.masked``): the
-        masked level's elements start from the entropy model's mean μ at t = 1 and skip the fusion."""
+        masked level's elements are the entropy model's mean μ (module docstring)."""
         table = self.level_table(quality)
         level = self.level_map(levels_u8, height, width)
         gamma = table.gamma.to(self.device)[level.long()]
@@ -384,14 +388,14 @@ class Codec:
         y_hat = self.conditional.dequantize(k, level, delta, seed, frame_index)
         m = self.masked_elements(level) if masked else None
         if m is not None:
-            mu, _ = self.gaussian_params(prm)
-            y_hat = torch.where(m, mu.to(y_hat.dtype), y_hat)
-            gamma = torch.where(m, torch.full_like(gamma, schedule.GAMMA_MIN), gamma)
+            mu = self.gaussian_params(prm)[0].to(y_hat.dtype)
+            y_hat = torch.where(m, mu, y_hat)
         y0 = self.denoise(y_hat, gamma, steps)
         if self.fusion:
             mu, s = self.gaussian_params(prm)
-            fused = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
-            y0 = fused if m is None else torch.where(m, y0, fused)
+            y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
+        if m is not None:
+            y0 = torch.where(m, y_hat, y0)
         return self.synthesize(y0, height, width)
 
     def synthesize(self, y0: torch.Tensor, height: int, width: int) -> np.ndarray:
