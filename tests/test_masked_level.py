@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from rac_video import ops, schedule
+from rac_video import ops
 from rac_video.codec import weights
 from rac_video.codec.model import MASKED_FLAG, Codec, PayloadError
 

@@ -109,7 +109,7 @@ def main(argv=None):
                     level = codec.level_map(levels, H, W)
                     delta = table.delta.to(codec.device)
                     seed = hdr["seed"]
-                    k = ops.quantize(codec.g_a(codec.frame_tensor(img)), level, delta, seed, 0)
+                    k = ops.quantize(codec.analysis(codec.frame_tensor(img), level), level, delta, seed, 0)
                     y_hat = ops.dequantize(k, level, delta, seed, 0)      # = the decoder's ŷ (lossless coding)
                     _, gamma = codec.condition(level, table)
 

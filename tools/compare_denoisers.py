@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     from rac_video import ops
     from rac_video.codec import load_model
     from rac_video.codec.denoiser import denoise
-    from rac_video.codec.model import frame_tensor, uint8_frame
+    from rac_video.codec.model import uint8_frame
     from rac_video.eval.metrics import ms_ssim, psnr
 
     codec = load_model(args.model)
@@ -57,8 +57,8 @@ def main(argv=None) -> int:
         for f in files:
             img = np.asarray(Image.open(f).convert("RGB"))
             H, W = img.shape[:2]
-            y = codec.g_a(frame_tensor(img))
             level = codec.level_map(np.full(codec.latent_hw(H, W), codec.levels - 1, np.uint8), H, W)
+            y = codec.analysis(codec.frame_tensor(img), level)
             for q in qs:
                 table = codec.level_table(q)
                 y_hat = ops.dequantize(ops.quantize(y, level, table.delta, 0, 0), level, table.delta, 0, 0)

@@ -23,7 +23,8 @@ same on every device ("device-independent"); the generative half (denoiser, fusi
 ``reconstruct`` the generative half.
 
 cond = [t(γ), ℓ/(L−1)] at latent resolution. Frames of any size are padded (edge replicate) to
-a multiple of PAD and cropped back; the level map covers ceil(H/8) × ceil(W/8) and is
+a multiple of the codec's ``pad`` (f·4; PAD = 32 for f = 8) and cropped back; the level map covers
+ceil(H/f) × ceil(W/f) and is
 edge-extended over the padding.
 
 Payload layout (little-endian): u8 version, u8 steps K, u32 length of the ẑ stream, ẑ stream,
@@ -59,12 +60,12 @@ from ..entropy.models import FactorizedPrior, GaussianConditional
 from ..entropy.rans import BitstreamError
 from ..errors import CorruptStreamError
 from . import rdoq as _rdoq
-from .autoencoder import FACTOR, Analysis, Synthesis
-from .context import CheckerboardContext, anchor_mask
-from .denoiser import Denoiser, denoise
-from .hyperprior import HYPER_FACTOR, HyperPrior
+from .autoencoder import FACTOR
+from .context import anchor_mask
+from .denoiser import denoise
+from .hyperprior import HYPER_FACTOR
 from .posterior import check_fusion, fuse_posterior
-from .weights import DEFAULT_MODEL, ModelMismatchError, load_state
+from .weights import DEFAULT_MODEL, ModelMismatchError, load_modules
 
 PAD = FACTOR * HYPER_FACTOR
 PAYLOAD_VERSION = 2  # 2: y tables indexed by (scale, mean bucket)
@@ -97,10 +98,11 @@ class Codec:
 
     def __init__(self, name: str = DEFAULT_MODEL, *, device="cpu", steps: int | None = None,
                  rdoq: float | None = None, fusion: float | None = None, masked: bool | None = None):
-        state, record = load_state(name)
-        self.name, self.record = name, record
+        modules, arch, state, record = load_modules(name)       # the one model loader (codec.weights)
+        self.name, self.record, self.architecture = name, record, arch
         self.weights_hash = record["sha256"]
-        self.factor = FACTOR
+        self.factor = arch.factor
+        self.pad = self.factor * HYPER_FACTOR
         self.levels = schedule.DEFAULT_LEVELS
         self.schedule_version = int(record.get("schedule_version", 1))   # the q → γ ramp it was trained on
         if self.schedule_version not in schedule.RAMPS:
@@ -120,16 +122,10 @@ class Codec:
         self.fusion = check_fusion(record.get("posterior_fusion", 0.0) if fusion is None else fusion)
         # the masked level (module docstring): the encoder's default, the model's (its record), else off
         self.masked = bool(record.get("masked_level", False) if masked is None else masked)
-        C = state["g_a"]["scale"].shape[1]
-        self.g_a, self.g_s, self.denoiser, self.hyper = Analysis(C), Synthesis(C), Denoiser(C), HyperPrior(C)
-        for key, mod in (("g_a", self.g_a), ("g_s", self.g_s), ("denoiser", self.denoiser), ("hyperprior", self.hyper)):
-            mod.load_state_dict(state[key])
-            mod.to(self.device).eval().requires_grad_(False)
-        self.context = None
-        if "context" in state:
-            self.context = CheckerboardContext(C)
-            self.context.load_state_dict(state["context"])
-            self.context.to(self.device).eval().requires_grad_(False)
+        C = arch.latent_channels
+        modules = {k: m.to(self.device) for k, m in modules.items()}
+        self.g_a, self.g_s, self.denoiser, self.hyper = (modules[k] for k in ("g_a", "g_s", "denoiser", "hyperprior"))
+        self.context = modules.get("context")
         # exact integer entropy networks (rac_video.entropy.intnet): device-independent bitstreams
         self.intnet = _intnet.IntNet(state["intnet"], self.device) if "intnet" in state else None
         self.latent_channels = C
@@ -158,15 +154,21 @@ class Codec:
 
     # ------------------------------------------------------------------ geometry
     def latent_hw(self, height: int, width: int) -> tuple[int, int]:
-        return -(-int(height) // FACTOR), -(-int(width) // FACTOR)
+        return -(-int(height) // self.factor), -(-int(width) // self.factor)
 
     def frame_tensor(self, frame) -> torch.Tensor:
         """uint8 RGB (H, W, 3) → the analysis transform's input on this codec's device (module ``frame_tensor``)."""
-        return frame_tensor(frame, self.device)
+        return frame_tensor(frame, self.device, pad=self.pad)
+
+    def analysis(self, x: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        """g_a of a frame tensor; an importance-conditioned g_a also sees the level map ℓ/(L−1)."""
+        if self.architecture.importance_analysis:
+            return self.g_a(x, level.float() / (self.levels - 1))
+        return self.g_a(x)
 
     def level_map(self, levels_u8, height, width) -> torch.Tensor:
         """The (h, w) uint8 importance levels of a frame → the (1, 1, h', w') int32 level map the ops and
-        networks take (checked, edge-extended over the padding to a multiple of PAD / 8)."""
+        networks take (checked, edge-extended over the padding to a multiple of pad / f)."""
         lv = np.asarray(levels_u8)
         want = self.latent_hw(height, width)
         if lv.shape != want:
@@ -174,7 +176,8 @@ class Codec:
         if lv.dtype != np.uint8 or (lv.size and int(lv.max()) >= self.levels):
             raise ValueError(f"levels must be uint8 in 0..{self.levels - 1}")
         t = torch.from_numpy(np.array(lv, dtype=np.uint8)).to(self.device, torch.int32)[None, None]
-        Hp, Wp = -(-height // PAD) * PAD // FACTOR, -(-width // PAD) * PAD // FACTOR
+        P, f = self.pad, self.factor
+        Hp, Wp = -(-height // P) * P // f, -(-width // P) * P // f
         return F.pad(t.float(), (0, Wp - want[1], 0, Hp - want[0]), mode="replicate").to(torch.int32)
 
     def level_table(self, quality: int) -> schedule.LevelTable:
@@ -293,7 +296,7 @@ class Codec:
         K = self.steps if steps is None else steps
         if not 0 <= K <= MAX_STEPS:
             raise ValueError(f"steps must be in 0..{MAX_STEPS}")
-        y = self.g_a(x)
+        y = self.analysis(x, level)
         cond, _ = self.condition(level, table)
         z_hat = torch.round(self.hyper.analysis(y, cond))
         z_bytes = self.z_prior.compress(z_hat.to(torch.int32).cpu().numpy())
@@ -425,7 +428,7 @@ class Codec:
         x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         level = self.level_map(levels_u8, H, W)
-        y = self.g_a(x)
+        y = self.analysis(x, level)
 
         @torch.no_grad()
         def bits(quality: int) -> float:
@@ -449,7 +452,7 @@ class Codec:
         x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         level = self.level_map(levels_u8, H, W)
-        y = self.g_a(x)
+        y = self.analysis(x, level)
         cond, _ = self.condition(level, self.level_table(quality))
         z_hat = torch.round(self.hyper.analysis(y, cond))
         zi = z_hat.to(torch.int32).cpu().numpy()
@@ -479,7 +482,7 @@ class Codec:
         x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         level = self.level_map(levels_u8, H, W)
-        y = self.g_a(x)
+        y = self.analysis(x, level)
         u = ops.hashed_dither(tuple(y.shape), seed, frame_index, device=y.device)
 
         @torch.no_grad()
@@ -518,8 +521,8 @@ def _seq(q, n):
 _CACHE: dict = {}
 
 
-def frame_tensor(frame, device="cpu") -> torch.Tensor:
-    """uint8 RGB (H, W, 3) → float (1, 3, H', W') in [0, 1], edge-replicated to multiples of PAD."""
+def frame_tensor(frame, device="cpu", *, pad: int = PAD) -> torch.Tensor:
+    """uint8 RGB (H, W, 3) → float (1, 3, H', W') in [0, 1], edge-replicated to multiples of ``pad``."""
     if isinstance(frame, torch.Tensor):
         frame = frame.detach().cpu().numpy()
     a = np.asarray(frame)
@@ -529,7 +532,7 @@ def frame_tensor(frame, device="cpu") -> torch.Tensor:
         raise ValueError(f"frame size {a.shape[1]}x{a.shape[0]} out of range 1..16384")
     x = torch.from_numpy(a if a.flags.writeable and a.flags.c_contiguous else a.copy()).to(device).permute(2, 0, 1)[None].float() / 255.0
     H, W = a.shape[:2]
-    ph, pw = -H % PAD, -W % PAD
+    ph, pw = -H % pad, -W % pad
     return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
 
 

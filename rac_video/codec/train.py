@@ -30,10 +30,9 @@ import torch.nn.functional as F
 from .. import schedule
 from . import distributed as dist
 from ..entropy.models import FactorizedPrior, GaussianConditional, universal_quantize
-from .autoencoder import Analysis, Synthesis
-from .context import CheckerboardContext, anchor_mask
-from .denoiser import Denoiser, denoise
-from .hyperprior import HyperPrior
+from .context import anchor_mask
+from .denoiser import denoise
+from .weights import ARCHITECTURES, Architecture, build_module
 from ..importance.random_maps import random_importance
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "train"
@@ -215,24 +214,63 @@ def reconstruction_loss(x_hat, x, msssim_weight: float = 0.0):
     return mse + msssim_weight * (1 - ms), out
 
 
+def run_architecture(folder: Path, name: str | None = None) -> Architecture:
+    """The architecture of a run: the one its stage-0 checkpoint records (runs from before architectures
+    were recorded: rac-tiny with the checkpoint's latent width), else ``name`` from ARCHITECTURES."""
+    path = folder / "stage0.pt"
+    if path.exists():
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        if "architecture" in ck.get("extra", {}):
+            arch = Architecture.from_record(ck["extra"]["architecture"])
+        else:
+            import dataclasses
+            arch = dataclasses.replace(Architecture(), latent_channels=int(ck["modules"]["g_a"]["scale"].shape[1]))
+        if name is not None and arch != ARCHITECTURES[name]:
+            raise SystemExit(f"{folder} holds a {arch} model, not --arch {name}")
+        return arch
+    return ARCHITECTURES[name or "rac-tiny"]
+
+
 def stage0(args, folder):
+    """The autoencoder. An importance-conditioned g_a (``importance_analysis``) sees a random level map
+    per crop and the MSE is weighted by it, w = ½ + ℓ/(L−1) (Song et al. 2021: the map says where
+    distortion matters, the modulation lets the encoder act on it)."""
     torch.manual_seed(0)
     rng = np.random.default_rng(dist.seed_offset(args.seed))
     imgs = load_images(args.data)
     D = args.dev
-    g_a, g_s = D.module(Analysis(), True), D.module(Synthesis(), True)
+    arch = run_architecture(folder, args.arch)
+    g_a = D.module(build_module("g_a", arch, frozen=False), True)
+    g_s = D.module(build_module("g_s", arch, frozen=False), True)
     params = list(g_a.parameters()) + list(g_s.parameters())
     opt = torch.optim.Adam(params, lr=args.lr or 5e-4)
-    run = Run(folder, 0, {"g_a": g_a, "g_s": g_s}, opt)
+    run = Run(folder, 0, {"g_a": g_a, "g_s": g_s}, opt, extra={"architecture": arch.to_record()})
+    run.extra["architecture"] = arch.to_record()
     gen = torch.Generator().manual_seed(dist.seed_offset(run.step + 1))
+    L, f = schedule.DEFAULT_LEVELS, arch.factor
 
     def step():
         x = D(random_crops(imgs, args.batch, rng, args.crop), True)
+        m = None
+        if arch.importance_analysis:
+            lv = (importance_maps(x.shape[0], x.shape[2] // f, x.shape[3] // f, rng) * (L - 1)).round() / (L - 1)
+            m = D(lv)
         with D.autocast():
-            y = g_a(x)
+            y = g_a(x, m) if m is not None else g_a(x)
             # a little latent noise (2 % of the latent spread) makes g_s tolerant to imperfect denoising
             x_hat = g_s(y + 0.02 * y.detach().float().std() * D(torch.randn(y.shape, generator=gen)))
-        loss, out = reconstruction_loss(x_hat.float(), x, args.msssim_weight)
+        if m is None:
+            loss, out = reconstruction_loss(x_hat.float(), x, args.msssim_weight)
+        else:
+            w = 0.5 + F.interpolate(m, scale_factor=f, mode="nearest")
+            err = (x_hat.float() - x) ** 2
+            mse = err.mean()
+            out = {"mse": mse.item(), "psnr": -10 * np.log10(max(mse.item(), 1e-10))}
+            loss = (w * err).mean()
+            if args.msssim_weight:
+                ms = ms_ssim_loss_term(x_hat.float(), x)
+                out["ms_ssim"] = ms.item()
+                loss = loss + args.msssim_weight * (1 - ms)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         dist.average_gradients(params)
@@ -244,7 +282,7 @@ def stage0(args, folder):
     # latent normalisation: per-channel std on fresh crops, folded into both transforms
     with torch.no_grad():
         g_a.scale.fill_(1.0)
-        ys = torch.cat([g_a(D(random_crops(imgs, 32, rng), True)).float() for _ in range(8)])
+        ys = torch.cat([analysis(g_a, D(random_crops(imgs, 32, rng), True), rng).float() for _ in range(8)])
         std = ys.transpose(0, 1).reshape(ys.shape[1], -1).std(dim=1).clamp_min(1e-3).view(1, -1, 1, 1)
         g_a.scale.copy_(std)
         g_s.scale.copy_(std)
@@ -252,36 +290,46 @@ def stage0(args, folder):
     run.save()
 
 
+def analysis(g_a, x, rng):
+    """g_a of a batch; an importance-conditioned one sees random level maps (training's latents)."""
+    if not getattr(g_a, "importance", False):
+        return g_a(x)
+    f, L = g_a.factor, schedule.DEFAULT_LEVELS
+    m = (importance_maps(x.shape[0], x.shape[2] // f, x.shape[3] // f, rng) * (L - 1)).round() / (L - 1)
+    return g_a(x, m.to(x.device))
+
+
+def _arch(arch, channels=None) -> Architecture:
+    """A checkpoint's architecture: the one given, else rac-tiny with ``channels`` latent channels."""
+    if arch is not None:
+        return arch if isinstance(arch, Architecture) else Architecture.from_record(arch)
+    import dataclasses
+    return dataclasses.replace(Architecture(), latent_channels=int(channels)) if channels else Architecture()
+
+
 def frozen_autoencoder(folder):
-    """g_a, g_s of ``folder/stage0.pt`` (latent width from the checkpoint), eval mode, no gradients."""
+    """g_a, g_s of ``folder/stage0.pt`` (its architecture from the checkpoint), eval mode, no gradients."""
     ck = torch.load(folder / "stage0.pt", map_location="cpu", weights_only=False)
-    C = ck["modules"]["g_a"]["scale"].shape[1]
-    g_a, g_s = Analysis(C), Synthesis(C)
-    g_a.load_state_dict(ck["modules"]["g_a"])
-    g_s.load_state_dict(ck["modules"]["g_s"])
-    return g_a.eval().requires_grad_(False), g_s.eval().requires_grad_(False)
+    arch = _arch(ck.get("extra", {}).get("architecture"), ck["modules"]["g_a"]["scale"].shape[1])
+    return build_module("g_a", arch, ck["modules"]["g_a"]), build_module("g_s", arch, ck["modules"]["g_s"])
 
 
-def frozen_entropy_model(path: Path, channels: int):
+def frozen_entropy_model(path: Path, channels: int, arch: Architecture | None = None):
     """(hyperprior, context or None, step) of a stage-2 / stage-3 checkpoint, eval mode, no gradients;
-    an unconditioned hyperprior (stage 3) is recognised by the input width of its analysis."""
+    an unconditioned hyperprior (stage 3) is recognised by the input width of its analysis. ``arch``:
+    the run's architecture (default: the checkpoint's, else rac-tiny with ``channels`` latent channels)."""
     ck = torch.load(path, map_location="cpu", weights_only=False)
-    state = ck["modules"]["hyperprior"]
-    hp = HyperPrior(channels, conditioned=state["h_a.0.weight"].shape[1] != channels)
-    hp.load_state_dict(state)
-    ctx = None
-    if "context" in ck["modules"]:
-        ctx = CheckerboardContext(channels)
-        ctx.load_state_dict(ck["modules"]["context"])
-        ctx = ctx.eval().requires_grad_(False)
-    return hp.eval().requires_grad_(False), ctx, ck.get("step", 0)
+    arch = _arch(arch or ck.get("extra", {}).get("architecture"), channels)
+    hp = build_module("hyperprior", arch, ck["modules"]["hyperprior"])
+    ctx = build_module("context", arch, ck["modules"]["context"]) if "context" in ck["modules"] else None
+    return hp, ctx, ck.get("step", 0)
 
 
-def frozen_denoiser(path: Path, channels: int):
-    """The denoiser of a stage-1 checkpoint, eval mode, no gradients."""
-    den = Denoiser(channels)
-    den.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["modules"]["denoiser"])
-    return den.eval().requires_grad_(False)
+def frozen_denoiser(path: Path, channels: int, arch: Architecture | None = None):
+    """The denoiser of a stage-1 checkpoint, eval mode, no gradients (``arch`` as in frozen_entropy_model)."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    return build_module("denoiser", _arch(arch or ck.get("extra", {}).get("architecture"), channels),
+                        ck["modules"]["denoiser"])
 
 
 def cached_latents(args, folder):
@@ -297,7 +345,7 @@ def cached_latents(args, folder):
     rng = np.random.default_rng(12345)
     imgs = load_images(args.data)
     with torch.no_grad():                                     # float32: the latents the codec will code
-        ys = torch.cat([g_a(args.dev(random_crops(imgs, 50, rng), True)).cpu()
+        ys = torch.cat([analysis(g_a, args.dev(random_crops(imgs, 50, rng), True), rng).cpu()
                         for _ in range(max(1, args.cache_crops // 50))]).contiguous()
     _save_atomic(ys, path)                                    # stages may start side by side
     dist.barrier()
@@ -327,9 +375,11 @@ def stage1(args, folder, uniform_t=False):
     torch.manual_seed(1)
     ys = cached_latents(args, folder)
     D = args.dev
-    model = D.module(Denoiser(ys.shape[1]))
+    arch = run_architecture(folder)
+    model = D.module(build_module("denoiser", arch, frozen=False))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr or 3e-4)
     run = Run(folder, "1u" if uniform_t else 1, {"denoiser": model}, opt)
+    run.extra["architecture"] = arch.to_record()
     gen = torch.Generator().manual_seed(dist.seed_offset(run.step + 11))
     rng = np.random.default_rng(dist.seed_offset(run.step + 11))
 
@@ -364,14 +414,17 @@ def stage2(args, folder, conditioned=True):
     torch.manual_seed(2)
     ys = cached_latents(args, folder)
     D = args.dev
-    hp = D.module(HyperPrior(ys.shape[1], conditioned=conditioned))
+    arch = run_architecture(folder)
+    hp = D.module(build_module("hyperprior", arch, frozen=False, conditioned=conditioned))
     modules = {"hyperprior": hp}
     if args.context:
-        modules["context"] = D.module(CheckerboardContext(ys.shape[1]))
+        modules["context"] = D.module(build_module("context", arch, frozen=False))
     params = [p for m in modules.values() for p in m.parameters()]
     opt = torch.optim.Adam(params, lr=args.lr or 1e-3)
     run = Run(folder, 2 if conditioned else 3, modules, opt)
     run.extra["schedule_version"] = schedule.SCHEDULE_VERSION     # the q → γ ramp it learns rates for
+    run.extra["architecture"] = arch.to_record()
+    px = arch.factor ** 2                                          # pixels per latent element
     gen = torch.Generator().manual_seed(dist.seed_offset(run.step + 21))
     rng = np.random.default_rng(dist.seed_offset(run.step + 21))
     L = schedule.DEFAULT_LEVELS
@@ -396,14 +449,14 @@ def stage2(args, folder, conditioned=True):
             mu, s = mu.float(), s.float()
         bits_y = GaussianConditional.likelihood(y_tilde, mu, s, d).sum((1, 2, 3))
         bits_z = FactorizedPrior.likelihood(z_tilde, hp.z_log_scale).sum((1, 2, 3))
-        bpp = (bits_y + bits_z).mean() / (h * w * 64)                     # bits per pixel (f = 8)
+        bpp = (bits_y + bits_z).mean() / (h * w * px)                     # bits per pixel
         loss = bpp if args.rate_loss == "bpp" else torch.log2(bits_y + bits_z).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         dist.average_gradients(params)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        return {"bpp": bpp.item(), "bpp_z": bits_z.mean().item() / (h * w * 64),
+        return {"bpp": bpp.item(), "bpp_z": bits_z.mean().item() / (h * w * px),
                 "log2_bits": torch.log2(bits_y + bits_z).mean().item()}
 
     _loop(run, step, args.minutes, args.ckpt_every, opt=opt, lr=args.lr or 1e-3, max_steps=args.steps)
@@ -420,7 +473,8 @@ def stage2q(args, folder):
     torch.manual_seed(5)
     ys = cached_latents(args, folder)
     D = args.dev
-    hp, ctx, _ = frozen_entropy_model(folder / "stage2.pt", ys.shape[1])
+    arch = run_architecture(folder)
+    hp, ctx, _ = frozen_entropy_model(folder / "stage2.pt", ys.shape[1], arch)
     qh, qc = intnet.QHyperSynthesis(hp), (intnet.QContext(ctx) if ctx is not None else None)
     modules = {"qhyper": qh, **({"qcontext": qc} if qc is not None else {})}
     for m in modules.values():
@@ -467,7 +521,7 @@ def stage2q(args, folder):
     def step():
         bits = rate(*batch())
         h, w = bits.new_tensor(ys.shape[2]), bits.new_tensor(ys.shape[3])
-        bpp = bits.mean() / (h * w * 64)
+        bpp = bits.mean() / (h * w * arch.factor ** 2)
         loss = bpp if args.rate_loss == "bpp" else torch.log2(bits).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -488,7 +542,7 @@ def stage4(args, folder):
     imgs = load_images(args.data)
     D = args.dev
     g_a, g_s = frozen_autoencoder(folder)
-    den = D.module(frozen_denoiser(folder / "stage1.pt", g_a.scale.shape[1]))
+    den = D.module(frozen_denoiser(folder / "stage1.pt", g_a.scale.shape[1], run_architecture(folder)))
     g_a = D.module(g_a, True)
     g_s = D.module(g_s.train().requires_grad_(True), True)
     opt = torch.optim.Adam(g_s.parameters(), lr=args.lr or 1e-4)
@@ -499,7 +553,7 @@ def stage4(args, folder):
     def step():
         x = D(random_crops(imgs, args.batch, rng, args.crop), True)
         with torch.no_grad():                                 # float32: the decoder's own latents
-            y = g_a(x).contiguous()
+            y = analysis(g_a, x, rng).contiguous()
             n, _, h, w = y.shape
             _, d, g = random_level_tables(n, h, w, rng, gen)
             d, g, u = D(d), D(g), D(torch.rand(y.shape, generator=gen) - 0.5)
@@ -524,9 +578,10 @@ def seed_run(folder: Path, model: str, restart: bool = False) -> list[str]:
     final log line of each stage from the model's record, so later stages and export build on it.
     The step / time counters continue the model's (``--minutes`` and ``--steps`` are totals), or
     start at 0 with ``restart`` (a fine-tune with its own lr schedule)."""
-    from .weights import load_state, training_stages
+    from .weights import architecture, load_state, training_stages
 
     state, record = load_state(model)
+    arch = architecture(record, state).to_record()
     stages = training_stages(model)
     written = []
     for stage, keys in ((0, ("g_a", "g_s")), (1, ("denoiser",)), (2, ("hyperprior",))):
@@ -539,7 +594,7 @@ def seed_run(folder: Path, model: str, restart: bool = False) -> list[str]:
         if stage == 2 and "context" in state:          # a model with the checkerboard context
             keys = keys + ("context",)
         torch.save({"modules": {k: state[k] for k in keys}, "opt": None, "step": info.get("steps", 0),
-                    "extra": {"seconds": info.get("seconds", 0), "seeded_from": model,
+                    "extra": {"seconds": info.get("seconds", 0), "seeded_from": model, "architecture": arch,
                               "schedule_version": int(record.get("schedule_version", 1))}}, path)
         with open(folder / f"stage{stage}.jsonl", "w") as f:
             f.write(json.dumps({"step": info.get("steps", 0), **info.get("final", {})}) + "\n")
@@ -560,6 +615,9 @@ def main(argv=None):
                    "steps instead of minutes); --minutes still caps the wall time")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=64, help="stage-0 crop size (stages 1-2 cache 128x128 crops)")
+    p.add_argument("--arch", choices=sorted(ARCHITECTURES), default=None,
+                   help="stage 0 of a new run: the model's module sizes (rac_video.codec.weights.ARCHITECTURES; "
+                        "default rac-tiny); later stages and resumes take the run's own")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--msssim-weight", type=float, default=0.0,
                    help="stages 0, 4: loss = MSE + w·(1 − MS-SSIM) (0: MSE only; needs --crop > 160)")
@@ -588,6 +646,8 @@ def main(argv=None):
     p.add_argument("--base", default=None, metavar="MODEL",
                    help="--export: store only the modules that differ from this installed model (the record "
                         "names it and pins its sha256)")
+    p.add_argument("--half", action="store_true",
+                   help="--export: store the float modules as float16 (weights format 2; half the bytes)")
     p.add_argument("--ddim-steps", type=int, default=None, metavar="K",
                    help="--export: the DDIM steps the encoder writes by default (unset: rac_video's default)")
     args = p.parse_args(argv)
@@ -621,7 +681,7 @@ def _main(p, args):
         from .weights import DEFAULT_MODEL, export
         print(export(args.run, args.export, args.name or DEFAULT_MODEL,
                      posterior_fusion=check_fusion(args.posterior_fusion), rdoq=check_alpha(args.rdoq),
-                     steps=args.ddim_steps, base=args.base))
+                     steps=args.ddim_steps, base=args.base, half=args.half))
         return 0
     if args.stage is None:
         return 0 if args.init_from else p.error("--stage, --init-from or --export is required")

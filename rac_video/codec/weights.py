@@ -3,9 +3,22 @@
 ``<name>.pt`` holds the state dicts of g_a, g_s, the denoiser and the hyperprior (and, for
 models trained with it, the checkerboard context); ``<name>.json`` records its sha256, the
 training commands, data and final losses. :func:`load_state` refuses a file whose hash differs from the record.
+
+One codebase for every size: a model's module sizes are its :class:`Architecture`, kept in its record
+(``"architecture"``; records without one are rac-tiny, with the latent width read from the weights),
+and :func:`build_module` / :func:`load_modules` are the one place that builds modules from it — for
+``Codec``, for training (its ``frozen_*`` loaders) and for tools. ``ARCHITECTURES`` names the configs
+training starts from (``--arch``).
+
+Storage formats (the record's ``"weights_format"``, 1 when absent): 1 keeps every tensor as trained
+(float32); 2 stores the float tensors of the float modules as float16 (half the bytes: room for larger
+models in the 30 MB budget) and the integer entropy networks as they are. The codec always computes in
+float32: a format-2 file is widened once at load, a fixed function of the stored bytes, so the sha256
+of the file — what a bitstream names — still pins the exact weights it decodes with.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import json
@@ -19,6 +32,119 @@ from .. import errors as _errors
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_MODEL = "rac-tiny-v6"
 WEIGHTS_ENV = "RAC_VIDEO_WEIGHTS"  # a folder of extra models (name.pt + name.json), searched first
+WEIGHTS_FORMATS = {1: "float32", 2: "float16 storage of the float modules"}
+HALF_FORMAT = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """The module sizes of one model (docs/design.md §3): ``analysis`` the stride-2 stages of g_a as
+    (channels, residual blocks), so f = 2^len(analysis); ``synthesis`` the scales of g_s from the latent
+    up (one more entry); ``importance_analysis``: g_a modulated by the level map (SFT, Song et al. 2021)."""
+
+    latent_channels: int = 16
+    analysis: tuple = ((16, 0), (48, 1), (64, 1))
+    synthesis: tuple = ((64, 1), (48, 1), (32, 0), (16, 0))
+    denoiser_width: int = 64
+    hyper_channels: int = 8
+    hyper_width: int = 64
+    context_width: int = 64
+    importance_analysis: bool = False
+
+    def __post_init__(self):
+        for f in ("analysis", "synthesis"):          # JSON gives lists: tuples of int pairs
+            object.__setattr__(self, f, tuple((int(c), int(r)) for c, r in getattr(self, f)))
+        ints = ("latent_channels", "denoiser_width", "hyper_channels", "hyper_width", "context_width")
+        if any(isinstance(getattr(self, k), bool) or int(getattr(self, k)) < 1 for k in ints):
+            raise ModelMismatchError(f"architecture sizes must be positive integers: {self}")
+        if len(self.synthesis) != len(self.analysis) + 1 or self.factor not in (8, 16):
+            raise ModelMismatchError(f"architecture needs f = 8 or 16 and one more synthesis scale than analysis "
+                                     f"stages, got {len(self.analysis)} stages and {len(self.synthesis)} scales")
+        if self.denoiser_width % 8:
+            raise ModelMismatchError(f"denoiser width must be a multiple of 8 (GroupNorm), got {self.denoiser_width}")
+
+    @property
+    def factor(self) -> int:
+        return 2 ** len(self.analysis)
+
+    def to_record(self) -> dict:
+        return {k: [list(p) for p in v] if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_record(cls, d: dict) -> "Architecture":
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ModelMismatchError(f"model architecture has fields this build does not know: {sorted(unknown)}: "
+                                     "upgrade rac_video")
+        return cls(**d)
+
+
+ARCHITECTURES = {
+    "rac-tiny": Architecture(),                   # the shipped rac-tiny-v1 … v6 (≈ 1.4 M parameters)
+    # the larger model of issue 22 (≈ 11.2 M parameters): f = 16, 48 latent channels (0.19 latent elements
+    # per pixel against rac-tiny's 0.25), wider residual transforms, importance-conditioned analysis. g_s +
+    # one denoiser step on a Kodak-sized latent: 2.6× rac-tiny's time (1 thread, this machine). A config
+    # to train (``--arch rac-small``), not a shipped model: sizes not yet chosen by training runs.
+    "rac-small": Architecture(latent_channels=48, analysis=((48, 0), (96, 1), (160, 1), (192, 1)),
+                              synthesis=((192, 2), (128, 1), (80, 1), (40, 0), (20, 0)), denoiser_width=160,
+                              hyper_channels=24, hyper_width=128, context_width=128, importance_analysis=True),
+}
+
+
+def architecture(record: dict, state: dict | None = None) -> Architecture:
+    """A model's architecture from its record; a record without one is rac-tiny, with the latent width of
+    its weights (``state``) when given."""
+    if "architecture" in record:
+        return Architecture.from_record(record["architecture"])
+    if state is not None and "g_a" in state:
+        return dataclasses.replace(Architecture(), latent_channels=int(state["g_a"]["scale"].shape[1]))
+    return Architecture()
+
+
+MODULE_KEYS = ("g_a", "g_s", "denoiser", "hyperprior", "context")
+
+
+def build_module(key: str, arch: Architecture, state_dict: dict | None = None, *, frozen: bool = True,
+                 conditioned: bool | None = None):
+    """One module of a model (``key`` in MODULE_KEYS) built to ``arch``; with ``state_dict`` loaded from it,
+    and ``frozen``: eval mode without gradients. ``conditioned`` (hyperprior): with the [t(γ), ℓ] input —
+    None reads it from ``state_dict`` (an unconditioned one is the ablation of stage 3), else True."""
+    from .autoencoder import Analysis, Synthesis
+    from .context import CheckerboardContext
+    from .denoiser import Denoiser
+    from .hyperprior import HyperPrior
+
+    C = arch.latent_channels
+    if key == "g_a":
+        m = Analysis(C, stages=arch.analysis, importance=arch.importance_analysis)
+    elif key == "g_s":
+        m = Synthesis(C, stages=arch.synthesis)
+    elif key == "denoiser":
+        m = Denoiser(C, width=arch.denoiser_width)
+    elif key == "hyperprior":
+        if conditioned is None:
+            conditioned = state_dict is None or state_dict["h_a.0.weight"].shape[1] != C
+        m = HyperPrior(C, hyper_channels=arch.hyper_channels, width=arch.hyper_width, conditioned=conditioned)
+    elif key == "context":
+        m = CheckerboardContext(C, width=arch.context_width)
+    else:
+        raise ValueError(f"unknown module {key!r} (have {', '.join(MODULE_KEYS)})")
+    if state_dict is not None:
+        try:
+            m.load_state_dict({n: t.float() if t.is_floating_point() else t for n, t in state_dict.items()})
+        except RuntimeError as exc:
+            raise ModelMismatchError(f"weights of {key} do not fit the model's architecture: "
+                                     f"{str(exc).splitlines()[0]}") from None
+    return m.eval().requires_grad_(False) if frozen else m
+
+
+def load_modules(name: str = DEFAULT_MODEL) -> tuple[dict, Architecture, dict, dict]:
+    """(modules, architecture, state, record) of an installed model: every float module in the state
+    built and frozen (g_a, g_s, denoiser, hyperprior, and context when the model has one)."""
+    state, record = load_state(name)
+    arch = architecture(record, state)
+    modules = {k: build_module(k, arch, state[k]) for k in MODULE_KEYS if k in state}
+    return modules, arch, state, record
 
 
 def _dirs() -> list[Path]:
@@ -66,6 +192,10 @@ def load_state(name: str = DEFAULT_MODEL) -> tuple[dict, dict]:
     if not path.exists() or not rec_path.exists():
         raise ModelMismatchError(f"model {name!r} is not installed (have: {', '.join(available()) or 'none'})")
     record = json.loads(rec_path.read_text())
+    fmt = record.get("weights_format", 1)
+    if fmt not in WEIGHTS_FORMATS:
+        raise ModelMismatchError(f"model {name!r} is stored in weights format {fmt!r}, this build reads "
+                                 f"{sorted(WEIGHTS_FORMATS)}: upgrade rac_video")
     digest = sha256(path)
     if digest != record["sha256"]:
         raise ModelMismatchError(f"weights file {path} has sha256 {digest[:16]}…, its record says "
@@ -81,12 +211,19 @@ def load_state(name: str = DEFAULT_MODEL) -> tuple[dict, dict]:
     return state, record
 
 
+def half_state(state: dict) -> dict:
+    """Weights format 2: the float tensors of the float modules as float16 (the integer networks,
+    ``intnet``, and integer tensors unchanged)."""
+    return {k: sd if k == "intnet" else {n: t.half() if t.is_floating_point() else t for n, t in sd.items()}
+            for k, sd in state.items()}
+
+
 def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL, *, posterior_fusion: float = 0.0,
-           rdoq: float = 0.0, steps: int | None = None, base: str | None = None) -> str:
+           rdoq: float = 0.0, steps: int | None = None, base: str | None = None, half: bool = False) -> str:
     """Pack the final checkpoints of a training run into ``out_dir/name.pt`` + ``name.json``; the
     decoder's posterior fusion constant, the encoder's default RDOQ α and its default DDIM steps K go
     into the record when set (measured by tools/tune_encoder.py; the fusion constant is part of how
-    the model decodes, α and K are encoder defaults)."""
+    the model decodes, α and K are encoder defaults). ``half``: weights format 2 (float16 storage)."""
     run, out_dir = Path(run), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     state, stages = {}, {}
@@ -95,8 +232,11 @@ def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL, *, posterior_fus
     if (run / "stage4.pt").exists():
         parts.append((4, ("g_s",)))
     versions = set()        # the q → γ ramp the rate-side stages (2, and 4 if present) were trained with
+    arch = None             # the architecture stage 0 recorded (runs from before: rac-tiny, no record entry)
     for stage, keys in parts:
         ck = torch.load(run / f"stage{stage}.pt", map_location="cpu", weights_only=False)
+        if stage == 0:
+            arch = ck["extra"].get("architecture")
         if stage in (2, 4):
             versions.add(ck["extra"].get("schedule_version", 1))
         if stage == 2 and "context" in ck["modules"]:      # the checkerboard context (stage 2 --context)
@@ -124,6 +264,8 @@ def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL, *, posterior_fus
         parts.append(("2q", ("intnet",)))
     if len(versions) != 1:
         raise ValueError(f"stages 2 and 4 of {run} were trained with different schedule versions {versions}")
+    if half:
+        state = half_state(state)
     base_info = None
     if base:            # store only what differs from an installed model; the record pins the base's hash
         base_state, base_record = load_state(base)
@@ -141,6 +283,8 @@ def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL, *, posterior_fus
     n_params = sum(t.numel() for sd in state.values() for t in sd.values())
     record = {"name": name, "sha256": sha256(path), "bytes": path.stat().st_size, "parameters": n_params,
               "schedule_version": versions.pop(),
+              **({"weights_format": HALF_FORMAT} if half else {}),
+              **({"architecture": Architecture.from_record(arch).to_record()} if arch is not None else {}),
               **({"base": base_info} if base_info else {}),
               **({"device_independent": True} if "intnet" in state else {}),
               **({"posterior_fusion": float(posterior_fusion)} if posterior_fusion else {}),
@@ -153,6 +297,7 @@ def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL, *, posterior_fus
                  + (f" --posterior-fusion {posterior_fusion:g}" if posterior_fusion else "")
                  + (f" --rdoq {rdoq:g}" if rdoq else "")
                  + (f" --ddim-steps {steps}" if steps is not None else "")
-                 + (f" --base {base}" if base else "")]}
+                 + (f" --base {base}" if base else "")
+                 + (" --half" if half else "")]}
     (out_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     return json.dumps(record, indent=2)
