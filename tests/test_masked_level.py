@@ -126,6 +126,29 @@ def test_a_masked_payload_for_another_payload_version_is_refused(codec):
         codec.decode_frame(bytes(p), lv, 3, height=h, width=w)
 
 
+def test_several_masked_levels(codec):
+    h, w, q = 48, 72, 6
+    f, lv = _frame(h, w, 7), _levels(codec, h, w, seed=7)
+    sizes = [len(codec.encode_frame(f, lv, q, masked=M)) for M in (0, 1, 4, 8)]
+    assert sizes == sorted(sizes, reverse=True) and sizes[1] > sizes[3]
+    p = codec.encode_frame(f, lv, q, masked=4)
+    assert p[0] & MASKED_FLAG and p[codec._hdr.size] == 4
+    k, prm, K, masked = codec.decode_levels(p, lv, q, height=h, width=w)
+    assert masked == 4
+    level = codec.level_map(lv, h, w)
+    want = ops.quantize(codec.g_a(codec.frame_tensor(f)), level, codec.level_table(q).delta, 0, 0)
+    coded = (level >= 4).expand_as(k)
+    assert torch.equal(k[coded], want[coded])
+    yb, _ = codec.symbol_bits(f, lv, q, masked=4)
+    assert yb[~coded[0].numpy()].sum() == 0
+    assert abs(8 * len(p) - codec.estimate_bits(f, lv, q, masked=4)) <= 32
+    for bad in (0, codec.levels, 255):                          # the M byte out of range
+        with pytest.raises(PayloadError, match="masked levels"):
+            codec.decode_frame(p[:codec._hdr.size] + bytes([bad]) + p[codec._hdr.size + 1:], lv, q, height=h, width=w)
+    with pytest.raises(ValueError, match="masked"):
+        codec.encode_frame(f, lv, q, masked=codec.levels)
+
+
 def test_record_sets_the_default(random_dir):
     c = Codec("rand-a", masked=True)
     f = _frame(16, 24)

@@ -47,10 +47,11 @@ def _as_u8_image(image) -> np.ndarray:
 
 
 def encode_image(image, importance=None, quality: int = 8, *, model: Codec | None = None, seed: int = 0,
-                 steps: int | None = None, rdoq: float | None = None) -> bytes:
+                 steps: int | None = None, rdoq: float | None = None, masked: bool | int | None = None) -> bytes:
     """Compress an RGB image. ``importance``: None (uniform, all levels L−1) or an (H, W) map in [0, 1];
-    ``steps`` (DDIM steps K written for the decoder) and ``rdoq`` (the encoder's RDOQ α, 0: off;
-    rac_video.codec.rdoq): None takes the model's default."""
+    ``steps`` (DDIM steps K written for the decoder), ``rdoq`` (the encoder's RDOQ α, 0: off;
+    rac_video.codec.rdoq) and ``masked`` (levels ℓ < M not coded, True: M = 1; rac_video.codec.model):
+    None takes the model's default."""
     codec = model or load_model()
     a = _as_u8_image(image)
     H, W = a.shape[:2]
@@ -63,7 +64,7 @@ def encode_image(image, importance=None, quality: int = 8, *, model: Codec | Non
             raise ValueError(f"importance map must be (H, W) = {(H, W)}, got {m.shape}")
         levels = sideinfo.levels_from_importance(m, hw, codec.levels)
     side = sideinfo.RasterLevels(levels, codec.levels).to_bytes()
-    payload = codec.encode_frame(a, levels, quality, seed=seed, steps=steps, rdoq=rdoq)
+    payload = codec.encode_frame(a, levels, quality, seed=seed, steps=steps, rdoq=rdoq, masked=masked)
     name = codec.name.encode()
     return (MAGIC + bytes([VERSION, len(name)]) + name + bytes.fromhex(codec.weights_hash[:16])
             + _TAIL.pack(H, W, quality, seed, len(side)) + side + payload)

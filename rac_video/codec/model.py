@@ -32,9 +32,10 @@ y stream (both rac_video.entropy streams). Version 3 (context models): u8 versio
 of the ẑ stream, u32 length of the anchor stream, ẑ stream, anchor stream, non-anchor stream.
 Versions 4 and 5: the layouts of 2 and 3 for models with integer entropy networks.
 
-The masked level (an encode setting, ``masked=True``): bit 7 of the version byte (``MASKED_FLAG``)
-says that no symbol is coded for the elements of the lowest importance level (``MASKED_LEVEL``, 0):
-both ends set their level k to the coding offset round(μ/Δ + u) — what a zero symbol would
+The masked level (an encode setting, ``masked=M``, True meaning 1): bit 7 of the version byte
+(``MASKED_FLAG``) says that a u8 M follows the header and that no symbol is coded for the elements of
+the M lowest importance levels (ℓ < M; M = 1: the lowest level only, what an ROI map's background
+gets; a foveation map never falls to level 0 and needs M > 1 for its periphery): both ends set their level k to the coding offset round(μ/Δ + u) — what a zero symbol would
 give, so a checkerboard context sees the same anchors on both sides — and the streams hold the other
 elements only. A masked element carries no observation: it is at t = 1 (pure noise), and all the
 decoder knows of it is the entropy model's N(μ, s²). The deterministic decoder takes the mean, ŷ₀ = μ
@@ -72,8 +73,7 @@ PAYLOAD_VERSION = 2  # 2: y tables indexed by (scale, mean bucket)
 CONTEXT_PAYLOAD_VERSION = 3  # 3: the y symbols in two checkerboard streams
 INT_PAYLOAD_VERSION = 4  # 4: as 2, (μ, s) and the coding parameters from exact integer networks
 INT_CONTEXT_PAYLOAD_VERSION = 5  # 5: as 3, with exact integer networks (hyperprior and context)
-MASKED_FLAG = 0x80           # bit 7 of the payload's version byte: the lowest level is masked (not coded)
-MASKED_LEVEL = 0            # the importance level whose elements a masked payload does not code
+MASKED_FLAG = 0x80           # bit 7 of the payload's version byte: a u8 M follows, levels ℓ < M are not coded
 DEFAULT_STEPS = 2           # K for models whose record does not name one
 MAX_STEPS = 64
 _HDR = struct.Struct("<BBI")
@@ -86,11 +86,11 @@ class PayloadError(CorruptStreamError):
 
 class LatentLevels(NamedTuple):
     """What ``Codec.decode_levels`` returns: the integer levels k (int32 (1, C, h, w)), the entropy
-    model's parameters, the steps K the payload asks for and whether its lowest level is masked."""
+    model's parameters, the steps K the payload asks for and its masked levels M (0: none)."""
     k: torch.Tensor
     params: tuple
     steps: int
-    masked: bool = False
+    masked: int = 0
 
 
 class Codec:
@@ -121,7 +121,8 @@ class Codec:
         # from its record, so a file decodes the same way wherever its model does
         self.fusion = check_fusion(record.get("posterior_fusion", 0.0) if fusion is None else fusion)
         # the masked level (module docstring): the encoder's default, the model's (its record), else off
-        self.masked = bool(record.get("masked_level", False) if masked is None else masked)
+        self.masked = 0
+        self.masked = self.masked_levels(record.get("masked_levels", 0) if masked is None else masked)
         C = arch.latent_channels
         modules = {k: m.to(self.device) for k, m in modules.items()}
         self.g_a, self.g_s, self.denoiser, self.hyper = (modules[k] for k in ("g_a", "g_s", "denoiser", "hyperprior"))
@@ -184,10 +185,18 @@ class Codec:
         """Per-level γ / Δ tables for quality q under this model's schedule version."""
         return schedule.level_table(quality, self.levels, self.schedule_version)
 
+    def masked_levels(self, masked) -> int:
+        """The number M of masked levels of an encode setting: None the codec's default, True 1, False 0."""
+        if masked is None:
+            return self.masked
+        if not isinstance(masked, (bool, int, np.integer)) or not 0 <= int(masked) < self.levels:
+            raise ValueError(f"masked must be a bool or a number of levels in 0..{self.levels - 1}, got {masked!r}")
+        return int(masked)
+
     @staticmethod
-    def masked_elements(level) -> torch.Tensor:
-        """(1, 1, h, w) bool: the elements a masked payload does not code (level == MASKED_LEVEL)."""
-        return level == MASKED_LEVEL
+    def masked_elements(level, masked: int = 1) -> torch.Tensor:
+        """(1, 1, h, w) bool: the elements a payload with M = ``masked`` masked levels does not code (ℓ < M)."""
+        return level < int(masked)
 
     def condition(self, level, table):
         """(cond, γ) of a level map: cond = [t(γ), ℓ/(L−1)] (the float entropy networks' and the denoiser's
@@ -236,11 +245,11 @@ class Codec:
         mu, lam = prm
         return (mu.to(torch.float32) * 2.0 ** -_intnet.MU_BITS, torch.exp(lam.to(torch.float64) / 256.0).float())
 
-    def _y_symbols(self, y, z_hat, cond, level, quality, seed, frame_index, rdoq, masked=False):
+    def _y_symbols(self, y, z_hat, cond, level, quality, seed, frame_index, rdoq, masked=0):
         """The y streams' (symbols, indexes) as numpy arrays: one pair, or (anchors, rest) with a
         context. With RDOQ (α = ``rdoq`` > 0) the levels are refined against each stream's own
         coding parameters, anchors first (the context then sees the anchors the decoder will have).
-        ``masked``: the elements of the masked level take k = offset and are left out of the streams
+        ``masked`` M > 0: the elements of levels ℓ < M take k = offset and are left out of the streams
         (1-D arrays of the coded elements, in raster order)."""
         gc = self.conditional
         delta = self.level_table(quality).delta.to(self.device)
@@ -251,7 +260,7 @@ class Codec:
         def refined(k, offset, index, where=None):
             return _rdoq.refine_levels(k, v, offset, index, gc, rdoq, where=where) if rdoq else k
 
-        coded = ~self.masked_elements(level).expand_as(k) if masked else None
+        coded = ~self.masked_elements(level, masked).expand_as(k) if masked else None
         if not self.has_context:
             k = refined(k, offset, index)
             if coded is None:
@@ -286,9 +295,10 @@ class Codec:
     def encode_frame(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
                      steps: int | None = None, rdoq: float | None = None, masked: bool | None = None) -> bytes:
         """One frame's payload; ``rdoq``: RDOQ's α for this frame (None: the codec's default, 0: off);
-        ``masked``: code nothing for the lowest level's elements (module docstring; None: the codec's default)."""
+        ``masked``: code nothing for the elements of the M = ``masked`` lowest levels (True: 1; module
+        docstring; None: the codec's default)."""
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
-        masked = self.masked if masked is None else bool(masked)
+        masked = self.masked_levels(masked)
         x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         table = self.level_table(quality)
@@ -303,8 +313,8 @@ class Codec:
         y_streams = [self.conditional.compress(sym, ix)
                      for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, rdoq, masked)]
         lengths = [len(z_bytes)] + [len(b) for b in y_streams[:-1]]
-        version = self.payload_version | (MASKED_FLAG if masked else 0)
-        return self._hdr.pack(version, K, *lengths) + z_bytes + b"".join(y_streams)
+        head = self._hdr.pack(self.payload_version | (MASKED_FLAG if masked else 0), K, *lengths)
+        return head + (bytes([masked]) if masked else b"") + z_bytes + b"".join(y_streams)
 
     def _split_payload(self, payload: bytes):
         payload = bytes(payload)
@@ -315,10 +325,15 @@ class Codec:
             raise PayloadError(f"frame payload version {payload[0]} (this model decodes {self.payload_version}, "
                                f"masked {self.payload_version | MASKED_FLAG})")
         _, K, *lengths = hdr.unpack_from(payload)
-        if K > MAX_STEPS or sum(lengths) > len(payload) - hdr.size:
+        start, masked = hdr.size, 0
+        if payload[0] & MASKED_FLAG:
+            if len(payload) < start + 1 or not 0 < payload[start] < self.levels:
+                raise PayloadError("frame payload's masked levels are missing or out of range")
+            masked, start = payload[start], start + 1
+        if K > MAX_STEPS or sum(lengths) > len(payload) - start:
             raise PayloadError("frame payload header is inconsistent (steps or length out of range)")
-        ends = np.cumsum([hdr.size, *lengths]).tolist()
-        return (K, bool(payload[0] & MASKED_FLAG), payload[ends[0]:ends[1]],
+        ends = np.cumsum([start, *lengths]).tolist()
+        return (K, masked, payload[ends[0]:ends[1]],
                 [payload[a:b] for a, b in zip(ends[1:], ends[2:] + [len(payload)])])
 
     @torch.no_grad()
@@ -327,7 +342,7 @@ class Codec:
         """The entropy-decoding half of ``decode_frame``: ``LatentLevels(k, params, steps, masked)`` with k
         the integer levels (int32 (1, C, h, w), what the encoder quantized; a masked element's is its
         offset), params the entropy model's (μ, s) or integer (μ, λ), steps the K the payload asks for and
-        masked its masked-level flag. Everything here decides symbols: for a model with integer entropy
+        masked its number of masked levels M (0: none). Everything here decides symbols: for a model with integer entropy
         networks it is bit-identical on every device (``rac-video check``)."""
         K, masked, z_bytes, y_streams = self._split_payload(payload)
         table = self.level_table(quality)
@@ -340,7 +355,7 @@ class Codec:
             z_hat = torch.from_numpy(zi).to(self.device).float()
             prm, offset, index = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
             if masked:                       # the masked level's elements: k = offset, nothing coded
-                coded = ~self.masked_elements(level).expand(1, C, h, w)
+                coded = ~self.masked_elements(level, masked).expand(1, C, h, w)
                 if not self.has_context:
                     k = offset.clone()
                     sym = gc.decompress(y_streams[0], index[coded].cpu().numpy())
@@ -380,16 +395,16 @@ class Codec:
 
     @torch.no_grad()
     def reconstruct(self, k, prm, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0, height: int,
-                    width: int, steps: int, masked: bool = False) -> np.ndarray:
+                    width: int, steps: int, masked: int = 0) -> np.ndarray:
         """The generative half of ``decode_frame``: ŷ = Δ(k − u), K elementwise DDIM steps, the posterior
-        fusion (models that have it) and g_s. ``masked`` (the payload's flag, ``LatentLevels.masked``): the
-        masked level's elements are the entropy model's mean μ (module docstring)."""
+        fusion (models that have it) and g_s. ``masked`` (the payload's M, ``LatentLevels.masked``): the
+        masked levels' elements are the entropy model's mean μ (module docstring)."""
         table = self.level_table(quality)
         level = self.level_map(levels_u8, height, width)
         gamma = table.gamma.to(self.device)[level.long()]
         delta = table.delta.to(self.device)
         y_hat = self.conditional.dequantize(k, level, delta, seed, frame_index)
-        m = self.masked_elements(level) if masked else None
+        m = self.masked_elements(level, masked) if masked else None
         if m is not None:
             mu = self.gaussian_params(prm)[0].to(y_hat.dtype)
             y_hat = torch.where(m, mu, y_hat)
@@ -424,7 +439,7 @@ class Codec:
         """``q -> estimated payload bits`` for one frame; g_a runs once, each call costs the hyperprior
         and a table lookup per symbol (what per-frame rate control searches over)."""
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
-        masked = self.masked if masked is None else bool(masked)
+        masked = self.masked_levels(masked)
         x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         level = self.level_map(levels_u8, H, W)
@@ -434,7 +449,7 @@ class Codec:
         def bits(quality: int) -> float:
             cond, _ = self.condition(level, self.level_table(quality))
             z_hat = torch.round(self.hyper.analysis(y, cond))
-            return float(8 * self._hdr.size + self.z_prior.bits(z_hat.to(torch.int32).cpu().numpy())
+            return float(8 * (self._hdr.size + (1 if masked else 0)) + self.z_prior.bits(z_hat.to(torch.int32).cpu().numpy())
                          + sum(self.conditional.bits(sym, ix)
                                for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index,
                                                               rdoq, masked)))
@@ -448,7 +463,7 @@ class Codec:
         symbol's information content under the coder's integer tables (what ``estimate_bits`` sums,
         without the streams' fixed costs); a masked element's bits are 0."""
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
-        masked = self.masked if masked is None else bool(masked)
+        masked = self.masked_levels(masked)
         x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         level = self.level_map(levels_u8, H, W)
@@ -461,7 +476,7 @@ class Codec:
         _, C, h, w = y.shape
         if len(streams) == 1 and not masked:
             return self.conditional.symbol_bits(*streams[0]).reshape(C, h, w), zb
-        coded = np.broadcast_to(~self.masked_elements(level).cpu().numpy()[0] if masked else True, (C, h, w))
+        coded = np.broadcast_to(~self.masked_elements(level, masked).cpu().numpy()[0] if masked else True, (C, h, w))
         yb = np.zeros((C, h, w))
         if len(streams) == 1:
             yb[coded] = self.conditional.symbol_bits(*streams[0])
@@ -552,4 +567,4 @@ def load_model(name: str | None = None, *, device="cpu") -> Codec:
 
 
 __all__ = ["Codec", "LatentLevels", "load_model", "frame_tensor", "uint8_frame", "PayloadError", "ModelMismatchError",
-           "PAD", "DEFAULT_STEPS", "MASKED_FLAG", "MASKED_LEVEL"]
+           "PAD", "DEFAULT_STEPS", "MASKED_FLAG"]
