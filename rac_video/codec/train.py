@@ -154,11 +154,37 @@ class Run:
             f.write(json.dumps({"step": self.step, "time": time.time(), **kv}) + "\n")
 
 
+class _NoBar:
+    def __init__(self, *a, **kw):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass
+
+    def set_postfix(self, d):
+        pass
+
+
+def compiled(args, fn):
+    """``torch.compile(fn)`` under ``--compile`` (the module itself stays as it is: checkpoints keep
+    their plain parameter names), else ``fn``."""
+    return torch.compile(fn) if getattr(args, "compile", False) else fn
+
+
 def _loop(run: Run, step_fn, minutes: float, ckpt_every: float, log_every: int = 50, opt=None, lr=None,
           max_steps: int | None = None):
     """Run ``step_fn`` for ``minutes`` of wall time (in total over resumes) or until ``max_steps``,
     cosine-decaying the lr to lr/20 over whichever budget is given (steps when both are)."""
-    from tqdm import tqdm
+    try:
+        from tqdm import tqdm
+    except ImportError:             # GPU machines may lack it: no progress bar
+        tqdm = _NoBar
 
     budget = minutes * 60
     spent = float(run.extra.get("seconds", 0.0))
@@ -237,7 +263,7 @@ def stage0(args, folder):
     distortion matters, the modulation lets the encoder act on it)."""
     torch.manual_seed(0)
     rng = np.random.default_rng(dist.seed_offset(args.seed))
-    imgs = load_images(args.data)
+    imgs = load_images(args.data, args.data_limit)
     D = args.dev
     arch = run_architecture(folder, args.arch)
     g_a = D.module(build_module("g_a", arch, frozen=False), True)
@@ -249,6 +275,8 @@ def stage0(args, folder):
     gen = torch.Generator().manual_seed(dist.seed_offset(run.step + 1))
     L, f = schedule.DEFAULT_LEVELS, arch.factor
 
+    fa, fs = compiled(args, g_a), compiled(args, g_s)
+
     def step():
         x = D(random_crops(imgs, args.batch, rng, args.crop), True)
         m = None
@@ -256,9 +284,9 @@ def stage0(args, folder):
             lv = (importance_maps(x.shape[0], x.shape[2] // f, x.shape[3] // f, rng) * (L - 1)).round() / (L - 1)
             m = D(lv)
         with D.autocast():
-            y = g_a(x, m) if m is not None else g_a(x)
+            y = fa(x, m) if m is not None else fa(x)
             # a little latent noise (2 % of the latent spread) makes g_s tolerant to imperfect denoising
-            x_hat = g_s(y + 0.02 * y.detach().float().std() * D(torch.randn(y.shape, generator=gen)))
+            x_hat = fs(y + 0.02 * y.detach().float().std() * D(torch.randn(y.shape, generator=gen)))
         if m is None:
             loss, out = reconstruction_loss(x_hat.float(), x, args.msssim_weight)
         else:
@@ -343,7 +371,7 @@ def cached_latents(args, folder):
     g_a, _ = frozen_autoencoder(folder)
     g_a = args.dev.module(g_a, True)
     rng = np.random.default_rng(12345)
-    imgs = load_images(args.data)
+    imgs = load_images(args.data, args.data_limit)
     with torch.no_grad():                                     # float32: the latents the codec will code
         ys = torch.cat([analysis(g_a, args.dev(random_crops(imgs, 50, rng), True), rng).cpu()
                         for _ in range(max(1, args.cache_crops // 50))]).contiguous()
@@ -382,6 +410,7 @@ def stage1(args, folder, uniform_t=False):
     run.extra["architecture"] = arch.to_record()
     gen = torch.Generator().manual_seed(dist.seed_offset(run.step + 11))
     rng = np.random.default_rng(dist.seed_offset(run.step + 11))
+    fwd = compiled(args, model)
 
     def step():
         y = ys[torch.randint(len(ys), (args.batch,), generator=gen)]
@@ -393,7 +422,7 @@ def stage1(args, folder, uniform_t=False):
         xi = uniform_noise(y.shape, gen)
         z, gamma, xi = D(a * y + s * xi), D(gamma), D(xi)
         with D.autocast():
-            eps = model(z, gamma)
+            eps = fwd(z, gamma)
         err = (eps.float() - xi) ** 2
         loss = (err * snr_weight(gamma, args.snr_clip)).mean()             # ε-MSE, weighted
         opt.zero_grad(set_to_none=True)
@@ -428,6 +457,7 @@ def stage2(args, folder, conditioned=True):
     gen = torch.Generator().manual_seed(dist.seed_offset(run.step + 21))
     rng = np.random.default_rng(dist.seed_offset(run.step + 21))
     L = schedule.DEFAULT_LEVELS
+    h_a, h_s = compiled(args, hp.analysis), compiled(args, hp.synthesis)
 
     def step():
         y = ys[torch.randint(len(ys), (args.batch,), generator=gen)]
@@ -437,10 +467,10 @@ def stage2(args, folder, conditioned=True):
         u_y = torch.rand(y.shape, generator=gen) - 0.5
         y, d = D(y), D(d)
         with D.autocast():
-            z = hp.analysis(y, cond).float()
+            z = h_a(y, cond).float()
         z_tilde = z + D(torch.rand(z.shape, generator=gen) - 0.5)
         with D.autocast():
-            mu, s = hp.synthesis(z_tilde, cond)
+            mu, s = h_s(z_tilde, cond)
         mu, s = mu.float(), s.float()                                     # rates in float32
         y_tilde = y / d + D(u_y)            # universal quantization: k − u = y/Δ + U exactly in law (Δ units)
         if args.context:                    # ... and the dequantized latent the decoder has is Δ·(k − u)
@@ -539,7 +569,7 @@ def stage4(args, folder):
     denoiser and the hyperprior stay frozen, so the bitstream (levels, Δ, symbols) is unchanged."""
     torch.manual_seed(4)
     rng = np.random.default_rng(dist.seed_offset(args.seed + 4))
-    imgs = load_images(args.data)
+    imgs = load_images(args.data, args.data_limit)
     D = args.dev
     g_a, g_s = frozen_autoencoder(folder)
     den = D.module(frozen_denoiser(folder / "stage1.pt", g_a.scale.shape[1], run_architecture(folder)))
@@ -610,6 +640,8 @@ def main(argv=None):
                         "(quantization-aware fine-tune of stage 2)")
     p.add_argument("--run", type=Path, default=Path("runs/default"))
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--data-limit", type=int, default=None, metavar="N",
+                   help="read only the first N images of --data (quick runs)")
     p.add_argument("--minutes", type=float, default=20)
     p.add_argument("--steps", type=int, default=None, help="stop at this many steps (the lr schedule follows "
                    "steps instead of minutes); --minutes still caps the wall time")
@@ -627,6 +659,7 @@ def main(argv=None):
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast for the forward passes (default: on for CUDA, off for CPU)")
     p.add_argument("--ckpt-every", type=float, default=120, help="seconds between checkpoints")
+    p.add_argument("--compile", action="store_true", help="stages 0-2: torch.compile the forward passes")
     p.add_argument("--cache-crops", type=int, default=6000, help="stages 1-3: 128x128 crops whose latents are cached")
     p.add_argument("--context", action="store_true",
                    help="stage 2: add the checkerboard context model (rac_video.codec.context), trained jointly")
