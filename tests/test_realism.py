@@ -1,4 +1,4 @@
-"""The decoder's realism control and the colour layer (docs/design.md §3.5.5, §3.9): the same payload decodes
+"""The decoder's realism control and the colour layer (docs/design.md §3.5.5, §3.5.6): the same payload decodes
 in any mode, every mode is reproducible, ρ = 0 is the fidelity decode, the ROI keeps the fidelity pixels
 where the model ships a realism synthesis, and every 64×64 block keeps its colour."""
 import math

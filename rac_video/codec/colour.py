@@ -1,4 +1,4 @@
-"""The colour layer: each 64×64 block's mean colour, sent exactly (docs/design.md §3.9).
+"""The colour layer: each 64×64 block's mean colour, sent exactly (docs/design.md §3.5.6).
 
 Where the importance map asks for few bits, the latent carries almost nothing and the decoder's
 picture is whatever the hyperprior's mean synthesises to — at 0.05 bpp a brown fog whose blocks can be
