@@ -361,22 +361,28 @@ class Codec:
         gamma = table.gamma.to(self.device)[level.long()]
         delta = table.delta.to(self.device)
         y_hat = self.conditional.dequantize(k, level, delta, seed, frame_index)
-        y0 = self.denoise(y_hat, gamma, steps)
         mu = s = None
         if self.fusion or rho:
             mu, s = self.gaussian_params(prm)
-        if self.fusion:
-            y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
-        if not rho:
-            return self.synthesize(y0, height, width)
-        w = realism_weight(level, self.levels, rho)
+        w = realism_weight(level, self.levels, rho) if rho else None
+        x_fid = None
+        if not rho or (self.g_s_real is not None and float(w.max()) > 0):   # the fidelity picture is needed
+            y0 = self.denoise(y_hat, gamma, steps)
+            if self.fusion:
+                y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
+            x_fid = self.g_s(y0)
+            if not rho:
+                return uint8_frame(x_fid, height, width)
+        if float(w.max()) == 0:             # all ROI: nothing to generate, the fidelity decode
+            return self.reconstruct(k, prm, levels_u8, quality, seed=seed, frame_index=frame_index, height=height,
+                                    width=width, steps=steps)
         gen = realism_generator(seed, frame_index)
         y_den = denoise(self.denoiser, y_hat, gamma, max(steps, REALISM_MIN_STEPS), eta=w, generator=gen)
         y_fused = fuse_posterior(y_den, y_hat, mu, s, delta[level.long()], self.fusion)
         y_real = sample_posterior(y_fused, y_den, y_hat, mu, s, delta[level.long()], self.fusion, w, gen)
         if self.g_s_real is None:
             return self.synthesize(y_real, height, width)
-        x_fid, x_real = self.g_s(y0), self.g_s_real(y_real)
+        x_real = self.g_s_real(y_real)
         w_px = F.interpolate(w, size=x_fid.shape[-2:], mode="bilinear", align_corners=False)
         return uint8_frame(x_fid + w_px * (x_real - x_fid), height, width)
 
