@@ -5,12 +5,19 @@ importance map, which needs them in order) into a bounded queue, the calling thr
 codec, and a writer thread drains a second bounded queue into the container or the video file,
 so memory stays bounded by the queue sizes whatever the length of the video.
 
-The hashed dither depends on the seed only, not on the frame number, so a static region with
+One dither policy for every path: the hashed dither's frame counter (``dither_frame``) is the
+constant :data:`DITHER_FRAME`, written in the header, not the frame number, so a static region with
 static importance quantizes to the same integers in every frame: the dither adds no flicker.
 
-:class:`FrameEncoder` / :class:`FrameDecoder` are the per-frame halves (streaming uses them on
-its own transport); :func:`encode_video` / :func:`decode_video` are what ``rac-video encode`` /
-``decode`` run.
+:class:`FrameEncoder` / :class:`FrameDecoder` are the per-frame halves, a codec usable without a
+container (as PyAV's codec context is): ``rac-video stream`` codes every frame through them on its own
+transport, so a stream sends exactly the packets a ``.racv`` file holds. :func:`encode_video` /
+:func:`decode_video` are what ``rac-video encode`` / ``decode`` run.
+
+What they need of a codec (:class:`~rac_video.codec.Codec`, or a stand-in such as the stream's
+``JpegStandIn``): ``name``, ``weights_hash``, ``levels``, ``steps``, ``rdoq``, ``schedule_version``,
+``device``, ``device_independent``, ``latent_hw``, ``encode_frame``, ``decode_frame`` and, for a
+bitrate target, ``rate_function``.
 """
 from __future__ import annotations
 
@@ -38,7 +45,7 @@ from .rate import RateController
 __all__ = ["EncodeOptions", "FrameEncoder", "FrameDecoder", "encode_video", "decode_video", "PipelineError",
            "header_for"]
 
-DITHER_FRAME = 0  # the dither's frame counter: fixed, so static content quantizes identically in every frame
+DITHER_FRAME = 0  # dither_frame, the dither's frame counter: fixed, so static content quantizes identically
 
 
 class PipelineError(InvalidInputError):
@@ -112,6 +119,7 @@ class EncodeOptions:
     max_frames: int | None = None
     fps: float | None = None             # frame rate of an image folder (a video file has its own)
     queue_size: int = 4
+    stream_id: int | None = None         # the .racv stream id in the header and every packet; None: random
 
     def check(self):
         if self.bitrate_kbps is None:
@@ -131,6 +139,8 @@ class EncodeOptions:
             check_alpha(self.rdoq)
         if not 0 <= int(self.seed) < 2**32:
             raise ValueError("seed must be in [0, 2^32)")
+        if self.stream_id is not None and not 1 <= int(self.stream_id) < 2**32:
+            raise ValueError(f"stream id must be in [1, 2^32), got {self.stream_id!r}")
 
 
 def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: EncodeOptions) -> Header:
@@ -148,7 +158,8 @@ def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: Encod
                 "rate_control": ({"mode": "bitrate", "target_kbps": float(opts.bitrate_kbps)}
                                  if opts.bitrate_kbps else {"mode": "quality", "quality": int(opts.quality)})}
     return Header(model=codec.name, weights_hash=codec.weights_hash, width=int(width), height=int(height),
-                  fps_num=fps.numerator, fps_den=fps.denominator, color="rgb24", settings=settings)
+                  fps_num=fps.numerator, fps_den=fps.denominator, color="rgb24", settings=settings,
+                  stream_id=None if opts.stream_id is None else int(opts.stream_id))
 
 
 class FrameEncoder:
@@ -160,9 +171,12 @@ class FrameEncoder:
         self.latent_hw = codec.latent_hw(height, width)
         self.rate = RateController(opts.bitrate_kbps, fps) if opts.bitrate_kbps else None
 
-    def encode(self, frame: np.ndarray, imp: ImportanceFrame, index: int, pts: int) -> tuple[Packet, dict]:
+    def encode(self, frame: np.ndarray, importance: ImportanceFrame | sideinfo.SideInfo, index: int,
+               pts: int) -> tuple[Packet, dict]:
+        """One packet. ``importance``: the frame's :class:`ImportanceFrame`, or its side information
+        itself (what the stream builds from the newest gaze sample)."""
         t0 = time.perf_counter()
-        side = imp.side_info(self.latent_hw)
+        side = importance if isinstance(importance, sideinfo.SideInfo) else importance.side_info(self.latent_hw)
         side_bytes = side.to_bytes()
         levels = side.levels(self.latent_hw)
         est = None
@@ -184,6 +198,12 @@ class FrameEncoder:
                  "estimated_bits": est, "encode_ms": 1e3 * (time.perf_counter() - t0),
                  "mean_level": float(levels.mean()) if levels.size else 0.0}
         return pkt, stats
+
+    def congested(self) -> None:
+        """A frame was skipped because the link is backed up: with a bitrate target, the next frames
+        get a smaller budget (:meth:`RateController.congested`); a constant quality stays constant."""
+        if self.rate is not None:
+            self.rate.congested()
 
 
 class FrameDecoder:
@@ -302,11 +322,13 @@ class _Sink(threading.Thread):
 
 # ---------------------------------------------------------------------------------------------- encode
 def encode_video(src, out_path, opts: EncodeOptions | None = None, *, progress: bool = True,
-                 keep_frames: bool = False, codec: Codec | None = None) -> dict:
+                 keep_frames: bool = False, codec: Codec | None = None, importance_source=None) -> dict:
     """Encode the video ``src`` (file, image folder; see :func:`rac_video.io.open_video`) to ``out_path``.
 
     Returns a report: header, per-frame stats, totals, speed; with ``keep_frames`` also the source
     frames and importance maps (for metrics and overlays; memory grows with the video).
+    ``importance_source``: an object with ``kind`` and ``step(frame) -> ImportanceFrame``, used instead of
+    ``opts.importance`` (which still names it in the header).
     """
     from .io import open_video
 
@@ -320,7 +342,8 @@ def encode_video(src, out_path, opts: EncodeOptions | None = None, *, progress: 
         reader.close()
         raise
     codec = codec or load_model(opts.model, device=opts.device)
-    isrc = open_source(opts.importance, (H, W), float(fps), levels=codec.levels, **opts.importance_kw)
+    isrc = importance_source or open_source(opts.importance, (H, W), float(fps), levels=codec.levels,
+                                            **opts.importance_kw)
     enc = FrameEncoder(codec, W, H, fps, opts)
     header = header_for(codec, W, H, fps, opts)
 
