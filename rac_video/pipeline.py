@@ -178,16 +178,16 @@ class FrameEncoder:
         t0 = time.perf_counter()
         side = importance if isinstance(importance, sideinfo.SideInfo) else importance.side_info(self.latent_hw)
         side_bytes = side.to_bytes()
-        levels = side.levels(self.latent_hw)
+        levels_u8 = side.levels(self.latent_hw)
         est = None
         if self.rate is not None:
-            rate_fn = self.codec.rate_function(frame, levels, seed=self.opts.seed, frame_index=DITHER_FRAME,
+            rate_fn = self.codec.rate_function(frame, levels_u8, seed=self.opts.seed, frame_index=DITHER_FRAME,
                                                rdoq=self.opts.rdoq)
             overhead = 8 * (len(side_bytes) + len(Packet(index, pts, 0, b"", b"").to_bytes()))
             q, est = self.rate.choose(lambda q: rate_fn(q) + overhead)
         else:
             q = int(self.opts.quality)
-        payload = self.codec.encode_frame(frame, levels, q, seed=self.opts.seed, frame_index=DITHER_FRAME,
+        payload = self.codec.encode_frame(frame, levels_u8, q, seed=self.opts.seed, frame_index=DITHER_FRAME,
                                           steps=self.opts.steps, rdoq=self.opts.rdoq)
         pkt = Packet(index=index, pts=pts, quality=q, side_info=side_bytes, payload=payload)
         nbytes = len(pkt.to_bytes())
@@ -196,7 +196,7 @@ class FrameEncoder:
         stats = {"index": index, "quality": q, "bytes": nbytes, "payload_bytes": len(payload),
                  "side_info_bytes": len(side_bytes), "header_bytes": nbytes - len(payload) - len(side_bytes),
                  "estimated_bits": est, "encode_ms": 1e3 * (time.perf_counter() - t0),
-                 "mean_level": float(levels.mean()) if levels.size else 0.0}
+                 "mean_level": float(levels_u8.mean()) if levels_u8.size else 0.0}
         return pkt, stats
 
     def congested(self) -> None:
@@ -227,19 +227,19 @@ class FrameDecoder:
 
     def decode(self, pkt: Packet) -> np.ndarray:
         try:
-            levels = sideinfo.from_bytes(pkt.side_info).levels(self.latent_hw)
+            levels_u8 = sideinfo.from_bytes(pkt.side_info).levels(self.latent_hw)
         except (ValueError, RecursionError, OverflowError, MemoryError) as exc:  # SideInfoError and kin
             raise CorruptPacketError(f"frame {pkt.index}: bad side information: {exc}", frame=pkt.index) from None
-        levels = np.asarray(levels)
-        if levels.shape != tuple(self.latent_hw) or (levels.size and int(levels.max()) >= self.codec.levels):
-            raise CorruptPacketError(f"frame {pkt.index}: bad side information: levels of shape {levels.shape} "
-                                     f"up to {int(levels.max()) if levels.size else 0} for a "
+        levels_u8 = np.asarray(levels_u8)
+        if levels_u8.shape != tuple(self.latent_hw) or (levels_u8.size and int(levels_u8.max()) >= self.codec.levels):
+            raise CorruptPacketError(f"frame {pkt.index}: bad side information: levels of shape {levels_u8.shape} "
+                                     f"up to {int(levels_u8.max()) if levels_u8.size else 0} for a "
                                      f"{tuple(self.latent_hw)} latent with {self.codec.levels} levels",
                                      frame=pkt.index)
         if not 0 <= pkt.quality <= schedule.Q_MAX:
             raise CorruptPacketError(f"frame {pkt.index}: quality {pkt.quality} out of range", frame=pkt.index)
         try:
-            return self.codec.decode_frame(pkt.payload, levels, pkt.quality, seed=self.seed,
+            return self.codec.decode_frame(pkt.payload, levels_u8, pkt.quality, seed=self.seed,
                                            frame_index=self.dither_frame, height=self.header.height,
                                            width=self.header.width, steps=self.steps)
         except PayloadError as exc:

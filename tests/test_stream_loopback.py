@@ -98,7 +98,8 @@ def test_gaze_moves_the_levels():
 
 
 def test_loss_is_counted_and_survived():
-    scfg = ServerConfig(codec="jpeg", size=SIZE, fps=100, count=60, netem=parse_netem(delay_ms=5, jitter_ms=2, loss_pct=25, seed=5))
+    scfg = ServerConfig(codec="jpeg", size=SIZE, fps=100, count=60,
+                        netem=parse_netem(delay_ms=5, jitter_ms=2, loss_pct=25, seed=5))
     client, server = _run(run_inprocess(scfg, ClientConfig(port=0, gaze="none")))
     c = client.stats.counts
     rep = client.server_reports[0]
@@ -274,7 +275,8 @@ def test_client_survives_corrupt_frames_from_a_bad_server():
         from rac_video.importance.sideinfo import RasterLevels
 
         lv = np.full(codec.latent_hw(H, W), 15, np.uint8)
-        pkt = framing.Packet(i, i, 8, RasterLevels(lv).to_bytes(), codec.encode_frame(SyntheticSource(W, H).frame(i), lv, 8))
+        frame = SyntheticSource(W, H).frame(i)
+        pkt = framing.Packet(i, i, 8, RasterLevels(lv).to_bytes(), codec.encode_frame(frame, lv, 8))
         now = time.monotonic()
         b = bytearray(framing.frame_message(framing.Timing(i, -1, now, now, now, now, now, now, float("nan"),
                                                             float("nan"), 0), pkt.to_bytes()))
