@@ -181,13 +181,13 @@ class FrameEncoder:
         levels_u8 = side.levels(self.latent_hw)
         est = None
         if self.rate is not None:
-            rate_fn = self.codec.rate_function(frame, levels_u8, seed=self.opts.seed, frame_index=DITHER_FRAME,
+            rate_fn = self.codec.rate_function(frame, levels_u8, seed=self.opts.seed, dither_frame=DITHER_FRAME,
                                                rdoq=self.opts.rdoq)
             overhead = 8 * (len(side_bytes) + len(Packet(index, pts, 0, b"", b"").to_bytes()))
             q, est = self.rate.choose(lambda q: rate_fn(q) + overhead)
         else:
             q = int(self.opts.quality)
-        payload = self.codec.encode_frame(frame, levels_u8, q, seed=self.opts.seed, frame_index=DITHER_FRAME,
+        payload = self.codec.encode_frame(frame, levels_u8, q, seed=self.opts.seed, dither_frame=DITHER_FRAME,
                                           steps=self.opts.steps, rdoq=self.opts.rdoq)
         pkt = Packet(index=index, pts=pts, quality=q, side_info=side_bytes, payload=payload)
         nbytes = len(pkt.to_bytes())
@@ -240,7 +240,7 @@ class FrameDecoder:
             raise CorruptPacketError(f"frame {pkt.index}: quality {pkt.quality} out of range", frame=pkt.index)
         try:
             return self.codec.decode_frame(pkt.payload, levels_u8, pkt.quality, seed=self.seed,
-                                           frame_index=self.dither_frame, height=self.header.height,
+                                           dither_frame=self.dither_frame, height=self.header.height,
                                            width=self.header.width, steps=self.steps)
         except PayloadError as exc:
             cause = f" (likely cause: {self.arith_mismatch})" if self.arith_mismatch else ""
