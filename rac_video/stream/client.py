@@ -242,6 +242,7 @@ class StreamClient:
 
     def _open_decoder(self, h, name):
         """The frame decoder for header ``h`` (the codec is loaded once and kept while the model stays)."""
+        pipeline.check_header(h)   # model name, frame rate, settings: checked before any model is loaded
         if self.codec is None or self.codec.name != (h.model if name == "rac" else "jpeg-standin"):
             self.codec = None
             self.codec = open_codec(name, model=h.model)
