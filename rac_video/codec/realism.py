@@ -55,7 +55,7 @@ def realism_weight(level: torch.Tensor, levels: int, rho: float) -> torch.Tensor
     return (rho * (1.0 - level.float() / (levels - 1))).clamp_(0.0, 1.0)
 
 
-def realism_generator(seed: int, frame_index: int) -> torch.Generator:
+def realism_generator(seed: int, dither_frame: int) -> torch.Generator:
     """The CPU generator of one frame's realism noise (the same numbers on every device)."""
-    mix = (int(seed) * 0x9E3779B1 + int(frame_index) * 0x85EBCA77 + 0x52EA1) % (2 ** 63)
+    mix = (int(seed) * 0x9E3779B1 + int(dither_frame) * 0x85EBCA77 + 0x52EA1) % (2 ** 63)
     return torch.Generator().manual_seed(mix)
