@@ -35,7 +35,7 @@ def _clip(folder, n=4, h=48, w=64):
     return str(folder)
 
 
-def _stream(scfg, monkeypatch):
+def _stream(scfg, monkeypatch, **client_kw):
     """Run server and client in process; returns (client, server, {index: packet bytes as received})."""
     received = {}
     parse = framing.parse_frame
@@ -46,7 +46,7 @@ def _stream(scfg, monkeypatch):
         return timing, pkt
 
     monkeypatch.setattr(framing, "parse_frame", recording)
-    ccfg = ClientConfig(port=0, gaze="synthetic", read_timeout_s=120)
+    ccfg = ClientConfig(port=0, gaze="synthetic", read_timeout_s=120, **client_kw)
     client, server = asyncio.run(run_inprocess(scfg, ccfg, run_timeout=600))
     return client, server, received
 
@@ -64,6 +64,14 @@ def test_stream_with_rac_codec(weights_env, monkeypatch):
     shown = [r for r in client.stats.frames if r.status == "displayed"]
     assert all(r.decode_end > r.decode_start for r in shown)
     assert client.server_reports[0]["drops"] == {}
+
+
+def test_stream_play_decodes_with_the_clients_realism(weights_env, monkeypatch):
+    """``stream play --realism``: the client's ρ overrides the header's default (0) for every frame."""
+    scfg = ServerConfig(size=(64, 48), fps=10, count=3, model="rand-real", quality=2, realtime=False)
+    client, server, received = _stream(scfg, monkeypatch, realism=1.0)
+    assert client.header.settings["realism"] == 0.0 and client.decoder.realism == 1.0
+    assert client.stats.counts["received"] == 3 and client.stats.counts.get("decode_errors", 0) == 0
 
 
 class _Replay:

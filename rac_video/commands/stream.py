@@ -85,6 +85,9 @@ def add_arguments(p):
     c.add_argument("--frames", type=int, default=None, help="stop after receiving this many frames")
     c.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     c.add_argument("--reconnect", type=int, default=5, help="failed connection attempts in a row before giving up")
+    c.add_argument("--realism", type=float, default=None, metavar="RHO",
+                   help="decode with realism ρ in 0..1 (generated texture where the importance is low; default: the "
+                        "server's header)")
     c.add_argument("--out", default=None, help="write OUT.json, OUT.csv (per frame) and OUT.png (plot)")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -173,8 +176,12 @@ def _play(args):
 
     from ..stream.client import StreamClient
 
+    if args.realism is not None:
+        from ..codec.realism import check_realism
+
+        check_realism(args.realism)
     cfg = _client_config(args, port=args.port, host=args.host, viewer_port=args.viewer, max_frames=args.frames,
-                         duration_s=args.duration, reconnect=args.reconnect)
+                         duration_s=args.duration, reconnect=args.reconnect, realism=args.realism)
     client = StreamClient(cfg)
 
     async def main():

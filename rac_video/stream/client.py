@@ -57,6 +57,7 @@ class ClientConfig:
     read_timeout_s: float = 5.0
     viewer_port: int | None = None
     model: str | None = None
+    realism: float | None = None   # the decoder's realism ρ (rac_video.codec.realism); None: the stream header's
 
 
 class _Reconnect(Exception):
@@ -246,7 +247,8 @@ class StreamClient:
         if self.codec is None or self.codec.name != (h.model if name == "rac" else "jpeg-standin"):
             self.codec = None
             self.codec = open_codec(name, model=h.model)
-        return pipeline.FrameDecoder(self.codec, h)   # refuses another model's weights hash
+        # refuses another model's weights hash; realism: this client's ρ, else the header's default
+        return pipeline.FrameDecoder(self.codec, h, realism=self.cfg.realism)
 
     async def _read_message(self, reader, timeout):
         try:
