@@ -5,12 +5,19 @@ importance map, which needs them in order) into a bounded queue, the calling thr
 codec, and a writer thread drains a second bounded queue into the container or the video file,
 so memory stays bounded by the queue sizes whatever the length of the video.
 
-The hashed dither depends on the seed only, not on the frame number, so a static region with
+One dither policy for every path: the hashed dither's frame counter (``dither_frame``) is the
+constant :data:`DITHER_FRAME`, written in the header, not the frame number, so a static region with
 static importance quantizes to the same integers in every frame: the dither adds no flicker.
 
-:class:`FrameEncoder` / :class:`FrameDecoder` are the per-frame halves (streaming uses them on
-its own transport); :func:`encode_video` / :func:`decode_video` are what ``rac-video encode`` /
-``decode`` run.
+:class:`FrameEncoder` / :class:`FrameDecoder` are the per-frame halves, a codec usable without a
+container (as PyAV's codec context is): ``rac-video stream`` codes every frame through them on its own
+transport, so a stream sends exactly the packets a ``.racv`` file holds. :func:`encode_video` /
+:func:`decode_video` are what ``rac-video encode`` / ``decode`` run.
+
+What they need of a codec (:class:`~rac_video.codec.Codec`, or a stand-in such as the stream's
+``JpegStandIn``): ``name``, ``weights_hash``, ``levels``, ``steps``, ``rdoq``, ``schedule_version``,
+``device``, ``device_independent``, ``latent_hw``, ``encode_frame``, ``decode_frame`` and, for a
+bitrate target, ``rate_function``.
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ import numpy as np
 from . import arith, schedule
 from .codec.model import MAX_STEPS, Codec, PayloadError, load_model
 from .codec.rdoq import check_alpha
+from .codec.realism import check_realism
 from .codec.weights import DEFAULT_MODEL, ModelMismatchError
 from .container import CorruptPacketError, FramePlan, Header, Packet, Reader, Writer
 from .errors import InvalidInputError
@@ -38,7 +46,7 @@ from .rate import RateController
 __all__ = ["EncodeOptions", "FrameEncoder", "FrameDecoder", "encode_video", "decode_video", "PipelineError",
            "header_for"]
 
-DITHER_FRAME = 0  # the dither's frame counter: fixed, so static content quantizes identically in every frame
+DITHER_FRAME = 0  # dither_frame, the dither's frame counter: fixed, so static content quantizes identically
 
 
 class PipelineError(InvalidInputError):
@@ -78,6 +86,11 @@ def check_header(header: Header) -> None:
     s = header.settings
     if "steps" in s:
         _int_setting(s, "steps", 0, 0, MAX_STEPS)
+    if "realism" in s:
+        try:
+            check_realism(s["realism"])
+        except InvalidInputError as exc:
+            raise PipelineError(f"{exc} (in the stream header)") from None
     _int_setting(s, "seed", 0, 0, 2**32 - 1)
     _int_setting(s, "dither_frame", DITHER_FRAME, 0, 2**32 - 1)
 
@@ -107,11 +120,14 @@ class EncodeOptions:
     steps: int | None = None             # DDIM steps the decoder runs (in the header); None: the model's
     rdoq: float | None = None            # the encoder's RDOQ α (rac_video.codec.rdoq); None: the model's default
     seed: int = 0
+    realism: float = 0.0                 # the decoders' default realism ρ (in the header; rac_video.codec.realism)
+    colour: bool = True                  # send the colour layer (rac_video.codec.colour)
     model: str = DEFAULT_MODEL
     device: str = "cpu"
     max_frames: int | None = None
     fps: float | None = None             # frame rate of an image folder (a video file has its own)
     queue_size: int = 4
+    stream_id: int | None = None         # the .racv stream id in the header and every packet; None: random
 
     def check(self):
         if self.bitrate_kbps is None:
@@ -131,6 +147,9 @@ class EncodeOptions:
             check_alpha(self.rdoq)
         if not 0 <= int(self.seed) < 2**32:
             raise ValueError("seed must be in [0, 2^32)")
+        check_realism(self.realism)
+        if self.stream_id is not None and not 1 <= int(self.stream_id) < 2**32:
+            raise ValueError(f"stream id must be in [1, 2^32), got {self.stream_id!r}")
 
 
 def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: EncodeOptions) -> Header:
@@ -142,13 +161,16 @@ def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: Encod
                 "rdoq": codec.rdoq if opts.rdoq is None else float(opts.rdoq),          # informational
                 "schedule_version": codec.schedule_version, "scale_table_version": SCALE_TABLE_VERSION,
                 "dither_frame": DITHER_FRAME, "importance": opts.importance,
+                # the decoder's default realism ρ (a decoder may choose another: the same file decodes in any)
+                "realism": check_realism(opts.realism), "colour_layer": bool(opts.colour),
                 # the arithmetic that decided the symbols: "integer" (the same everywhere) for models with
                 # integer entropy networks, else the device class (the decoder warns when its own differs)
                 "arith": "integer" if codec.device_independent else arith.arith_class(codec.device),
                 "rate_control": ({"mode": "bitrate", "target_kbps": float(opts.bitrate_kbps)}
                                  if opts.bitrate_kbps else {"mode": "quality", "quality": int(opts.quality)})}
     return Header(model=codec.name, weights_hash=codec.weights_hash, width=int(width), height=int(height),
-                  fps_num=fps.numerator, fps_den=fps.denominator, color="rgb24", settings=settings)
+                  fps_num=fps.numerator, fps_den=fps.denominator, color="rgb24", settings=settings,
+                  stream_id=None if opts.stream_id is None else int(opts.stream_id))
 
 
 class FrameEncoder:
@@ -160,21 +182,24 @@ class FrameEncoder:
         self.latent_hw = codec.latent_hw(height, width)
         self.rate = RateController(opts.bitrate_kbps, fps) if opts.bitrate_kbps else None
 
-    def encode(self, frame: np.ndarray, imp: ImportanceFrame, index: int, pts: int) -> tuple[Packet, dict]:
+    def encode(self, frame: np.ndarray, importance: ImportanceFrame | sideinfo.SideInfo, index: int,
+               pts: int) -> tuple[Packet, dict]:
+        """One packet. ``importance``: the frame's :class:`ImportanceFrame`, or its side information
+        itself (what the stream builds from the newest gaze sample)."""
         t0 = time.perf_counter()
-        side = imp.side_info(self.latent_hw)
+        side = importance if isinstance(importance, sideinfo.SideInfo) else importance.side_info(self.latent_hw)
         side_bytes = side.to_bytes()
-        levels = side.levels(self.latent_hw)
+        levels_u8 = side.levels(self.latent_hw)
         est = None
         if self.rate is not None:
-            rate_fn = self.codec.rate_function(frame, levels, seed=self.opts.seed, frame_index=DITHER_FRAME,
-                                               rdoq=self.opts.rdoq)
+            rate_fn = self.codec.rate_function(frame, levels_u8, seed=self.opts.seed, dither_frame=DITHER_FRAME,
+                                               rdoq=self.opts.rdoq, colour=self.opts.colour)
             overhead = 8 * (len(side_bytes) + len(Packet(index, pts, 0, b"", b"").to_bytes()))
             q, est = self.rate.choose(lambda q: rate_fn(q) + overhead)
         else:
             q = int(self.opts.quality)
-        payload = self.codec.encode_frame(frame, levels, q, seed=self.opts.seed, frame_index=DITHER_FRAME,
-                                          steps=self.opts.steps, rdoq=self.opts.rdoq)
+        payload = self.codec.encode_frame(frame, levels_u8, q, seed=self.opts.seed, dither_frame=DITHER_FRAME,
+                                          steps=self.opts.steps, rdoq=self.opts.rdoq, colour=self.opts.colour)
         pkt = Packet(index=index, pts=pts, quality=q, side_info=side_bytes, payload=payload)
         nbytes = len(pkt.to_bytes())
         if self.rate is not None:
@@ -182,14 +207,24 @@ class FrameEncoder:
         stats = {"index": index, "quality": q, "bytes": nbytes, "payload_bytes": len(payload),
                  "side_info_bytes": len(side_bytes), "header_bytes": nbytes - len(payload) - len(side_bytes),
                  "estimated_bits": est, "encode_ms": 1e3 * (time.perf_counter() - t0),
-                 "mean_level": float(levels.mean()) if levels.size else 0.0}
+                 "mean_level": float(levels_u8.mean()) if levels_u8.size else 0.0}
         return pkt, stats
+
+    def congested(self) -> None:
+        """A frame was skipped because the link is backed up: with a bitrate target, the next frames
+        get a smaller budget (:meth:`RateController.congested`); a constant quality stays constant."""
+        if self.rate is not None:
+            self.rate.congested()
 
 
 class FrameDecoder:
     """:class:`~rac_video.container.Packet` → uint8 RGB frame, for the stream described by ``header``."""
 
-    def __init__(self, codec: Codec, header: Header, *, steps: int | None = None):
+    def __init__(self, codec: Codec, header: Header, *, steps: int | None = None, realism: float | None = None):
+        """``realism``: ρ for every frame (rac_video.codec.realism); None: the default the header records
+        (0 for files written before the realism control). The noise of a realism decode is seeded by the
+        stream's seed and dither frame, so a static background keeps the same generated texture from frame
+        to frame (no flicker) and every decode of the file is the same."""
         check_header(header)
         if header.model != codec.name or header.weights_hash != codec.weights_hash:
             raise ModelMismatchError(f"stream was encoded with {header.model} ({header.weights_hash[:16]}…), the "
@@ -202,26 +237,30 @@ class FrameDecoder:
         if "levels" in s and _int_setting(s, "levels", codec.levels, 2, 256) != codec.levels:
             raise PipelineError(f"stream has {s['levels']} importance levels, the model {codec.levels}")
         self.steps = check_steps(steps)
+        try:
+            self.realism = check_realism(s.get("realism", 0.0) if realism is None else realism)
+        except InvalidInputError as exc:
+            raise PipelineError(f"{exc} (in the stream header)" if realism is None else str(exc)) from None
         self.arith_mismatch = None if codec.device_independent else arith.warn_if_mismatch(s.get("arith"),
                                                                                              codec.device)
 
     def decode(self, pkt: Packet) -> np.ndarray:
         try:
-            levels = sideinfo.from_bytes(pkt.side_info).levels(self.latent_hw)
+            levels_u8 = sideinfo.from_bytes(pkt.side_info).levels(self.latent_hw)
         except (ValueError, RecursionError, OverflowError, MemoryError) as exc:  # SideInfoError and kin
             raise CorruptPacketError(f"frame {pkt.index}: bad side information: {exc}", frame=pkt.index) from None
-        levels = np.asarray(levels)
-        if levels.shape != tuple(self.latent_hw) or (levels.size and int(levels.max()) >= self.codec.levels):
-            raise CorruptPacketError(f"frame {pkt.index}: bad side information: levels of shape {levels.shape} "
-                                     f"up to {int(levels.max()) if levels.size else 0} for a "
+        levels_u8 = np.asarray(levels_u8)
+        if levels_u8.shape != tuple(self.latent_hw) or (levels_u8.size and int(levels_u8.max()) >= self.codec.levels):
+            raise CorruptPacketError(f"frame {pkt.index}: bad side information: levels of shape {levels_u8.shape} "
+                                     f"up to {int(levels_u8.max()) if levels_u8.size else 0} for a "
                                      f"{tuple(self.latent_hw)} latent with {self.codec.levels} levels",
                                      frame=pkt.index)
         if not 0 <= pkt.quality <= schedule.Q_MAX:
             raise CorruptPacketError(f"frame {pkt.index}: quality {pkt.quality} out of range", frame=pkt.index)
         try:
-            return self.codec.decode_frame(pkt.payload, levels, pkt.quality, seed=self.seed,
-                                           frame_index=self.dither_frame, height=self.header.height,
-                                           width=self.header.width, steps=self.steps)
+            return self.codec.decode_frame(pkt.payload, levels_u8, pkt.quality, seed=self.seed,
+                                           dither_frame=self.dither_frame, height=self.header.height,
+                                           width=self.header.width, steps=self.steps, realism=self.realism)
         except PayloadError as exc:
             cause = f" (likely cause: {self.arith_mismatch})" if self.arith_mismatch else ""
             raise CorruptPacketError(f"frame {pkt.index}: {exc}{cause}", frame=pkt.index) from exc
@@ -302,11 +341,13 @@ class _Sink(threading.Thread):
 
 # ---------------------------------------------------------------------------------------------- encode
 def encode_video(src, out_path, opts: EncodeOptions | None = None, *, progress: bool = True,
-                 keep_frames: bool = False, codec: Codec | None = None) -> dict:
+                 keep_frames: bool = False, codec: Codec | None = None, importance_source=None) -> dict:
     """Encode the video ``src`` (file, image folder; see :func:`rac_video.io.open_video`) to ``out_path``.
 
     Returns a report: header, per-frame stats, totals, speed; with ``keep_frames`` also the source
     frames and importance maps (for metrics and overlays; memory grows with the video).
+    ``importance_source``: an object with ``kind`` and ``step(frame) -> ImportanceFrame``, used instead of
+    ``opts.importance`` (which still names it in the header).
     """
     from .io import open_video
 
@@ -320,7 +361,8 @@ def encode_video(src, out_path, opts: EncodeOptions | None = None, *, progress: 
         reader.close()
         raise
     codec = codec or load_model(opts.model, device=opts.device)
-    isrc = open_source(opts.importance, (H, W), float(fps), levels=codec.levels, **opts.importance_kw)
+    isrc = importance_source or open_source(opts.importance, (H, W), float(fps), levels=codec.levels,
+                                            **opts.importance_kw)
     enc = FrameEncoder(codec, W, H, fps, opts)
     header = header_for(codec, W, H, fps, opts)
 
@@ -386,7 +428,8 @@ def _summary(header: Header, stats, seconds, file_bytes, opts) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- decode
-def decode_video(racv_path, out_path, *, steps: int | None = None, skip_damaged: bool = False,
+def decode_video(racv_path, out_path, *, steps: int | None = None, realism: float | None = None,
+                 skip_damaged: bool = False,
                  lossless: bool = False, progress: bool = True, device: str = "cpu",
                  codec: Codec | None = None, keep_frames: bool = False) -> dict:
     """Decode ``racv_path`` to the video ``out_path`` (mp4/mkv; ``lossless`` for FFV1/x264-qp0).
@@ -406,7 +449,7 @@ def decode_video(racv_path, out_path, *, steps: int | None = None, skip_damaged:
         hdr = reader.header
         check_header(hdr)
         codec = codec or load_model(hdr.model, device=device)
-        dec = FrameDecoder(codec, hdr, steps=steps)
+        dec = FrameDecoder(codec, hdr, steps=steps, realism=realism)
     except BaseException:
         reader.close()
         raise

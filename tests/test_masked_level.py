@@ -98,14 +98,18 @@ def test_decoder_takes_the_mean_for_masked_elements(codec, monkeypatch):
     k, prm, K, masked = codec.decode_levels(p, lv, q, height=h, width=w)
     mu, _ = codec.gaussian_params(prm)
     seen = {}
-    real_denoise, real_synth = codec.denoise, codec.synthesize
+    real_denoise, real_g_s = codec.denoise, codec.g_s
 
     def spy(y_hat, gamma, steps):
         seen.update(y=y_hat, g=gamma)
         return real_denoise(y_hat, gamma, steps)
 
+    def spy_g_s(y0):
+        seen["y0"] = y0
+        return real_g_s(y0)
+
     monkeypatch.setattr(codec, "denoise", spy)
-    monkeypatch.setattr(codec, "synthesize", lambda y0, H, W: seen.setdefault("y0", y0) is None or real_synth(y0, H, W))
+    monkeypatch.setattr(codec, "g_s", spy_g_s)
     codec.decode_frame(p, lv, q, height=h, width=w)
     level = codec.level_map(lv, h, w)
     table = codec.level_table(q)
@@ -131,7 +135,8 @@ def test_several_masked_levels(codec):
     f, lv = _frame(h, w, 7), _levels(codec, h, w, seed=7)
     sizes = [len(codec.encode_frame(f, lv, q, masked=M)) for M in (0, 1, 4, 8)]
     assert sizes == sorted(sizes, reverse=True) and sizes[1] > sizes[3]
-    p = codec.encode_frame(f, lv, q, masked=4)
+    assert codec.decode_levels(codec.encode_frame(f, lv, q, masked=4), lv, q, height=h, width=w).masked == 4
+    p = codec.encode_frame(f, lv, q, masked=4, colour=False)         # the M byte right after the header
     assert p[0] & MASKED_FLAG and p[codec._hdr.size] == 4
     k, prm, K, masked = codec.decode_levels(p, lv, q, height=h, width=w)
     assert masked == 4
@@ -141,7 +146,7 @@ def test_several_masked_levels(codec):
     assert torch.equal(k[coded], want[coded])
     yb, _ = codec.symbol_bits(f, lv, q, masked=4)
     assert yb[~coded[0].numpy()].sum() == 0
-    assert abs(8 * len(p) - codec.estimate_bits(f, lv, q, masked=4)) <= 32
+    assert abs(8 * len(p) - codec.estimate_bits(f, lv, q, masked=4, colour=False)) <= 32
     for bad in (0, codec.levels, 255):                          # the M byte out of range
         with pytest.raises(PayloadError, match="masked levels"):
             codec.decode_frame(p[:codec._hdr.size] + bytes([bad]) + p[codec._hdr.size + 1:], lv, q, height=h, width=w)

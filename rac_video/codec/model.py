@@ -32,8 +32,8 @@ y stream (both rac_video.entropy streams). Version 3 (context models): u8 versio
 of the ẑ stream, u32 length of the anchor stream, ẑ stream, anchor stream, non-anchor stream.
 Versions 4 and 5: the layouts of 2 and 3 for models with integer entropy networks.
 
-The masked level (an encode setting, ``masked=M``, True meaning 1): bit 7 of the version byte
-(``MASKED_FLAG``) says that a u8 M follows the header and that no symbol is coded for the elements of
+The masked level (an encode setting, ``masked=M``, True meaning 1): bit 6 of the version byte
+(``MASKED_FLAG``) says that a u8 M follows the header (and the colour layer, when there is one) and that no symbol is coded for the elements of
 the M lowest importance levels (ℓ < M; M = 1: the lowest level only, what an ROI map's background
 gets; a foveation map never falls to level 0 and needs M > 1 for its periphery): both ends set their level k to the coding offset round(μ/Δ + u) — what a zero symbol would
 give, so a checkerboard context sees the same anchors on both sides — and the streams hold the other
@@ -60,12 +60,15 @@ from ..entropy import intnet as _intnet
 from ..entropy.models import FactorizedPrior, GaussianConditional
 from ..entropy.rans import BitstreamError
 from ..errors import CorruptStreamError
+from . import colour as _colour
 from . import rdoq as _rdoq
 from .autoencoder import FACTOR
 from .context import anchor_mask
 from .denoiser import denoise
 from .hyperprior import HYPER_FACTOR
-from .posterior import check_fusion, fuse_posterior
+from .posterior import check_fusion, fuse_posterior, sample_posterior
+from .realism import MIN_STEPS as REALISM_MIN_STEPS
+from .realism import check_realism, realism_generator, realism_weight
 from .weights import DEFAULT_MODEL, ModelMismatchError, load_modules
 
 PAD = FACTOR * HYPER_FACTOR
@@ -73,7 +76,9 @@ PAYLOAD_VERSION = 2  # 2: y tables indexed by (scale, mean bucket)
 CONTEXT_PAYLOAD_VERSION = 3  # 3: the y symbols in two checkerboard streams
 INT_PAYLOAD_VERSION = 4  # 4: as 2, (μ, s) and the coding parameters from exact integer networks
 INT_CONTEXT_PAYLOAD_VERSION = 5  # 5: as 3, with exact integer networks (hyperprior and context)
-MASKED_FLAG = 0x80           # bit 7 of the payload's version byte: a u8 M follows, levels ℓ < M are not coded
+COLOUR_FLAG = 0x80  # set in the version byte: a colour layer (rac_video.codec.colour) follows the header
+_COLOUR_LEN = struct.Struct("<H")
+MASKED_FLAG = 0x40  # set in the version byte: a u8 M follows (after the colour layer), levels ℓ < M are not coded
 DEFAULT_STEPS = 2           # K for models whose record does not name one
 MAX_STEPS = 64
 _HDR = struct.Struct("<BBI")
@@ -97,7 +102,7 @@ class Codec:
     """One loaded model. Thread-compatible (no state changes after construction)."""
 
     def __init__(self, name: str = DEFAULT_MODEL, *, device="cpu", steps: int | None = None,
-                 rdoq: float | None = None, fusion: float | None = None, masked: bool | None = None):
+                 rdoq: float | None = None, fusion: float | None = None, masked: bool | int | None = None):
         modules, arch, state, record = load_modules(name)       # the one model loader (codec.weights)
         self.name, self.record, self.architecture = name, record, arch
         self.weights_hash = record["sha256"]
@@ -120,7 +125,7 @@ class Codec:
         # the decoder's posterior fusion constant c (rac_video.codec.posterior; 0: off): part of the model,
         # from its record, so a file decodes the same way wherever its model does
         self.fusion = check_fusion(record.get("posterior_fusion", 0.0) if fusion is None else fusion)
-        # the masked level (module docstring): the encoder's default, the model's (its record), else off
+        # the masked levels (module docstring): the encoder's default, the model's (its record), else none
         self.masked = 0
         self.masked = self.masked_levels(record.get("masked_levels", 0) if masked is None else masked)
         C = arch.latent_channels
@@ -129,6 +134,8 @@ class Codec:
         self.context = modules.get("context")
         # exact integer entropy networks (rac_video.entropy.intnet): device-independent bitstreams
         self.intnet = _intnet.IntNet(state["intnet"], self.device) if "intnet" in state else None
+        # the realism synthesis transform (rac_video.codec.realism), where the model ships one
+        self.g_s_real = modules.get("g_s_real")
         self.latent_channels = C
         self.conditional = GaussianConditional()
         self._z_prior_cache = None
@@ -213,30 +220,30 @@ class Codec:
             self._z_prior_cache = (self.hyper, FactorizedPrior.from_log_scale(self.hyper.z_log_scale))
         return self._z_prior_cache[1]
 
-    def hyper_params(self, z_hat, cond, level, quality: int, seed: int, frame_index: int):
+    def hyper_params(self, z_hat, cond, level, quality: int, seed: int, dither_frame: int):
         """The hyperprior's view of every element: (params, offset, index) with params (μ, s) as float
         tensors, or (μ, λ) as integers for integer networks; offset and index int32 (the coding parameters)."""
         if self.intnet is not None:
             cond_int = _intnet.integer_condition(level, quality, self.schedule_version, self.levels)
             prm = self.intnet.synthesis(z_hat.to(torch.int64), cond_int)
             return (prm, *self.conditional.int_params(*prm, level, quality, self.schedule_version, self.levels,
-                                                      seed, frame_index))
+                                                      seed, dither_frame))
         prm = self.hyper.synthesis(z_hat, cond)
         delta = self.level_table(quality).delta.to(self.device)
-        return (prm, *self.conditional.params(*prm, level, delta, seed, frame_index))
+        return (prm, *self.conditional.params(*prm, level, delta, seed, dither_frame))
 
-    def context_params(self, prm, k, cond, level, quality: int, seed: int, frame_index: int):
+    def context_params(self, prm, k, cond, level, quality: int, seed: int, dither_frame: int):
         """(params, offset, index) refined by the checkerboard context from the anchors of the levels ``k``
         (the non-anchor values of ``k`` are never read)."""
         if self.intnet is not None:
             cond_int = _intnet.integer_condition(level, quality, self.schedule_version, self.levels)
-            y16 = _intnet.anchors16(k, level, quality, self.schedule_version, self.levels, seed, frame_index)
+            y16 = _intnet.anchors16(k, level, quality, self.schedule_version, self.levels, seed, dither_frame)
             prm = self.intnet.context(y16, *prm, cond_int, anchor_mask(*k.shape[-2:], self.device))
             return (prm, *self.conditional.int_params(*prm, level, quality, self.schedule_version, self.levels,
-                                                      seed, frame_index))
+                                                      seed, dither_frame))
         delta = self.level_table(quality).delta.to(self.device)
-        prm = self.context(self.conditional.dequantize(k, level, delta, seed, frame_index), *prm, cond)
-        return (prm, *self.conditional.params(*prm, level, delta, seed, frame_index))
+        prm = self.context(self.conditional.dequantize(k, level, delta, seed, dither_frame), *prm, cond)
+        return (prm, *self.conditional.params(*prm, level, delta, seed, dither_frame))
 
     def gaussian_params(self, prm):
         """Float (μ, s) in latent units of a params pair (integer networks: μ·2^−12, e^{λ/256})."""
@@ -245,7 +252,7 @@ class Codec:
         mu, lam = prm
         return (mu.to(torch.float32) * 2.0 ** -_intnet.MU_BITS, torch.exp(lam.to(torch.float64) / 256.0).float())
 
-    def _y_symbols(self, y, z_hat, cond, level, quality, seed, frame_index, rdoq, masked=0):
+    def _y_symbols(self, y, z_hat, cond, level, quality, seed, dither_frame, rdoq, masked=0):
         """The y streams' (symbols, indexes) as numpy arrays: one pair, or (anchors, rest) with a
         context. With RDOQ (α = ``rdoq`` > 0) the levels are refined against each stream's own
         coding parameters, anchors first (the context then sees the anchors the decoder will have).
@@ -253,9 +260,9 @@ class Codec:
         (1-D arrays of the coded elements, in raster order)."""
         gc = self.conditional
         delta = self.level_table(quality).delta.to(self.device)
-        k = gc.quantize(y, level, delta, seed, frame_index)
-        prm, offset, index = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
-        v = gc.scaled(y, level, delta, seed, frame_index) if rdoq else None
+        k = gc.quantize(y, level, delta, seed, dither_frame)
+        prm, offset, index = self.hyper_params(z_hat, cond, level, quality, seed, dither_frame)
+        v = gc.scaled(y, level, delta, seed, dither_frame) if rdoq else None
 
         def refined(k, offset, index, where=None):
             return _rdoq.refine_levels(k, v, offset, index, gc, rdoq, where=where) if rdoq else k
@@ -270,7 +277,7 @@ class Codec:
         k = refined(k, offset, index, where=a)      # the anchors' levels, against the hyperprior's params
         if coded is not None:                       # masked anchors: the level the decoder will set
             k = torch.where(coded, k, offset)
-        _, offset, index = self.context_params(prm, k, cond, level, quality, seed, frame_index)
+        _, offset, index = self.context_params(prm, k, cond, level, quality, seed, dither_frame)
         k = refined(k, offset, index, where=~a)
         sym, index = (k - offset).cpu().numpy(), index.cpu().numpy()
         a = np.broadcast_to(a.cpu().numpy(), sym.shape)
@@ -292,9 +299,11 @@ class Codec:
 
     # ------------------------------------------------------------------ API
     @torch.no_grad()
-    def encode_frame(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
-                     steps: int | None = None, rdoq: float | None = None, masked: bool | None = None) -> bytes:
+    def encode_frame(self, frame, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0,
+                     steps: int | None = None, rdoq: float | None = None, colour: bool = True,
+                     masked: bool | int | None = None) -> bytes:
         """One frame's payload; ``rdoq``: RDOQ's α for this frame (None: the codec's default, 0: off);
+        ``colour``: add the colour layer (every 64×64 block's mean colour; rac_video.codec.colour);
         ``masked``: code nothing for the elements of the M = ``masked`` lowest levels (True: 1; module
         docstring; None: the codec's default)."""
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
@@ -311,21 +320,39 @@ class Codec:
         z_hat = torch.round(self.hyper.analysis(y, cond))
         z_bytes = self.z_prior.compress(z_hat.to(torch.int32).cpu().numpy())
         y_streams = [self.conditional.compress(sym, ix)
-                     for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, rdoq, masked)]
+                     for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, dither_frame, rdoq,
+                                                    masked)]
         lengths = [len(z_bytes)] + [len(b) for b in y_streams[:-1]]
-        head = self._hdr.pack(self.payload_version | (MASKED_FLAG if masked else 0), K, *lengths)
-        return head + (bytes([masked]) if masked else b"") + z_bytes + b"".join(y_streams)
+        flags = (COLOUR_FLAG if colour else 0) | (MASKED_FLAG if masked else 0)
+        head = self._hdr.pack(self.payload_version | flags, K, *lengths)
+        if colour:
+            layer = _colour.encode(np.asarray(frame))
+            head += _COLOUR_LEN.pack(len(layer)) + layer
+        if masked:
+            head += bytes([masked])
+        return head + z_bytes + b"".join(y_streams)
 
     def _split_payload(self, payload: bytes):
+        """(K, ẑ stream, y streams, colour layer or None, masked levels M) of a frame payload; PayloadError
+        when inconsistent."""
         payload = bytes(payload)
         hdr = self._hdr
         if len(payload) < hdr.size:
             raise PayloadError(f"frame payload of {len(payload)} bytes is shorter than its header")
-        if payload[0] & ~MASKED_FLAG != self.payload_version:
-            raise PayloadError(f"frame payload version {payload[0]} (this model decodes {self.payload_version}, "
-                               f"masked {self.payload_version | MASKED_FLAG})")
+        if payload[0] & ~(COLOUR_FLAG | MASKED_FLAG) != self.payload_version:
+            raise PayloadError(f"frame payload version {payload[0] & ~(COLOUR_FLAG | MASKED_FLAG)} (this model "
+                               f"decodes {self.payload_version})")
         _, K, *lengths = hdr.unpack_from(payload)
-        start, masked = hdr.size, 0
+        start, layer = hdr.size, None
+        if payload[0] & COLOUR_FLAG:
+            if len(payload) < start + _COLOUR_LEN.size:
+                raise PayloadError("frame payload is cut inside its colour layer")
+            (n,) = _COLOUR_LEN.unpack_from(payload, start)
+            start += _COLOUR_LEN.size
+            layer, start = payload[start:start + n], start + n
+            if len(layer) != n:
+                raise PayloadError("frame payload is cut inside its colour layer")
+        masked = 0
         if payload[0] & MASKED_FLAG:
             if len(payload) < start + 1 or not 0 < payload[start] < self.levels:
                 raise PayloadError("frame payload's masked levels are missing or out of range")
@@ -333,18 +360,18 @@ class Codec:
         if K > MAX_STEPS or sum(lengths) > len(payload) - start:
             raise PayloadError("frame payload header is inconsistent (steps or length out of range)")
         ends = np.cumsum([start, *lengths]).tolist()
-        return (K, masked, payload[ends[0]:ends[1]],
-                [payload[a:b] for a, b in zip(ends[1:], ends[2:] + [len(payload)])])
+        return (K, payload[ends[0]:ends[1]], [payload[a:b] for a, b in zip(ends[1:], ends[2:] + [len(payload)])],
+                layer, masked)
 
     @torch.no_grad()
-    def decode_levels(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
+    def decode_levels(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0,
                       height: int, width: int):
         """The entropy-decoding half of ``decode_frame``: ``LatentLevels(k, params, steps, masked)`` with k
         the integer levels (int32 (1, C, h, w), what the encoder quantized; a masked element's is its
         offset), params the entropy model's (μ, s) or integer (μ, λ), steps the K the payload asks for and
-        masked its number of masked levels M (0: none). Everything here decides symbols: for a model with integer entropy
-        networks it is bit-identical on every device (``rac-video check``)."""
-        K, masked, z_bytes, y_streams = self._split_payload(payload)
+        masked its number of masked levels M (0: none). Everything here decides symbols: for a model with
+        integer entropy networks it is bit-identical on every device (``rac-video check``)."""
+        K, z_bytes, y_streams, _, masked = self._split_payload(payload)
         table = self.level_table(quality)
         level = self.level_map(levels_u8, height, width)
         cond, _ = self.condition(level, table)
@@ -353,19 +380,18 @@ class Codec:
         try:
             zi = self.z_prior.decompress(z_bytes, (1, self.z_prior.channels, h // HYPER_FACTOR, w // HYPER_FACTOR))
             z_hat = torch.from_numpy(zi).to(self.device).float()
-            prm, offset, index = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
-            if masked:                       # the masked level's elements: k = offset, nothing coded
+            prm, offset, index = self.hyper_params(z_hat, cond, level, quality, seed, dither_frame)
+            if masked:                       # the masked levels' elements: k = offset, nothing coded
                 coded = ~self.masked_elements(level, masked).expand(1, C, h, w)
+                k = offset.clone()
                 if not self.has_context:
-                    k = offset.clone()
                     sym = gc.decompress(y_streams[0], index[coded].cpu().numpy())
                     k[coded] = torch.from_numpy(sym.reshape(-1)).to(self.device) + offset[coded]
                 else:
                     a = anchor_mask(h, w, self.device).expand(1, C, h, w)
-                    k = offset.clone()
                     sym = gc.decompress(y_streams[0], index[a & coded].cpu().numpy())
                     k[a & coded] = torch.from_numpy(sym.reshape(-1)).to(self.device) + offset[a & coded]
-                    prm, offset, index = self.context_params(prm, k, cond, level, quality, seed, frame_index)
+                    prm, offset, index = self.context_params(prm, k, cond, level, quality, seed, dither_frame)
                     k = torch.where(coded, k, offset)
                     rest = ~a & coded
                     sym = gc.decompress(y_streams[1], index[rest].cpu().numpy())
@@ -378,7 +404,7 @@ class Codec:
                 k = torch.zeros((1, C, h, w), dtype=torch.int32, device=self.device)
                 sym = gc.decompress(y_streams[0], index[a].cpu().numpy())
                 k[a] = torch.from_numpy(sym.reshape(-1)).to(self.device) + offset[a]
-                prm, offset, index = self.context_params(prm, k, cond, level, quality, seed, frame_index)
+                prm, offset, index = self.context_params(prm, k, cond, level, quality, seed, dither_frame)
                 sym = gc.decompress(y_streams[1], index[~a].cpu().numpy())
                 k[~a] = torch.from_numpy(sym.reshape(-1)).to(self.device) + offset[~a]
         except BitstreamError as exc:
@@ -386,35 +412,66 @@ class Codec:
         return LatentLevels(k.to(torch.int32), prm, K, masked)
 
     @torch.no_grad()
-    def decode_frame(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
-                     height: int, width: int, steps: int | None = None) -> np.ndarray:
-        k, prm, K, masked = self.decode_levels(payload, levels_u8, quality, seed=seed, frame_index=frame_index,
+    def decode_frame(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0,
+                     height: int, width: int, steps: int | None = None, realism: float = 0.0) -> np.ndarray:
+        """One frame's payload → uint8 RGB (H, W, 3). ``realism`` ρ ∈ [0, 1] is the decoder's choice of how
+        much to generate where the importance is low (rac_video.codec.realism; 0: the fidelity decode)."""
+        k, prm, K, masked = self.decode_levels(payload, levels_u8, quality, seed=seed, dither_frame=dither_frame,
                                                height=height, width=width)
-        return self.reconstruct(k, prm, levels_u8, quality, seed=seed, frame_index=frame_index, height=height,
-                                width=width, steps=K if steps is None else steps, masked=masked)
+        rec = self.reconstruct(k, prm, levels_u8, quality, seed=seed, dither_frame=dither_frame, height=height,
+                               width=width, steps=K if steps is None else steps, realism=realism, masked=masked)
+        layer = self._split_payload(payload)[3]
+        if layer is None:
+            return rec
+        try:
+            target = _colour.decode(layer, height, width)
+        except _colour.ColourLayerError as exc:
+            raise PayloadError(f"corrupt frame payload: {exc}") from exc
+        return _colour.apply(rec, target)
 
     @torch.no_grad()
-    def reconstruct(self, k, prm, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0, height: int,
-                    width: int, steps: int, masked: int = 0) -> np.ndarray:
+    def reconstruct(self, k, prm, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0, height: int,
+                    width: int, steps: int, realism: float = 0.0, masked: int = 0) -> np.ndarray:
         """The generative half of ``decode_frame``: ŷ = Δ(k − u), K elementwise DDIM steps, the posterior
-        fusion (models that have it) and g_s. ``masked`` (the payload's M, ``LatentLevels.masked``): the
-        masked levels' elements are the entropy model's mean μ (module docstring)."""
+        fusion (models that have it) and g_s; with ``realism`` ρ > 0, the sampled variant of each step
+        (rac_video.codec.realism). ``masked`` (the payload's M, ``LatentLevels.masked``): the masked
+        levels' elements start from the entropy model's mean μ, and the fidelity decode keeps μ there
+        (module docstring); the realism decode samples them like any element of their level."""
+        rho = check_realism(realism)
         table = self.level_table(quality)
         level = self.level_map(levels_u8, height, width)
         gamma = table.gamma.to(self.device)[level.long()]
         delta = table.delta.to(self.device)
-        y_hat = self.conditional.dequantize(k, level, delta, seed, frame_index)
+        y_hat = self.conditional.dequantize(k, level, delta, seed, dither_frame)
+        mu = s = None
+        if self.fusion or rho or masked:
+            mu, s = self.gaussian_params(prm)
         m = self.masked_elements(level, masked) if masked else None
         if m is not None:
-            mu = self.gaussian_params(prm)[0].to(y_hat.dtype)
-            y_hat = torch.where(m, mu, y_hat)
-        y0 = self.denoise(y_hat, gamma, steps)
-        if self.fusion:
-            mu, s = self.gaussian_params(prm)
-            y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
-        if m is not None:
-            y0 = torch.where(m, y_hat, y0)
-        return self.synthesize(y0, height, width)
+            y_hat = torch.where(m, mu.to(y_hat.dtype), y_hat)
+        w = realism_weight(level, self.levels, rho) if rho else None
+        x_fid = None
+        if not rho or (self.g_s_real is not None and float(w.max()) > 0):   # the fidelity picture is needed
+            y0 = self.denoise(y_hat, gamma, steps)
+            if self.fusion:
+                y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
+            if m is not None:
+                y0 = torch.where(m, y_hat, y0)
+            x_fid = self.g_s(y0)
+            if not rho:
+                return uint8_frame(x_fid, height, width)
+        if float(w.max()) == 0:             # all ROI: nothing to generate, the fidelity decode
+            return self.reconstruct(k, prm, levels_u8, quality, seed=seed, dither_frame=dither_frame, height=height,
+                                    width=width, steps=steps, masked=masked)
+        gen = realism_generator(seed, dither_frame)
+        y_den = denoise(self.denoiser, y_hat, gamma, max(steps, REALISM_MIN_STEPS), eta=w, generator=gen)
+        y_fused = fuse_posterior(y_den, y_hat, mu, s, delta[level.long()], self.fusion)
+        y_real = sample_posterior(y_fused, y_den, y_hat, mu, s, delta[level.long()], self.fusion, w, gen)
+        if self.g_s_real is None:
+            return self.synthesize(y_real, height, width)
+        x_real = self.g_s_real(y_real)
+        w_px = F.interpolate(w, size=x_fid.shape[-2:], mode="bilinear", align_corners=False)
+        return uint8_frame(x_fid + w_px * (x_real - x_fid), height, width)
 
     def synthesize(self, y0: torch.Tensor, height: int, width: int) -> np.ndarray:
         """g_s of a (denoised) latent, cropped to the frame and rounded to uint8 RGB (H, W, 3)."""
@@ -425,17 +482,17 @@ class Codec:
         return denoise(self.denoiser, y_hat, gamma, steps)
 
     @torch.no_grad()
-    def estimate_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
-                      rdoq: float | None = None, masked: bool | None = None) -> float:
+    def estimate_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0,
+                      rdoq: float | None = None, colour: bool = True, masked: bool | int | None = None) -> float:
         """Expected size in bits of the frame payload ``encode_frame`` writes (without the container's
         per-packet overhead): the information content of the exact symbols under the coder's own
         integer tables plus each stream's fixed costs (``entropy.stream_bits``), without running rANS."""
-        return self.rate_function(frame, levels_u8, seed=seed, frame_index=frame_index, rdoq=rdoq,
-                                  masked=masked)(quality)
+        return self.rate_function(frame, levels_u8, seed=seed, dither_frame=dither_frame, rdoq=rdoq,
+                                  colour=colour, masked=masked)(quality)
 
     @torch.no_grad()
-    def rate_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0, rdoq: float | None = None,
-                      masked: bool | None = None):
+    def rate_function(self, frame, levels_u8, *, seed: int = 0, dither_frame: int = 0, rdoq: float | None = None,
+                      colour: bool = True, masked: bool | int | None = None):
         """``q -> estimated payload bits`` for one frame; g_a runs once, each call costs the hyperprior
         and a table lookup per symbol (what per-frame rate control searches over)."""
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
@@ -444,21 +501,23 @@ class Codec:
         H, W = np.asarray(frame).shape[:2]
         level = self.level_map(levels_u8, H, W)
         y = self.analysis(x, level)
+        colour_bytes = (_COLOUR_LEN.size + len(_colour.encode(np.asarray(frame)))) if colour else 0
+        colour_bytes += 1 if masked else 0          # the masked-levels byte
 
         @torch.no_grad()
         def bits(quality: int) -> float:
             cond, _ = self.condition(level, self.level_table(quality))
             z_hat = torch.round(self.hyper.analysis(y, cond))
-            return float(8 * (self._hdr.size + (1 if masked else 0)) + self.z_prior.bits(z_hat.to(torch.int32).cpu().numpy())
+            return float(8 * (self._hdr.size + colour_bytes) + self.z_prior.bits(z_hat.to(torch.int32).cpu().numpy())
                          + sum(self.conditional.bits(sym, ix)
-                               for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index,
+                               for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, dither_frame,
                                                               rdoq, masked)))
 
         return bits
 
     @torch.no_grad()
-    def symbol_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
-                    rdoq: float | None = None, masked: bool | None = None):
+    def symbol_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0,
+                    rdoq: float | None = None, masked: bool | int | None = None):
         """Where a frame's bits go: (y bits (C, h, w), ẑ bits (Z, h/4, w/4)) as float64 arrays, each coded
         symbol's information content under the coder's integer tables (what ``estimate_bits`` sums,
         without the streams' fixed costs); a masked element's bits are 0."""
@@ -472,7 +531,7 @@ class Codec:
         z_hat = torch.round(self.hyper.analysis(y, cond))
         zi = z_hat.to(torch.int32).cpu().numpy()
         zb = self.z_prior.tables.symbol_bits(zi, self.z_prior.indexes(zi.shape)).reshape(zi.shape)[0]
-        streams = self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, rdoq, masked)
+        streams = self._y_symbols(y, z_hat, cond, level, quality, seed, dither_frame, rdoq, masked)
         _, C, h, w = y.shape
         if len(streams) == 1 and not masked:
             return self.conditional.symbol_bits(*streams[0]).reshape(C, h, w), zb
@@ -487,7 +546,7 @@ class Codec:
         return yb, zb
 
     @torch.no_grad()
-    def information_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0):
+    def information_function(self, frame, levels_u8, *, seed: int = 0, dither_frame: int = 0):
         """``q -> {"coded_y", "info_y", "info_y_unfloored", "payload"}`` for one frame (g_a runs once): the
         bits of the y streams ``encode_frame`` writes; the information content of the same levels k under
         the entropy model's continuous Gaussians — −log2 of the mass of N(μ, s²) over each element's bin
@@ -498,7 +557,7 @@ class Codec:
         H, W = np.asarray(frame).shape[:2]
         level = self.level_map(levels_u8, H, W)
         y = self.analysis(x, level)
-        u = ops.hashed_dither(tuple(y.shape), seed, frame_index, device=y.device)
+        u = ops.hashed_dither(tuple(y.shape), seed, dither_frame, device=y.device)
 
         @torch.no_grad()
         def info(quality: int) -> dict:
@@ -506,12 +565,12 @@ class Codec:
             delta = table.delta.to(self.device)
             cond, _ = self.condition(level, table)
             z_hat = torch.round(self.hyper.analysis(y, cond))
-            streams = self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, 0.0)
+            streams = self._y_symbols(y, z_hat, cond, level, quality, seed, dither_frame, 0.0)
             coded = sum(self.conditional.bits(sym, ix) for sym, ix in streams)
-            prm, _, _ = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
+            prm, _, _ = self.hyper_params(z_hat, cond, level, quality, seed, dither_frame)
             if self.has_context:
-                k = self.conditional.quantize(y, level, delta, seed, frame_index)
-                prm, _, _ = self.context_params(prm, k, cond, level, quality, seed, frame_index)
+                k = self.conditional.quantize(y, level, delta, seed, dither_frame)
+                prm, _, _ = self.context_params(prm, k, cond, level, quality, seed, dither_frame)
             mu, s = self.gaussian_params(prm)
             d = delta[level.long()].expand_as(y)
             z_bits = self.z_prior.bits(z_hat.to(torch.int32).cpu().numpy())
@@ -566,5 +625,5 @@ def load_model(name: str | None = None, *, device="cpu") -> Codec:
     return _CACHE[key]
 
 
-__all__ = ["Codec", "LatentLevels", "load_model", "frame_tensor", "uint8_frame", "PayloadError", "ModelMismatchError",
-           "PAD", "DEFAULT_STEPS", "MASKED_FLAG"]
+__all__ = ["Codec", "LatentLevels", "load_model", "frame_tensor", "uint8_frame", "PayloadError", "ModelMismatchError", "PAD",
+           "DEFAULT_STEPS", "MASKED_FLAG"]

@@ -101,7 +101,7 @@ def architecture(record: dict, state: dict | None = None) -> Architecture:
     return Architecture()
 
 
-MODULE_KEYS = ("g_a", "g_s", "denoiser", "hyperprior", "context")
+MODULE_KEYS = ("g_a", "g_s", "denoiser", "hyperprior", "context", "g_s_real")
 
 
 def build_module(key: str, arch: Architecture, state_dict: dict | None = None, *, frozen: bool = True,
@@ -117,7 +117,7 @@ def build_module(key: str, arch: Architecture, state_dict: dict | None = None, *
     C = arch.latent_channels
     if key == "g_a":
         m = Analysis(C, stages=arch.analysis, importance=arch.importance_analysis)
-    elif key == "g_s":
+    elif key in ("g_s", "g_s_real"):            # g_s_real: the realism synthesis (rac_video.codec.realism)
         m = Synthesis(C, stages=arch.synthesis)
     elif key == "denoiser":
         m = Denoiser(C, width=arch.denoiser_width)
