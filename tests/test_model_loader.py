@@ -71,6 +71,9 @@ def test_architecture_record_round_trip_and_errors():
     assert 5e6 <= n <= 15e6, n
     with pytest.raises(ModelMismatchError, match="upgrade"):
         Architecture.from_record({"latent_channels": 8, "attention": True})
+    for bad in ({"latent_channels": "x"}, {"analysis": [[16]]}, {"denoiser_width": 0}):
+        with pytest.raises(ModelMismatchError, match="positive integers"):
+            Architecture.from_record(bad)
     with pytest.raises(ModelMismatchError, match="f = 8 or 16"):
         Architecture(analysis=((8, 0), (8, 0)), synthesis=((8, 0), (8, 0), (8, 0)))
     with pytest.raises(ModelMismatchError, match="do not fit"):

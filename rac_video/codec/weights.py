@@ -52,10 +52,14 @@ class Architecture:
     importance_analysis: bool = False
 
     def __post_init__(self):
-        for f in ("analysis", "synthesis"):          # JSON gives lists: tuples of int pairs
-            object.__setattr__(self, f, tuple((int(c), int(r)) for c, r in getattr(self, f)))
         ints = ("latent_channels", "denoiser_width", "hyper_channels", "hyper_width", "context_width")
-        if any(isinstance(getattr(self, k), bool) or int(getattr(self, k)) < 1 for k in ints):
+        try:
+            for f in ("analysis", "synthesis"):          # JSON gives lists: tuples of int pairs
+                object.__setattr__(self, f, tuple((int(c), int(r)) for c, r in getattr(self, f)))
+            bad = any(isinstance(getattr(self, k), bool) or int(getattr(self, k)) < 1 for k in ints)
+        except (TypeError, ValueError):
+            bad = True
+        if bad or any(c < 1 or r < 0 for c, r in self.analysis + self.synthesis):
             raise ModelMismatchError(f"architecture sizes must be positive integers: {self}")
         if len(self.synthesis) != len(self.analysis) + 1 or self.factor not in (8, 16):
             raise ModelMismatchError(f"architecture needs f = 8 or 16 and one more synthesis scale than analysis "
