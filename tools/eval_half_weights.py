@@ -59,8 +59,7 @@ def main(argv=None) -> int:
             rows.append((len(db) / len(da) - 1, image_metrics(img, rb)["psnr"] - image_metrics(img, ra)["psnr"],
                          int(np.abs(ra.astype(int) - rb).max())))
     r = np.array(rows, dtype=np.float64)
-    own = sum((d / f"{args.model}.pt").stat().st_size for d in weights._dirs() if (d / f"{args.model}.pt").exists())
-    print(json.dumps({"model": args.model, "float32_file_bytes": own, "float16_self_contained_bytes": path.stat().st_size,
+    print(json.dumps({"model": args.model, "float32_file_bytes": record.get("bytes"), "float16_self_contained_bytes": path.stat().st_size,
                       "cases": len(rows), "size_change_mean": round(float(r[:, 0].mean()), 6),
                       "size_change_max_abs": round(float(np.abs(r[:, 0]).max()), 6),
                       "psnr_change_mean_db": round(float(r[:, 1].mean()), 5), "psnr_change_min_db": round(float(r[:, 1].min()), 5),
