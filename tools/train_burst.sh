@@ -74,16 +74,19 @@ else
     COMMON=(--device cuda --compile --ckpt-every 60)
     B0=(--batch 32 --crop 256); B1=(--batch 256 --cache-crops 20000); B2=(--batch 256 --cache-crops 20000)
 fi
-m0=$("$PY" -c "print(round($BUDGET_S * 0.55 / 60, 3))")
-m1=$("$PY" -c "print(round($BUDGET_S * 0.20 / 60, 3))")
-m2=$("$PY" -c "print(round($BUDGET_S * 0.25 / 60, 3))")
-# --minutes is a stage's total over resumes: a resumed run gets this burst's share on top
-spent() { "$PY" - "$RUN/stage$1.pt" <<'EOF'
-import sys, os, torch
-p = sys.argv[1]
-print(round(torch.load(p, map_location="cpu", weights_only=False)["extra"].get("seconds", 0) / 60, 3) if os.path.exists(p) else 0)
+# --minutes is a stage's total over resumes: a resumed run gets this burst's share on top (one python start)
+read -r TOTAL0 TOTAL1 TOTAL2 < <("$PY" - "$RUN" "$BUDGET_S" <<'EOF'
+import os, sys
+run, budget = sys.argv[1], float(sys.argv[2])
+def spent(s):
+    p = os.path.join(run, f"stage{s}.pt")
+    if not os.path.exists(p):
+        return 0.0
+    import torch
+    return torch.load(p, map_location="cpu", weights_only=False)["extra"].get("seconds", 0) / 60
+print(*(round(spent(s) + budget * share / 60, 3) for s, share in ((0, 0.55), (1, 0.20), (2, 0.25))))
 EOF
-}
+)
 ARCH_ARG=()
 [ -e "$RUN/stage0.pt" ] || ARCH_ARG=(--arch "$ARCH")
 
@@ -103,9 +106,6 @@ step() {     # name, command...
 {
     "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')"
 } >> "$LOG" 2>&1
-TOTAL0=$("$PY" -c "print($(spent 0) + $m0)")
-TOTAL1=$("$PY" -c "print($(spent 1) + $m1)")
-TOTAL2=$("$PY" -c "print($(spent 2) + $m2)")
 step stage0 "$PY" -m rac_video.codec.train --stage 0 --run "$RUN" --data "$DATA" --minutes "$TOTAL0" \
     "${ARCH_ARG[@]}" "${B0[@]}" "${COMMON[@]}" &&
 step stage1 "$PY" -m rac_video.codec.train --stage 1 --run "$RUN" --data "$DATA" --minutes "$TOTAL1" \
