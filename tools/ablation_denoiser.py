@@ -102,7 +102,7 @@ def main(argv=None):
             H, W = img.shape[:2]
             for mname, imp in (("centre", centre_gaussian(H, W)), ("blobs", blobs(H, W, 1000 + n))):
                 for q in qs:
-                    data = encode_image(img, imp, quality=q, model=codec)
+                    data = encode_image(img, imp, quality=q, model=codec, colour=False)   # raw decoder output
                     hdr = parse_header(data)
                     levels = sideinfo.from_bytes(hdr["side_info"]).levels(codec.latent_hw(H, W))
                     table = codec.level_table(q)
