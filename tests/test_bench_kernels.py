@@ -2,6 +2,7 @@
 import json
 
 from rac_video.bench import kernels
+from rac_video.eval.report import check_record
 
 
 def test_bench_kernels_writes_report(tmp_path):
@@ -9,7 +10,9 @@ def test_bench_kernels_writes_report(tmp_path):
     assert kernels.main(["--sizes", "1x2x3x5", "--repeats", "1", "--min-time", "0.001", "--copy-mib", "1",
                          "--devices", "cpu", "--out", str(out)]) == 0
     rep = json.loads(out.read_text())
-    assert rep["machine"]["cpu_model"] and rep["machine"]["torch"]
+    check_record(rep)
+    assert rep["command"].startswith("rac-video bench kernels --sizes 1x2x3x5") and rep["model"] is None
+    assert rep["machine"]["cpu"] and rep["machine"]["torch"] and "omp_threads_C" in rep["machine"]
     assert rep["copy_bandwidth"]["cpu"]["bytes_per_s"] > 0
     ops = {r["op"] for r in rep["results"]}
     assert ops == {"quantize", "dequantize", "hashed_dither", "ddim_step", "forward_noise[hashed U]",

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from rac_video import _native
+from rac_video.eval.report import check_record
 
 pytestmark = pytest.mark.skipif(_native.cpu_module()[0] is None, reason="C++ module not built")
 
@@ -24,4 +25,5 @@ def test_bench_rans_small(tmp_path):
     for name in ("compressai_rans", "compressai_gaussian_conditional", "constriction_ans"):
         e = ext.get(name, ext)
         assert "encode_s" in e or e.get("skipped")
-    assert res["machine"]["hostname"] is not None
+    check_record(res)
+    assert res["machine"]["host"] and res["command"].startswith("rac-video bench rans --symbols 20000")

@@ -6,6 +6,8 @@ import os
 import numpy as np
 import pytest
 
+from rac_video.eval.report import check_record
+
 _TOOL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "validate_saccades.py")
 
 
@@ -44,8 +46,8 @@ def test_tool_on_synthetic_diem(tmp_path):
     out = tmp_path / "r.json"
     rc = _tool().main(["--data", str(tmp_path / "diem"), "--out", str(out), "--ppd", "50", "--sweep", "30"])
     assert rc == 0
-    r = json.loads(out.read_text())
-    assert r["data"]["files"] == 2 and r["data"]["samples"] == 600
+    r = check_record(json.loads(out.read_text()))
+    assert r["machine"]["numpy"] and r["data"]["files"] == 2 and r["data"]["samples"] == 600
     assert r["default"]["kappa"] == 1.0 and r["default"]["f1"] == 1.0
     assert {row["mode"] for row in r["sweep"]} == {"backward", "either", "central"}
 

@@ -228,5 +228,7 @@ def test_fuzz_under_sanitizers(tmp_path):
     proc = subprocess.run([sys.executable, os.path.join(root, "tools", "fuzz_rans.py"), "--examples", "100",
                            "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    summary = json.loads(out.read_text())
+    from rac_video.eval.report import check_record
+
+    summary = check_record(json.loads(out.read_text()))
     assert summary["result"] == "pass" and summary["fuzz_cases"] >= 1000

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from rac_video.cli import main
+from rac_video.eval.report import check_record
 from rac_video.commands.stream import parse_netem_spec
 
 
@@ -13,7 +14,9 @@ def test_bench_inprocess_writes_report(tmp_path, capsys):
                "--report", str(out)])
     assert rc == 0
     rep = json.loads(out.read_text())
-    assert rep["machine"]["hostname"] and len(rep["runs"]) == 2
+    check_record(rep)
+    assert rep["machine"]["host"] and len(rep["runs"]) == 2
+    assert rep["model"] == "jpeg-standin"     # every run's stream header named the stand-in
     none, lossy = rep["runs"]
     assert none["netem"] == "none" and lossy["netem"].startswith("20 Mbit/s, 20 ms ± 5 ms, 1 % loss")
     for r in rep["runs"]:

@@ -12,6 +12,7 @@ import ablation_denoiser  # noqa: E402
 
 from rac_video.codec import weights  # noqa: E402
 from rac_video.codec.denoiser import Denoiser  # noqa: E402
+from rac_video.eval.report import check_record  # noqa: E402
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def test_shipped_sv_net_vs_an_untrained_uniform_t_net(setup, tmp_path):
     # fusion switched off): a default model with fusion on must not break that check
     assert ablation_denoiser.main(["--run", str(run), "--data", str(data), "--qualities", "2", "--steps", "1",
                                    "--out", str(out)]) == 0
-    res = json.loads(out.read_text())
+    res = check_record(json.loads(out.read_text()))
     assert res["model"] == weights.DEFAULT_MODEL and res["sv_denoiser"] == "shipped"
     assert res["uniform_t_denoiser"]["steps"] == 7
     s = res["summary_mean_over_images_maps_qualities"]

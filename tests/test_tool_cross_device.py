@@ -10,6 +10,7 @@ import cross_device  # noqa: E402
 
 from rac_video import arith  # noqa: E402
 from rac_video.codec import weights  # noqa: E402
+from rac_video.eval.report import check_record  # noqa: E402
 
 
 def test_cpu_vs_cpu_native_report(tmp_path):
@@ -19,7 +20,8 @@ def test_cpu_vs_cpu_native_report(tmp_path):
     assert cross_device.main(["--a", "cpu", "--b", "cpu-native", "--images", str(tmp_path / "none"), "--count", "1",
                               "--qualities", "4,15", "--crop", "64", "--speed", "64x48", "--speed-repeats", "1",
                               "--out", str(out)]) == 0
-    r = json.loads(out.read_text())
+    r = check_record(json.loads(out.read_text()))
+    assert r["model"] == weights.DEFAULT_MODEL and "gpu" not in r["machine"]     # CPU only: no GPU named
     assert r["images"].startswith("synthetic") and r["files"] == 2 and len(r["rows"]) == 2
     assert r["arith"] == {"a": arith.arith_class("cpu"), "b": "cpu-native-" + r["arith"]["a"].split("-", 2)[2]}
     for row in r["rows"]:    # every file is accounted for, whatever the outcome

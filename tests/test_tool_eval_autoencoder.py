@@ -13,6 +13,7 @@ import eval_autoencoder  # noqa: E402
 
 from rac_video.codec import weights  # noqa: E402
 from rac_video.codec.autoencoder import Analysis, Synthesis  # noqa: E402
+from rac_video.eval.report import check_record  # noqa: E402
 
 
 def test_round_trip_crops_odd_sizes_and_reports_both_sources(tmp_path):
@@ -30,7 +31,8 @@ def test_round_trip_crops_odd_sizes_and_reports_both_sources(tmp_path):
     out = tmp_path / "ceiling.json"
     assert eval_autoencoder.main(["--source", weights.DEFAULT_MODEL, "--source", str(run),
                                   "--data", str(data), "--out", str(out)]) == 0
-    res = json.loads(out.read_text())
+    res = check_record(json.loads(out.read_text()))
+    assert res["model"] is None       # several models: each row names its own
     shipped, untrained = res["rows"]
     assert shipped["model"] == weights.DEFAULT_MODEL and untrained["step"] == 7
     assert len(res["images"]) == 2 and shipped["psnr"] > untrained["psnr"]

@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +37,13 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "ablation-conditioning.json")
     args = p.parse_args(argv)
 
-    import torch
     from PIL import Image
 
     from rac_video.eval.images import blobs, centre_gaussian
 
     from rac_video.codec import load_model
     from rac_video.codec.train import frozen_entropy_model
+    from rac_video.eval.report import write_report
     from rac_video.importance import sideinfo
 
     codec = load_model(args.model)
@@ -79,12 +77,8 @@ def main(argv=None):
                "by_quality": {q: float(np.mean([r["saved_pct"] for r in rows if r["quality"] == q])) for q in qs},
                "stage3_steps": uncond_steps, "conditioned_steps": cond_steps,
                "conditioned": f"{args.run}/stage2.pt" if args.equal_budget else f"{codec.name} hyperprior"}
-    out = {"command": "python tools/ablation_conditioning.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "model": codec.name, "weights_sha256": codec.weights_hash, "images": [f.name for f in files],
-           "machine": {"host": platform.node(), "cores": os.cpu_count(), "torch": torch.__version__},
-           "summary": summary, "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    write_report(args.out, "tools/ablation_conditioning.py", argv, codec, images=[f.name for f in files],
+                 summary=summary, rows=rows)
     print(json.dumps(summary, indent=1))
     return 0
 

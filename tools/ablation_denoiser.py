@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -65,6 +64,7 @@ def main(argv=None):
     from rac_video.codec.denoiser import denoise, denoise_global_clock
     from rac_video.codec.train import frozen_denoiser
     from rac_video.codec.image import parse_header
+    from rac_video.eval.report import write_report
     from rac_video.importance import sideinfo
 
     ck_path = args.run / "stage1u.pt"
@@ -102,7 +102,7 @@ def main(argv=None):
             H, W = img.shape[:2]
             for mname, imp in (("centre", centre_gaussian(H, W)), ("blobs", blobs(H, W, 1000 + n))):
                 for q in qs:
-                    data = encode_image(img, imp, quality=q, model=codec)
+                    data = encode_image(img, imp, quality=q, model=codec, colour=False)   # raw decoder output
                     hdr = parse_header(data)
                     levels = sideinfo.from_bytes(hdr["side_info"]).levels(codec.latent_hw(H, W))
                     table = codec.level_table(q)
@@ -141,14 +141,10 @@ def main(argv=None):
     by_q = {f"q={q}": {f"{v} K={K}": float(np.mean([r["psnr"] for r in rows
                                                     if r["variant"] == v and r["steps"] == K and r["quality"] == q]))
                        for K in ks for v in VARIANTS} for q in qs}
-    out = {"command": "python tools/ablation_denoiser.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "model": codec.name, "weights_sha256": codec.weights_hash,
-           "sv_denoiser": sv_info, "uniform_t_denoiser": uniform_info, "posterior_fusion": "not applied",
-           "images": [f.name for f in files], "qualities": qs, "seconds": round(time.time() - t_start),
-           "machine": {"host": platform.node(), "cores": os.cpu_count(), "torch": torch.__version__},
-           "summary_mean_over_images_maps_qualities": summary, "psnr_by_quality": by_q, "per_image": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    write_report(args.out, "tools/ablation_denoiser.py", argv, codec,
+                 sv_denoiser=sv_info, uniform_t_denoiser=uniform_info, posterior_fusion="not applied",
+                 images=[f.name for f in files], qualities=qs, seconds=round(time.time() - t_start),
+                 summary_mean_over_images_maps_qualities=summary, psnr_by_quality=by_q, per_image=rows)
     print(json.dumps(summary, indent=1))
     return 0
 

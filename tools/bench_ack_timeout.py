@@ -1,7 +1,7 @@
 """Window-1 streaming over a lossy, jittery emulated link: the RTT-based acknowledgement timeout
 against the former fixed 1 s one (JPEG stand-in, server and client in one process).
 
-    python tools/bench_ack_timeout.py [--frames 250] [--loss 5] [--delay 50] [--jitter 50] [--seed 7]
+    python tools/bench_ack_timeout.py [--frames 250] [--loss 5] [--delay 50] [--jitter 50] [--seed 7] [--out FILE]
 """
 import argparse
 import asyncio
@@ -11,6 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from rac_video.eval.report import write_report  # noqa: E402
 from rac_video.stream.bench import run_inprocess  # noqa: E402
 from rac_video.stream.client import ClientConfig  # noqa: E402
 from rac_video.stream.netem import parse_netem  # noqa: E402
@@ -24,6 +25,7 @@ def main(argv=None):
     ap.add_argument("--delay", type=float, default=50.0, help="ms")
     ap.add_argument("--jitter", type=float, default=50.0, help="ms")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--out", default=None, help="also write the results as a benchmark record here")
     a = ap.parse_args(argv)
     out = {}
     for label, lo in (("rtt_timeout", 0.03), ("fixed_1s", 1.0)):
@@ -35,6 +37,9 @@ def main(argv=None):
         out[label] = {"frames": a.frames, "displayed": c.get("displayed", 0), "lost_in_network": c.get("lost_in_network", 0),
                       "ack_timeouts": rep["ack_timeouts"], "rtt_ms": rep["rtt_ms"], "server_drops": rep["drops"]}
     print(json.dumps(out, indent=1))
+    if a.out:   # the JPEG stand-in: no codec model
+        link = {"delay_ms": a.delay, "jitter_ms": a.jitter, "loss_pct": a.loss, "seed": a.seed}
+        write_report(a.out, "tools/bench_ack_timeout.py", argv, None, link=link, results=out)
 
 
 if __name__ == "__main__":

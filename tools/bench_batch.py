@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -148,18 +147,18 @@ def main():
                           "decode_cpu_s_per_frame": round(d["codec_seconds"] / d["frames"], 3),
                           "kbps": round(e["kbps"], 1)})
             print(sizes[-1], file=sys.stderr)
-    report = {"command": "nice -n 10 python tools/bench_batch.py " + " ".join(sys.argv[1:]),
-              "machine": {"platform": platform.platform(), "cores": cores, "load_avg_during": load},
-              "clips": f"{a.clips} image folders of {a.frames} consecutive frames ({clip_size}) of "
-                       f"{a.video or 'BasketballPass'}, q 8",
-              "configs": {k: " ".join(base[:3] + ["CLIPS", "-o", "OUT"] + v) for k, v in configs.items()},
-              "runs": res, "best": best, "ratios_per_round": ratios, "resumed": resumed,
-              "cpu_seconds_per_frame": sizes}
-    text = json.dumps(report, indent=1)
+    from rac_video.codec.weights import DEFAULT_MODEL   # what rac-video batch encode ran (no --model)
+    from rac_video.eval.report import benchmark_record, machine_record, write_record
+
+    report = benchmark_record(
+        "tools/bench_batch.py", None, DEFAULT_MODEL, machine=machine_record(load_avg_during=load),
+        clips=f"{a.clips} image folders of {a.frames} consecutive frames ({clip_size}) of "
+              f"{a.video or 'BasketballPass'}, q 8",
+        configs={k: " ".join(base[:3] + ["CLIPS", "-o", "OUT"] + v) for k, v in configs.items()},
+        runs=res, best=best, ratios_per_round=ratios, resumed=resumed, cpu_seconds_per_frame=sizes)
     if a.out:
-        with open(a.out, "w") as f:
-            f.write(text + "\n")
-    print(text)
+        write_record(a.out, report)
+    print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 from rac_video.container import Header, Packet, Reader, Writer  # noqa: E402
+from rac_video.eval.report import benchmark_record, write_record  # noqa: E402
 from rac_video.io import VideoWriter, open_video  # noqa: E402
 
 DEFAULT_DATA = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data"))
@@ -79,9 +79,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=os.environ.get("RAC_VIDEO_DATA", DEFAULT_DATA))
     ap.add_argument("--out", default=None, help="write the JSON here (else print it)")
     a = ap.parse_args(argv)
-    res = {"what": "container and video I/O throughput", "command": "python tools/bench_io.py " + " ".join(argv or sys.argv[1:]),
-           "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}}
+    res = benchmark_record("tools/bench_io.py", argv, None, what="container and video I/O throughput",
+                           date_utc=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     with tempfile.TemporaryDirectory() as tmp:
         res["container"] = bench_container(tmp)
         res["video"] = []
@@ -89,11 +88,9 @@ def main(argv=None) -> int:
             spec = os.path.join(a.data, rel)
             if os.path.isdir(spec):
                 res["video"].append(bench_video(spec, fps, tmp))
-    text = json.dumps(res, indent=1)
     if a.out:
-        with open(a.out, "w") as f:
-            f.write(text + "\n")
-    print(text)
+        write_record(a.out, res)
+    print(json.dumps(res, indent=1))
     return 0
 
 

@@ -10,7 +10,6 @@ codec-only milliseconds per frame, and the bits per frame split into payload / s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -44,10 +43,9 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
 
-    import torch
-
     from rac_video import pipeline
     from rac_video.codec import load_model
+    from rac_video.eval.report import machine_record, write_report
 
     codec = load_model(device=args.device)
     steps = codec.steps if args.steps is None else args.steps
@@ -76,14 +74,8 @@ def main(argv=None):
                   + ", ".join(f"{k} {v:.0f}" for k, v in r["bits_per_frame"].items()))
     host = platform.node() or "unknown"
     out = args.out or ROOT / "benchmarks" / f"pipeline-{host}.json"
-    rec = {"command": "python tools/bench_pipeline.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "model": codec.name, "weights_sha256": codec.weights_hash, "device": args.device,
-           "machine": {"host": host, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                       "torch": torch.__version__, "threads": torch.get_num_threads(),
-                       "note": "2-core VM shared with other jobs; timings are noisy"},
-           "time": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "results": results}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rec, indent=1) + "\n")
+    write_report(out, "tools/bench_pipeline.py", argv, codec, machine=machine_record(loadavg=list(os.getloadavg())),
+                 device=args.device, time=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), results=results)
     print(f"wrote {out}")
     return 0
 

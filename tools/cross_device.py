@@ -120,16 +120,17 @@ def main(argv=None) -> int:
 
     import rac_video.codec as C
     from rac_video.codec import load_model
+    from rac_video.eval.report import machine_record, write_report
 
     if "cuda" in (args.a, args.b) and not torch.cuda.is_available():
         print("cross_device: a cuda device was asked for but torch sees no GPU", file=sys.stderr)
         return 2
     models = {s: load_model(device="cuda" if s == "cuda" else "cpu") for s in (args.a, args.b)}
-    res = {"torch": torch.__version__, "devices": {"a": args.a, "b": args.b},
+    # the torch version and the GPU's name are in the record's machine block
+    res = {"devices": {"a": args.a, "b": args.b},
            "arith": {"a": _class_of(args.a), "b": _class_of(args.b)},
-           "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
            "tf32": {"cudnn": torch.backends.cudnn.allow_tf32, "matmul": torch.backends.cuda.matmul.allow_tf32},
-           "model": models[args.a].name, "qualities": qualities, "crop": args.crop}
+           "qualities": qualities, "crop": args.crop}
     imgs, source = load_images(args.images, args.count, args.crop)
     res["images"] = source
 
@@ -197,8 +198,8 @@ def main(argv=None) -> int:
         print(f"cross_device: {res['arith']['a']} and {res['arith']['b']} are different arithmetic classes; files "
               f"made with one need not decode with the other until the entropy model is integer", file=sys.stderr)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(res, indent=1) + "\n")
+        write_report(args.out, "tools/cross_device.py", argv, models[args.a],
+                     machine=machine_record(gpu="cuda" in (args.a, args.b)), **res)
         print(f"wrote {args.out}")
     return 0
 

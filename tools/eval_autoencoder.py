@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -59,10 +57,10 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "autoencoder-ceiling.json")
     args = p.parse_args(argv)
 
-    import torch
     from PIL import Image
 
     from rac_video.codec.weights import available
+    from rac_video.eval.report import write_report
     from rac_video.eval.metrics import ms_ssim, psnr
 
     files = sorted(args.data.rglob("*.png"))[: args.limit]
@@ -80,12 +78,8 @@ def main(argv=None):
                    seconds_per_image=seconds)
         rows.append(row)
         print(json.dumps(row))
-    result = {"command": "python tools/eval_autoencoder.py " + " ".join(sys.argv[1:] if argv is None else argv),
-              "images": [f.name for f in files], "rows": rows,
-              "machine": {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
-                          "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()}}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    # several models (or run checkpoints): each row names its own, the record's model is null
+    write_report(args.out, "tools/eval_autoencoder.py", argv, None, images=[f.name for f in files], rows=rows)
     print(f"wrote {args.out}")
     return 0
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -57,7 +56,6 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "kodak.json")
     args = p.parse_args(argv)
 
-    import torch
     from PIL import Image
     from tqdm import tqdm
 
@@ -66,6 +64,7 @@ def main(argv=None):
     from rac_video.codec.image import parse_header
     from rac_video.eval import bdrate
     from rac_video.eval.baselines import make_baseline
+    from rac_video.eval.report import write_report
     from rac_video.importance import sideinfo
 
     files = sorted(args.data.rglob("*.png"))[: args.limit]
@@ -163,14 +162,8 @@ def main(argv=None):
                                                for r in ours if r["codec"] == f"ours-{m}"]))
                        for m in ("uniform", "centre", "blobs")},
             "note": "hyperprior alone on both sides (a model's checkerboard context is left out)"}
-    out = {"command": "python tools/eval_images.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "model": codec.name, "weights_sha256": codec.weights_hash, "steps": K0,
-           "posterior_fusion": codec.fusion, "rdoq": codec.rdoq, "images": [f.name for f in files],
-           "machine": {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
-                       "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()},
-           "summary": summary, "curves": curves, "per_image": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    write_report(args.out, "tools/eval_images.py", argv, codec, steps=K0, posterior_fusion=codec.fusion,
+                 rdoq=codec.rdoq, images=[f.name for f in files], summary=summary, curves=curves, per_image=rows)
     _plot(curves, args.out.with_suffix(".png"))
     print(json.dumps(summary, indent=1))
     return 0

@@ -20,7 +20,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -103,13 +102,12 @@ def main(argv=None) -> int:
         report = os.path.join(tmp, "fuzz-counts.json")
         rc, log, run_s = run_tests(tmp, args.examples, report)
         counts = json.load(open(report)) if os.path.exists(report) else {}
-        summary = {
+        from rac_video.eval.report import benchmark_record, machine_record, write_record
+
+        gcc = subprocess.run(["gcc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+        summary = benchmark_record("tools/fuzz_rans.py", argv, None, machine=machine_record(gcc=gcc), **{
             "what": "rANS decoder fuzz + entropy C++ tests under AddressSanitizer/UBSan (tools/fuzz_rans.py)",
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": {"hostname": platform.node(), "platform": platform.platform(),
-                        "python": platform.python_version(), "cpus": os.cpu_count(),
-                        "gcc": subprocess.run(["gcc", "--version"], capture_output=True,
-                                              text=True).stdout.splitlines()[0]},
             "sanitizers": "-fsanitize=address,undefined (ASAN_OPTIONS abort_on_error=1, UBSAN_OPTIONS halt_on_error=1)",
             "examples_per_fuzz_test": args.examples,
             "fuzz_cases": counts.get("cases", 0),
@@ -118,14 +116,12 @@ def main(argv=None) -> int:
             "pytest_tail": log.strip().splitlines()[-1] if log.strip() else "",
             "result": "pass" if rc == 0 else "FAIL",
             "seconds": {"build": round(build_s, 1), "run": round(run_s, 1)},
-        }
+        })
         print(json.dumps(summary, indent=1))
         if rc != 0:
             sys.stderr.write(log)
         if args.out:
-            with open(args.out, "w") as f:
-                json.dump(summary, f, indent=1)
-                f.write("\n")
+            write_record(args.out, summary)
         return 0 if rc == 0 else 1
     finally:
         if args.keep:

@@ -113,14 +113,14 @@ def main(argv=None) -> int:
         v = [r[method][key] for r in rows if sel(r) and key in r.get(method, {}) and r[method][key] is not None]
         return float(np.mean(v)) if v else None
 
-    methods = ("fidelity", "realism", "no_colour_layer", "x264_roi", "jpeg")
+    methods = [m for m in ("fidelity", "realism", "no_colour_layer", "x264_roi", "jpeg") if any(m in r for r in rows)]
     keys = ("bpp", "psnr_roi", "psnr_bg", "swd_roi", "swd_bg", "hf_ratio_bg", "block_colour_max", "block_colour_mean")
     summary = {meth: {k: mean(meth, k) for k in keys} for meth in methods}
     for meth in methods:
         summary[meth]["block_colour_max_worst"] = max(
             (r[meth]["block_colour_max"] for r in rows if r.get(meth, {}).get("block_colour_max") is not None),
             default=None)
-        summary[meth]["matched_share"] = (float(np.mean([bool(r[meth].get("matched")) for r in rows]))
+        summary[meth]["matched_share"] = (float(np.mean([bool(r.get(meth, {}).get("matched")) for r in rows]))
                                           if meth in ("x264_roi", "jpeg") else None)
     summary["block_colour_max_worst_by_quality"] = {
         meth: {q: max((r[meth]["block_colour_max"] for r in rows if r["quality"] == q), default=None)

@@ -20,16 +20,15 @@ from __future__ import annotations
 import argparse
 import datetime
 import glob
-import json
 import math
 import os
-import platform
 import sys
 import time
 
 import numpy as np
 
 
+from rac_video.eval.report import benchmark_record, machine_record, write_record  # noqa: E402
 from rac_video.importance import sideinfo as si  # noqa: E402
 from rac_video.importance import source  # noqa: E402
 from rac_video.importance._resample import read_image  # noqa: E402
@@ -117,17 +116,12 @@ def main(argv=None) -> int:
     if not cases:
         print(f"no data under {D}", file=sys.stderr)
         return 2
-    res = {"what": "side-information bytes per frame, raster vs parametric (same level maps)",
-           "command": "python tools/sideinfo_sizes.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                       "numpy": np.__version__, "cpus": os.cpu_count()},
-           "factor": args.factor, "levels": args.levels, "side_info_version": si.VERSION, "cases": cases}
+    res = benchmark_record("tools/sideinfo_sizes.py", argv, None, machine=machine_record(numpy=np.__version__),
+                           what="side-information bytes per frame, raster vs parametric (same level maps)",
+                           date_utc=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                           factor=args.factor, levels=args.levels, side_info_version=si.VERSION, cases=cases)
     out = os.path.normpath(args.out)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as fh:
-        json.dump(res, fh, indent=1)
-        fh.write("\n")
+    write_record(out, res)
     print(f"{'case':34s} {'latent':>8s} {'raster mean/max B':>18s} {'param mean/max B':>17s} {'regen ms':>8s}")
     for c in cases:
         r = c["raster_bytes"]

@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import glob
-import json
 import os
-import platform
 import sys
 
 import numpy as np
 
 
+from rac_video.eval.report import benchmark_record, write_record  # noqa: E402
 from rac_video.importance import foveation, gaze, temporal  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -75,17 +74,14 @@ def main(argv=None) -> int:
             row[name] = {"median_deg": round(float(np.median(e)), 3), "p90_deg": round(float(np.percentile(e, 90)), 3),
                          "within_plateau": round(float((e <= plateau).mean()), 4), "frames": int(len(e))}
         rows.append(row)
-    res = {"what": "angular error (deg) between the gaze used for frame i and the gaze at display time i+latency",
-           "command": "python tools/validate_prediction.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "machine": {"platform": platform.platform(), "python": platform.python_version()},
-           "data": {"traces": len(files), "fps": fps, "source": "GazeCom natural movies (../shared/data/gaze/gazecom)"},
-           "filter": {"tau_s": args.tau_s, "threshold_deg_s": temporal.DEFAULT_THRESHOLD_DEG_S}, "rows": rows}
+    res = benchmark_record(
+        "tools/validate_prediction.py", argv, None,
+        what="angular error (deg) between the gaze used for frame i and the gaze at display time i+latency",
+        date_utc=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        data={"traces": len(files), "fps": fps, "source": "GazeCom natural movies (../shared/data/gaze/gazecom)"},
+        filter={"tau_s": args.tau_s, "threshold_deg_s": temporal.DEFAULT_THRESHOLD_DEG_S}, rows=rows)
     out = os.path.normpath(args.out)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as fh:
-        json.dump(res, fh, indent=1)
-        fh.write("\n")
+    write_record(out, res)
     print(f"{len(files)} traces at {fps:g} fps; error in degrees (median / p90 / share within the "
           f"{rows[0]['plateau_deg']:.2f} deg plateau)")
     for r in rows:

@@ -27,15 +27,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import glob
-import json
 import os
-import platform
 import subprocess
 import sys
 
 import numpy as np
 
 
+from rac_video.eval.report import benchmark_record, machine_record, write_record  # noqa: E402
 from rac_video.importance import foveation, gaze, temporal  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -143,14 +142,11 @@ def main(argv=None) -> int:
                                 check=False).stdout.strip()
     except OSError:
         commit = ""
-    result = {
+    fields = {
         "what": "sample-level agreement of rac_video.importance.temporal (I-VT) with DIEM event labels "
                 "(saccade=2 vs fixation=1), all files pooled",
-        "command": "python tools/validate_saccades.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "git_commit": commit,
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "numpy": np.__version__},
         "data": {"files": len(files), "samples": int(len(truth_all)), "saccade_fraction":
                  round(float(truth_all.mean()), 4), "fps": args.fps,
                  "source": "DIEM arctic_bears_1066x710 event_data (../shared/data/gaze/diem)"},
@@ -168,11 +164,10 @@ def main(argv=None) -> int:
         "sweep": sweep,
         "per_file": per_file,
     }
+    result = benchmark_record("tools/validate_saccades.py", argv, None, machine=machine_record(numpy=np.__version__),
+                              **fields)
     out = os.path.normpath(args.out)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as fh:
-        json.dump(result, fh, indent=1)
-        fh.write("\n")
+    write_record(out, result)
     d = default
     print(f"{len(files)} files, {len(truth_all)} samples, {truth_all.mean():.1%} labelled saccade, "
           f"ppd {ppd:.2f}")

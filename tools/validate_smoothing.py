@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import glob
-import json
 import os
-import platform
 import sys
 
 import numpy as np
 
 
+from rac_video.eval.report import benchmark_record, write_record  # noqa: E402
 from rac_video.importance import gaze, sideinfo, temporal  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -76,19 +75,15 @@ def main(argv=None) -> int:
         res_rows[k] = {w: {"mean_changed_cells": round(float(np.mean(v)), 5),
                            "frames_with_any_change": round(float(np.mean(np.asarray(v) > 0)), 4),
                            "pairs": len(v)} for w, v in acc[k].items()}
-    res = {"what": "share of latent cells (90x160, L=16) whose level changes between consecutive frames, "
-                   "within fixations vs at saccades, raw per-frame gaze vs GazeFilter",
-           "command": "python tools/validate_smoothing.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "machine": {"platform": platform.platform(), "python": platform.python_version()},
-           "data": {"traces": len(files), "frames_each": args.frames, "fps": args.fps},
-           "filter": {"tau_s": args.tau_s, "threshold_deg_s": temporal.DEFAULT_THRESHOLD_DEG_S},
-           "results": res_rows}
+    res = benchmark_record(
+        "tools/validate_smoothing.py", argv, None,
+        what="share of latent cells (90x160, L=16) whose level changes between consecutive frames, "
+             "within fixations vs at saccades, raw per-frame gaze vs GazeFilter",
+        date_utc=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        data={"traces": len(files), "frames_each": args.frames, "fps": args.fps},
+        filter={"tau_s": args.tau_s, "threshold_deg_s": temporal.DEFAULT_THRESHOLD_DEG_S}, results=res_rows)
     out = os.path.normpath(args.out)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as fh:
-        json.dump(res, fh, indent=1)
-        fh.write("\n")
+    write_record(out, res)
     for k, r in res_rows.items():
         print(f"{k:12s} fixation: {r['fix']['mean_changed_cells']:.2%} cells changed/frame, "
               f"{r['fix']['frames_with_any_change']:.0%} frames with a change ({r['fix']['pairs']} pairs); "

@@ -31,10 +31,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import math
 import os
-import platform
 import socket
 import sys
 import time
@@ -66,45 +64,26 @@ def _parse_threads(s: str) -> list[int]:
     return out
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def machine_info(device_names) -> dict:
+    """The common machine block (rac_video.eval.report.machine_record) plus what the kernels depend on:
+    the C++ module's OpenMP threads, Triton, the CUDA module's archs and the load average."""
     from .. import ops  # noqa: F401  (loads the native modules)
     from .. import _native
+    from ..eval.report import machine_record
 
     cpu, _ = _native.cpu_module()
-    info = {
-        "hostname": socket.gethostname(),
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
-        "cpu_model": _cpu_model(),
-        "logical_cpus": os.cpu_count(),
-        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "omp_threads_C": cpu.num_threads() if cpu else None,
-        "loadavg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
+    extra = {"omp_threads_C": cpu.num_threads() if cpu else None,
+             "loadavg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
     try:
         import triton
 
-        info["triton"] = triton.__version__
+        extra["triton"] = triton.__version__
     except ImportError:
-        info["triton"] = None
+        extra["triton"] = None
     if "cuda" in device_names:
-        info["gpu"] = torch.cuda.get_device_name(0)
         cu, _ = _native.load("_C_cuda")
-        info["cuda_module"] = {"archs": cu.archs, "cudart": cu.runtime_version} if cu else None
-    return info
+        extra["cuda_module"] = {"archs": cu.archs, "cudart": cu.runtime_version} if cu else None
+    return machine_record(gpu="cuda" in device_names, **extra)
 
 
 def _sync(device):
@@ -273,18 +252,17 @@ def run(args) -> dict:
     from .. import ops  # noqa: F401
 
     devices = [torch.device(d) for d in args.devices]
-    report = {
-        "what": "seconds per call, achieved bytes/s (bytes the op must read + write) vs a copy of the same bytes timed "
-                "next to it (of_same_bytes_copy), vs a large copy (memory bandwidth), vs a copy of one latent and vs "
-                "the torch reference, per op, latent size, thread count and backend",
-        "command": "rac-video bench kernels " + " ".join(args.argv),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine_info([d.type for d in devices]),
-        "settings": {"repeats": args.repeats, "min_time_s": args.min_time, "sizes": [list(s) for s in args.sizes],
-                     "threads": args.threads, "quality": Q, "levels": LEVELS, "gamma_maps": "(N,1,H,W)"},
-        "copy_bandwidth": {},
-        "results": [],
-    }
+    from ..eval.report import benchmark_record
+
+    report = benchmark_record(
+        "rac-video bench kernels", args.argv, None, machine=machine_info([d.type for d in devices]),
+        what="seconds per call, achieved bytes/s (bytes the op must read + write) vs a copy of the same bytes timed "
+             "next to it (of_same_bytes_copy), vs a large copy (memory bandwidth), vs a copy of one latent and vs "
+             "the torch reference, per op, latent size, thread count and backend",
+        date_utc=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        settings={"repeats": args.repeats, "min_time_s": args.min_time, "sizes": [list(s) for s in args.sizes],
+                  "threads": args.threads, "quality": Q, "levels": LEVELS, "gamma_maps": "(N,1,H,W)"},
+        copy_bandwidth={}, results=[])
     from .. import _native
 
     cpu, _ = _native.cpu_module()
@@ -392,10 +370,9 @@ def main(argv=None) -> int:
     report = run(args)
     if args.out != "-":
         out = args.out or os.path.join("benchmarks", f"kernels-{socket.gethostname()}.json")
-        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-        with open(out, "w") as f:
-            json.dump(report, f, indent=1)
-            f.write("\n")
+        from ..eval.report import write_record
+
+        write_record(out, report)
         print(f"wrote {out}")
     return 1 if any(e["errors"] for e in report["summary"].values()) else 0
 

@@ -57,26 +57,19 @@ def _sync(device):
 
 
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
+    """The common machine block (rac_video.eval.report.machine_record; the GPU when there is one, since
+    entropy_params is timed on it) plus numpy, the C++ module, the git commit and the load average."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True).stdout.strip()
     except OSError:
         commit = ""
     from .. import _native
+    from ..eval.report import machine_record
 
     mod = _native.cpu_module()[0]
-    return {"hostname": platform.node(), "platform": platform.platform(), "cpu": cpu,
-            "logical_cpus": os.cpu_count(), "omp_max_threads": torch.get_num_threads(),
-            "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "native_cpu_module": bool(mod), "git_commit": commit,
-            "load_average_1_5_15min": [round(v, 2) for v in os.getloadavg()]}
+    return machine_record(gpu=torch.cuda.is_available(), numpy=np.__version__, native_cpu_module=bool(mod),
+                          git_commit=commit, load_average_1_5_15min=[round(v, 2) for v in os.getloadavg()])
 
 
 def make_data(n: int, seed: int = 0):
@@ -248,11 +241,15 @@ def main(argv=None) -> int:
     all_threads = torch.get_num_threads()
     threads = args.threads or sorted({1, all_threads})
     d = make_data(args.symbols)
-    res = {"what": "rANS coder + fused entropy_params (rac-video bench rans)",
-           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "machine": machine(), "repeats": args.repeats, "timing": "best of repeats, wall clock",
-           "data": "Gaussian-conditional: mu ~ N(0,16), scales log-uniform [0.11, 64], y = mu + s N(0,1), "
-                   "Delta = 1, dithered quantization; symbols = k - offset, table index of s"}
+    from ..eval.report import benchmark_record, write_record
+
+    res = benchmark_record(
+        "rac-video bench rans", sys.argv[1:] if argv is None else argv, None, machine=machine(),
+        what="rANS coder + fused entropy_params (rac-video bench rans)",
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        repeats=args.repeats, timing="best of repeats, wall clock",
+        data="Gaussian-conditional: mu ~ N(0,16), scales log-uniform [0.11, 64], y = mu + s N(0,1), "
+             "Delta = 1, dithered quantization; symbols = k - offset, table index of s")
     res["rans"] = bench_rans(d, args.repeats, threads)
     res["entropy_params"] = bench_ops(d, args.repeats)
     if args.no_external:
@@ -262,10 +259,7 @@ def main(argv=None) -> int:
     res["ratios"] = _ratios(res)
     res["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     out = args.out or os.path.join(ROOT, "benchmarks", f"rans-{platform.node() or 'host'}.json")
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out, "w") as f:
-        json.dump(res, f, indent=1)
-        f.write("\n")
+    write_record(out, res)
     r = res["rans"]
     for th, t in r["threads"].items():
         print(f"rANS threads={th}: encode {t['encode_symbols_per_s'] / 1e6:.1f} M sym/s "

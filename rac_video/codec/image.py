@@ -47,11 +47,12 @@ def _as_u8_image(image) -> np.ndarray:
 
 
 def encode_image(image, importance=None, quality: int = 8, *, model: Codec | None = None, seed: int = 0,
-                 steps: int | None = None, rdoq: float | None = None, masked: bool | int | None = None) -> bytes:
+                 steps: int | None = None, rdoq: float | None = None, colour: bool = True,
+                 masked: bool | int | None = None) -> bytes:
     """Compress an RGB image. ``importance``: None (uniform, all levels L−1) or an (H, W) map in [0, 1];
     ``steps`` (DDIM steps K written for the decoder), ``rdoq`` (the encoder's RDOQ α, 0: off;
     rac_video.codec.rdoq) and ``masked`` (levels ℓ < M not coded, True: M = 1; rac_video.codec.model):
-    None takes the model's default."""
+    None takes the model's default; ``colour``: send the colour layer (rac_video.codec.colour)."""
     codec = model or load_model()
     a = _as_u8_image(image)
     H, W = a.shape[:2]
@@ -64,7 +65,8 @@ def encode_image(image, importance=None, quality: int = 8, *, model: Codec | Non
             raise ValueError(f"importance map must be (H, W) = {(H, W)}, got {m.shape}")
         levels = sideinfo.levels_from_importance(m, hw, codec.levels)
     side = sideinfo.RasterLevels(levels, codec.levels).to_bytes()
-    payload = codec.encode_frame(a, levels, quality, seed=seed, steps=steps, rdoq=rdoq, masked=masked)
+    payload = codec.encode_frame(a, levels, quality, seed=seed, steps=steps, rdoq=rdoq, colour=colour,
+                                 masked=masked)
     name = codec.name.encode()
     return (MAGIC + bytes([VERSION, len(name)]) + name + bytes.fromhex(codec.weights_hash[:16])
             + _TAIL.pack(H, W, quality, seed, len(side)) + side + payload)
@@ -88,8 +90,12 @@ def parse_header(data: bytes) -> dict:
             "seed": seed, "side_info": data[pos:pos + nside], "payload": data[pos + nside:]}
 
 
-def decode_image(data: bytes, *, model: Codec | None = None, steps: int | None = None) -> np.ndarray:
-    """Decompress to uint8 RGB (H, W, 3)."""
+def decode_image(data: bytes, *, model: Codec | None = None, steps: int | None = None,
+                 realism: float = 0.0) -> np.ndarray:
+    """Decompress to uint8 RGB (H, W, 3); ``realism`` ρ ∈ [0, 1] (rac_video.codec.realism; 0: fidelity)."""
+    from .realism import check_realism
+
+    realism = check_realism(realism)
     hdr = parse_header(data)
     codec = model or load_model(hdr["model"] if hdr["model"] else DEFAULT_MODEL)
     if hdr["model"] != codec.name or not codec.weights_hash.startswith(hdr["weights_hash"]):
@@ -103,7 +109,7 @@ def decode_image(data: bytes, *, model: Codec | None = None, steps: int | None =
         raise PayloadError(f"bad side information: {exc}") from exc
     try:
         return codec.decode_frame(hdr["payload"], levels, hdr["quality"], seed=hdr["seed"], height=hdr["height"],
-                                  width=hdr["width"], steps=steps)
+                                  width=hdr["width"], steps=steps, realism=realism)
     except ValueError as exc:
         if isinstance(exc, PayloadError):
             raise

@@ -674,6 +674,8 @@ def main(argv=None):
     p.add_argument("--realism-fm", type=float, default=1.0, help="stage realism: feature-matching loss weight")
     p.add_argument("--realism-mse", type=float, default=5.0, help="stage realism: W-weighted MSE weight")
     p.add_argument("--realism-lp", type=float, default=20.0, help="stage realism: low-pass (8x8 mean) colour MSE weight")
+    p.add_argument("--realism-chroma", type=float, default=20.0,
+                   help="stage realism: W-weighted full-resolution chroma MSE weight")
     p.add_argument("--init-from", metavar="MODEL", help="seed the run's missing stages 0-2 from shipped weights")
     p.add_argument("--init-restart", action="store_true", help="with --init-from: step and time counters from 0")
     p.add_argument("--export", type=Path, help="write the shipped weights file + record to this folder")

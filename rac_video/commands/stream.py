@@ -247,8 +247,14 @@ def _bench(args):
     out_json = args.report or os.path.join("benchmarks", f"stream-{platform.node()}.json")
     out_dir = args.out_dir or os.path.splitext(out_json)[0]
     os.makedirs(out_dir, exist_ok=True)
-    report = {"what": "rac-video stream bench: server and client on loopback",
-              "command": "rac-video " + " ".join(sys.argv[1:]), "machine": bench.machine(), "runs": []}
+    from ..eval.report import benchmark_record, machine_record, write_record
+
+    try:
+        load = [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        load = None
+    report = benchmark_record("rac-video", None, None, machine=machine_record(load_avg_at_start=load),
+                              what="rac-video stream bench: server and client on loopback", runs=[])
     for spec in runs:
         args.netem = spec
         args.count = args.frames
@@ -282,10 +288,10 @@ def _bench(args):
         if not args.json:
             print(f"== netem {meta['netem']}")
             _print_summary(s)
-    os.makedirs(os.path.dirname(os.path.abspath(out_json)), exist_ok=True)
-    with open(out_json, "w") as f:
-        json.dump(report, f, indent=1)
-        f.write("\n")
+    models = {(r["model"], r["weights_sha256"]) for r in report["runs"]}
+    if len(models) == 1:   # one model (as the stream headers name it) for every run: the record's
+        report["model"], report["weights_sha256"] = models.pop()
+    write_record(out_json, report)
     if args.json:
         print(json.dumps(report, indent=1))
     else:
