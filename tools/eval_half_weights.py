@@ -31,7 +31,6 @@ def main(argv=None) -> int:
     if not files:
         print(f"error: no PNG images under {args.images}", file=sys.stderr)
         return 2
-    import torch
     from PIL import Image
 
     from rac_video.codec import weights
@@ -39,11 +38,9 @@ def main(argv=None) -> int:
     state, record = weights.load_state(args.model)
     tmp = Path(tempfile.mkdtemp())
     half = f"{args.model}-half"
-    path = tmp / f"{half}.pt"
-    torch.save(weights.half_state(state), path)
-    rec = {k: v for k, v in record.items() if k != "base"}
-    (tmp / f"{half}.json").write_text(json.dumps({**rec, "name": half, "sha256": weights.sha256(path),
-                                                  "weights_format": weights.HALF_FORMAT}))
+    rec = {k: v for k, v in record.items() if k not in ("base", "name", "sha256", "bytes")}
+    half_bytes = weights.save_model(weights.half_state(state), tmp, half, **rec,
+                                    weights_format=weights.HALF_FORMAT)["bytes"]
     os.environ[weights.WEIGHTS_ENV] = str(tmp)
     from rac_video.codec import Codec, decode_image, encode_image
     from rac_video.eval.images import centre_gaussian, image_metrics
@@ -59,7 +56,7 @@ def main(argv=None) -> int:
             rows.append((len(db) / len(da) - 1, image_metrics(img, rb)["psnr"] - image_metrics(img, ra)["psnr"],
                          int(np.abs(ra.astype(int) - rb).max())))
     r = np.array(rows, dtype=np.float64)
-    print(json.dumps({"model": args.model, "float32_file_bytes": record.get("bytes"), "float16_self_contained_bytes": path.stat().st_size,
+    print(json.dumps({"model": args.model, "float32_file_bytes": record.get("bytes"), "float16_self_contained_bytes": half_bytes,
                       "cases": len(rows), "size_change_mean": round(float(r[:, 0].mean()), 6),
                       "size_change_max_abs": round(float(np.abs(r[:, 0]).max()), 6),
                       "psnr_change_mean_db": round(float(r[:, 1].mean()), 5), "psnr_change_min_db": round(float(r[:, 1].min()), 5),

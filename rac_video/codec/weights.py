@@ -222,6 +222,18 @@ def half_state(state: dict) -> dict:
             for k, sd in state.items()}
 
 
+def save_model(state: dict, out_dir: Path, name: str, **record) -> dict:
+    """Write ``state`` as an installable model ``out_dir/name.pt`` with its record ``name.json`` (``record``'s
+    fields plus name, sha256 and bytes); returns the record."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.pt"
+    torch.save(state, path)
+    record = {**record, "name": name, "sha256": sha256(path), "bytes": path.stat().st_size}
+    (out_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
 def export(run: Path, out_dir: Path, name: str = DEFAULT_MODEL, *, posterior_fusion: float = 0.0,
            rdoq: float = 0.0, steps: int | None = None, base: str | None = None, half: bool = False) -> str:
     """Pack the final checkpoints of a training run into ``out_dir/name.pt`` + ``name.json``; the
