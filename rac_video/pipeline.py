@@ -122,6 +122,7 @@ class EncodeOptions:
     seed: int = 0
     realism: float = 0.0                 # the decoders' default realism ρ (in the header; rac_video.codec.realism)
     colour: bool = True                  # send the colour layer (rac_video.codec.colour)
+    masked: int = 0                      # masked levels M: elements of level < M send no symbol (codec module doc)
     model: str = DEFAULT_MODEL
     device: str = "cpu"
     max_frames: int | None = None
@@ -148,6 +149,8 @@ class EncodeOptions:
         if not 0 <= int(self.seed) < 2**32:
             raise ValueError("seed must be in [0, 2^32)")
         check_realism(self.realism)
+        if isinstance(self.masked, bool) or not 0 <= int(self.masked) < schedule.DEFAULT_LEVELS:
+            raise ValueError(f"masked levels must be in 0..{schedule.DEFAULT_LEVELS - 1}, got {self.masked!r}")
         if self.stream_id is not None and not 1 <= int(self.stream_id) < 2**32:
             raise ValueError(f"stream id must be in [1, 2^32), got {self.stream_id!r}")
 
@@ -163,6 +166,7 @@ def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: Encod
                 "dither_frame": DITHER_FRAME, "importance": opts.importance,
                 # the decoder's default realism ρ (a decoder may choose another: the same file decodes in any)
                 "realism": check_realism(opts.realism), "colour_layer": bool(opts.colour),
+                "masked_levels": int(opts.masked),
                 # the arithmetic that decided the symbols: "integer" (the same everywhere) for models with
                 # integer entropy networks, else the device class (the decoder warns when its own differs)
                 "arith": "integer" if codec.device_independent else arith.arith_class(codec.device),
@@ -193,13 +197,15 @@ class FrameEncoder:
         est = None
         if self.rate is not None:
             rate_fn = self.codec.rate_function(frame, levels_u8, seed=self.opts.seed, dither_frame=DITHER_FRAME,
-                                               rdoq=self.opts.rdoq, colour=self.opts.colour)
+                                               rdoq=self.opts.rdoq, colour=self.opts.colour,
+                                               masked=int(self.opts.masked))
             overhead = 8 * (len(side_bytes) + len(Packet(index, pts, 0, b"", b"").to_bytes()))
             q, est = self.rate.choose(lambda q: rate_fn(q) + overhead)
         else:
             q = int(self.opts.quality)
         payload = self.codec.encode_frame(frame, levels_u8, q, seed=self.opts.seed, dither_frame=DITHER_FRAME,
-                                          steps=self.opts.steps, rdoq=self.opts.rdoq, colour=self.opts.colour)
+                                          steps=self.opts.steps, rdoq=self.opts.rdoq, colour=self.opts.colour,
+                                          masked=int(self.opts.masked))
         pkt = Packet(index=index, pts=pts, quality=q, side_info=side_bytes, payload=payload)
         nbytes = len(pkt.to_bytes())
         if self.rate is not None:

@@ -94,3 +94,22 @@ def test_realism_default_in_header_and_decoder_override(tmp_path, clip, weights_
     assert main(["decode", out, "-o", str(tmp_path / "x.mkv"), "--realism", "1.5"]) == 2
     assert "realism" in capsys.readouterr().err
     assert main(["encode", clip, "-o", str(tmp_path / "y.racv"), "--model", "rand-a", "--realism", "-1"]) == 2
+
+
+def test_encode_masked_levels(tmp_path, clip, weights_env, capsys):
+    """encode --masked M: fewer bytes than the same encode without it, recorded in the header, decodes;
+    an M outside 0..L−1 is a one-line error (exit 2)."""
+    from rac_video.container import Reader
+
+    sizes = {}
+    for m in (0, 8):
+        out = str(tmp_path / f"m{m}.racv")
+        assert main(["encode", clip, "-o", out, "--model", "rand-a", "-q", "6", "--steps", "1", "--masked", str(m),
+                     "--roi", "boxes:0,0,12,16", "--json"]) == 0
+        sizes[m] = json.loads(capsys.readouterr().out)["file_bytes"]
+        with Reader(out) as r:
+            assert r.header.settings["masked_levels"] == m
+        assert main(["decode", out, "-o", str(tmp_path / f"m{m}.mkv"), "--lossless", "--no-progress"]) == 0
+        capsys.readouterr()
+    assert sizes[8] < sizes[0]
+    assert main(["encode", clip, "-o", str(tmp_path / "x.racv"), "--model", "rand-a", "--masked", "16"]) == 2
