@@ -134,7 +134,7 @@ def laplacian_pyramid(frames, levels: int | None = None) -> list:
 
 def _importance_pyramid(imp, levels):
     """(T,H,W) → list of (T,h_l,w_l) maps on the pyramid's grids (2×2 area means, edges replicated)."""
-    m = torch.tensor(np.asarray(imp, dtype=np.float32))[:, None].to(torch.float64)
+    m = torch.tensor(np.asarray(imp, dtype=np.float32))[:, None]
     out = [m[:, 0]]
     for _ in range(1, levels):
         h, w = m.shape[2:]
@@ -241,31 +241,49 @@ def region_report(src, rec, importance=None, threshold: float = 0.5, *, max_patc
     thr = float(threshold)
     T, H, W, _ = s.shape
     L = n_levels(H, W) if levels is None else int(levels)
-    ps, pr = laplacian_pyramid(s, L), laplacian_pyramid(r, L)
     ims = _importance_pyramid(imp, L)
-    out = {"levels": L, "threshold": thr}
-    roi_px = imp >= thr
-    berr, _ = block_colour_errors(s, r)
-    binside = _block_importance(imp) >= thr
+    masks, centres = {}, {}
     for rid, region in enumerate(REGIONS):
-        rep = {"swd_levels": [], "patches": []}
-        e_src = e_rec = 0.0
         for lv in range(L):
             m = ims[lv] >= thr
             m = m if region == "roi" else (~m if region == "bg" else torch.ones_like(m))
+            masks[region, lv] = m
+            centres[region, lv] = _sample_centres(m, lv, rid, max_patches)
+    # frame by frame (a long clip's pyramids are never all in memory): descriptors at the sampled centres,
+    # high-frequency energies, block colour errors
+    desc = {k: ([], []) for k in centres}
+    energy = {reg: [0.0, 0.0] for reg in REGIONS}
+    berr = []
+    for t in range(T):
+        ps, pr = laplacian_pyramid(s[t:t + 1], L), laplacian_pyramid(r[t:t + 1], L)
+        for (region, lv), (tt, y, x) in centres.items():
+            sel = tt == t
+            if sel.any():
+                z = np.zeros(int(sel.sum()), np.int64)
+                desc[region, lv][0].append(_neighbourhoods(ps[lv], z, y[sel], x[sel]))
+                desc[region, lv][1].append(_neighbourhoods(pr[lv], z, y[sel], x[sel]))
             if lv < HF_LEVELS and lv < L - 1:  # band-pass levels only (the last one is the low-pass residual)
-                mm = m[:, None].to(torch.float64)
-                e_src += float((ps[lv] ** 2 * mm).sum())
-                e_rec += float((pr[lv] ** 2 * mm).sum())
-            t, y, x = _sample_centres(m, lv, rid, max_patches)
-            rep["patches"].append(int(len(t)))
-            if len(t) < MIN_PATCHES:
+                mm = masks[region, lv][t][None, None].to(ps[lv].dtype)
+                energy[region][0] += float((ps[lv] ** 2 * mm).sum())
+                energy[region][1] += float((pr[lv] ** 2 * mm).sum())
+        berr.append(block_colour_errors(s[t:t + 1], r[t:t + 1])[0])
+    berr = np.concatenate(berr)
+    binside = _block_importance(imp) >= thr
+    roi_px = imp >= thr
+    out = {"levels": L, "threshold": thr}
+    for region in REGIONS:
+        rep = {"swd_levels": [], "patches": []}
+        for lv in range(L):
+            n = len(centres[region, lv][0])
+            rep["patches"].append(int(n))
+            if n < MIN_PATCHES:
                 rep["swd_levels"].append(None)
                 continue
-            da, db = _normalise(_neighbourhoods(ps[lv], t, y, x), _neighbourhoods(pr[lv], t, y, x))
+            da, db = _normalise(torch.cat(desc[region, lv][0]), torch.cat(desc[region, lv][1]))
             rep["swd_levels"].append(sliced_wasserstein(da, db))
         vals = [v for v in rep["swd_levels"] if v is not None]
         rep["swd"] = float(np.mean(vals)) if vals else None
+        e_src, e_rec = energy[region]
         rep["hf_ratio"] = e_rec / e_src if e_src > 0 else None
         sel = binside if region == "roi" else (~binside if region == "bg" else np.ones_like(binside))
         be = berr[sel]
