@@ -4,7 +4,7 @@ JSON/CSV outputs (and optional plots and side-by-side videos).
 Config (TOML or JSON; see tools/eval_configs/*.toml)::
 
     name = "basketballpass_gaze"
-    methods = ["ours", "ours-uniform", "x264-roi", "x264", "x265-roi", "svtav1", "jpeg"]
+    methods = ["ours", "ours-uniform", "x264-roi", "x264", "x265-roi", "svtav1", "jpeg"]  # + "ours-realism"
     reference = "ours"          # BD-rates: every method vs this one (falls back to fallback_reference)
     fallback_reference = "x264-roi"
     roi_threshold = 0.5         # importance >= threshold is "inside" for ROI metrics (a sequence may override)
@@ -14,6 +14,9 @@ Config (TOML or JSON; see tools/eval_configs/*.toml)::
     qualities = [3, 7, 11, 15]  # our codec's qualities (0..Q_MAX): their sizes are the targets of every baseline
     bpp = [0.05, 0.1, 0.2, 0.4] # targets when our codec is absent (or not in methods)
     anchor_extra = [0.5, 0.25]  # optional: baselines also at 0.5x / 0.25x the smallest target (x2: the largest)
+    [realism]
+    rho = 1.0                   # ours-realism: the same bitstreams as ours, decoded with realism ρ
+    metrics = true              # patch SWD / HF ratio / block colour per region (rac_video.eval.realism)
     [baseline]
     preset = "medium"
     roi_strength = 12
@@ -45,6 +48,7 @@ import numpy as np
 from . import baselines as B
 from . import metrics as M
 from .bdrate import BDRateError, bd_quality, bd_rate
+from . import realism_report as RR
 from .matching import match_baseline
 from .sources import load_sequence
 
@@ -54,7 +58,7 @@ BD_METRICS = ("ms_ssim", "ms_ssim_roi", "ms_ssim_fov", "psnr", "psnr_roi", "psnr
 BDQ_METRICS = ("psnr", "psnr_roi", "psnr_fov", "ms_ssim", "ms_ssim_roi", "ms_ssim_fov", "fvvdp_jod")
 CSV_KEYS = ("sequence", "method", "target", "param", "bytes", "bpp", "rel_error", "matched", "psnr", "psnr_roi",
             "psnr_bg", "psnr_fov", "ms_ssim", "ms_ssim_roi", "ms_ssim_bg", "ms_ssim_fov", "flicker_bg_rmse",
-            "flicker_bg_ratio", "fvvdp_jod", "encode_s")
+            "flicker_bg_ratio", "fvvdp_jod", "encode_s") + RR.CSV_KEYS
 
 
 class EvalConfigError(ValueError):
@@ -132,11 +136,12 @@ def default_qualities(n=4) -> list:
 
 def _make_method(name, cfg, fps):
     bcfg = cfg.get("baseline", {})
-    if name in ("ours", "ours-uniform"):
+    if name in ("ours", "ours-uniform", "ours-realism"):
         from .ours import OursMethod
 
         ocfg = cfg.get("ours", {})
-        return OursMethod(uniform=name == "ours-uniform", fps=fps, **ocfg)
+        rho = float(cfg.get("realism", {}).get("rho", 1.0)) if name == "ours-realism" else 0.0
+        return OursMethod(uniform=name == "ours-uniform", fps=fps, realism=rho, **ocfg)
     kw = {}
     if name != "jpeg":
         kw = {"fps": fps, "preset": bcfg.get("preset"), "threads": int(bcfg.get("threads", 1))}
@@ -155,6 +160,9 @@ def _measure(seq, rec, nbytes, cfg, use_fvvdp):
                              fixations=seq.fixations, display=seq.display,
                              threshold=float(seq.info.get("roi_threshold", cfg.get("roi_threshold", 0.5))))
     res["summary"]["ppd"] = ppd
+    if cfg.get("realism", {}).get("metrics", True):
+        thr = float(seq.info.get("roi_threshold", cfg.get("roi_threshold", 0.5)))
+        res["summary"].update(RR.sequence_realism(seq.frames, rec, seq.importance, threshold=thr))
     res["summary"]["fvvdp_jod"] = None
     if use_fvvdp:
         try:
@@ -200,10 +208,11 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
         gaze = None
         if seq.info["importance"].get("type") == "gaze":
             gaze = (seq.fixations, seq.display, seq.info["importance"].get("params"))
-        if "ours" in made:
+        ours = next((n for n in ("ours", "ours-realism") if n in made), None)  # one bitstream, two decodes
+        if ours:
             for q in rates.get("qualities") or default_qualities():
                 t0 = time.time()
-                enc = made["ours"].encode(seq.frames, seq.importance, q, gaze=gaze)
+                enc = made[ours].encode(seq.frames, seq.importance, q, gaze=gaze)
                 ours_runs[q] = (enc, time.time() - t0)
                 targets.append(("q%d" % q, enc.nbytes))
         else:
@@ -217,11 +226,13 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
             base = min(t for _, t in targets) if fac < 1 else max(t for _, t in targets)
             extra.append(("x%g" % fac, max(1, int(round(fac * base)))))
         for name, method in made.items():
-            own = targets + ([] if name in ("ours", "ours-uniform") else extra)
+            own = targets + ([] if name in ("ours", "ours-uniform", "ours-realism") else extra)
             for ti, (tname, target) in enumerate(own):
                 t0 = time.time()
-                if name == "ours":
+                rec = None
+                if name in ("ours", "ours-realism"):
                     enc, enc_s = ours_runs[int(tname[1:])]
+                    rec = enc.decode(realism=method.realism)
                     match = {"target_bytes": target, "bytes": enc.nbytes, "param": enc.param, "rel_error": 0.0,
                              "matched": True, "evals": [[enc.param, enc.nbytes]]}
                 elif name == "ours-uniform" and tname.startswith("q"):  # same qualities as ours
@@ -234,7 +245,7 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
                     m = match_baseline(method, seq.frames, seq.importance, target, tol=tol)
                     enc, match = m.encoded, m.record()
                     enc_s = time.time() - t0
-                rec = enc.decode()
+                rec = enc.decode() if rec is None else rec
                 res = _measure(seq, rec, enc.nbytes, cfg, use_fvvdp)
                 entry = {"sequence": seq.name, "method": name, "target": tname, **match, "encode_s": enc_s,
                          "metrics": res["summary"], "per_frame": res["frames"], "fvvdp": res.get("fvvdp"),
@@ -508,6 +519,7 @@ def report_markdown(results, command=None) -> str:
         lines.append(f"- skipped {m}: {why}")
     ref = {r["reference"] for r in results.get("bdrate", [])}
     lines += ["", f"## Headline: {', '.join(sorted(ref)) or 'reference'} vs each method", "", headline_markdown(results)]
+    lines += ["", "## Rate–distortion–realism per region (rac_video.eval.realism)", "", RR.realism_markdown(results)]
     lines += ["", "## Rate points (baselines matched to the targets within the tolerance)", "",
               summary_table(results), "", "## BD-rate / BD-quality", "",
               "BD-rate: bitrate change of the reference vs the anchor at equal quality (negative = the reference "
