@@ -28,6 +28,7 @@ import numpy as np
 from . import arith, schedule
 from .codec.model import MAX_STEPS, Codec, PayloadError, load_model
 from .codec.rdoq import check_alpha
+from .codec.realism import check_realism
 from .codec.weights import DEFAULT_MODEL, ModelMismatchError
 from .container import CorruptPacketError, FramePlan, Header, Packet, Reader, Writer
 from .errors import InvalidInputError
@@ -78,6 +79,11 @@ def check_header(header: Header) -> None:
     s = header.settings
     if "steps" in s:
         _int_setting(s, "steps", 0, 0, MAX_STEPS)
+    if "realism" in s:
+        try:
+            check_realism(s["realism"])
+        except InvalidInputError as exc:
+            raise PipelineError(f"{exc} (in the stream header)") from None
     _int_setting(s, "seed", 0, 0, 2**32 - 1)
     _int_setting(s, "dither_frame", DITHER_FRAME, 0, 2**32 - 1)
 
@@ -107,6 +113,8 @@ class EncodeOptions:
     steps: int | None = None             # DDIM steps the decoder runs (in the header); None: the model's
     rdoq: float | None = None            # the encoder's RDOQ α (rac_video.codec.rdoq); None: the model's default
     seed: int = 0
+    realism: float = 0.0                 # the decoders' default realism ρ (in the header; rac_video.codec.realism)
+    colour: bool = True                  # send the colour layer (rac_video.codec.colour)
     model: str = DEFAULT_MODEL
     device: str = "cpu"
     max_frames: int | None = None
@@ -131,6 +139,7 @@ class EncodeOptions:
             check_alpha(self.rdoq)
         if not 0 <= int(self.seed) < 2**32:
             raise ValueError("seed must be in [0, 2^32)")
+        check_realism(self.realism)
 
 
 def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: EncodeOptions) -> Header:
@@ -142,6 +151,8 @@ def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: Encod
                 "rdoq": codec.rdoq if opts.rdoq is None else float(opts.rdoq),          # informational
                 "schedule_version": codec.schedule_version, "scale_table_version": SCALE_TABLE_VERSION,
                 "dither_frame": DITHER_FRAME, "importance": opts.importance,
+                # the decoder's default realism ρ (a decoder may choose another: the same file decodes in any)
+                "realism": check_realism(opts.realism), "colour_layer": bool(opts.colour),
                 # the arithmetic that decided the symbols: "integer" (the same everywhere) for models with
                 # integer entropy networks, else the device class (the decoder warns when its own differs)
                 "arith": "integer" if codec.device_independent else arith.arith_class(codec.device),
@@ -168,13 +179,13 @@ class FrameEncoder:
         est = None
         if self.rate is not None:
             rate_fn = self.codec.rate_function(frame, levels, seed=self.opts.seed, frame_index=DITHER_FRAME,
-                                               rdoq=self.opts.rdoq)
+                                               rdoq=self.opts.rdoq, colour=self.opts.colour)
             overhead = 8 * (len(side_bytes) + len(Packet(index, pts, 0, b"", b"").to_bytes()))
             q, est = self.rate.choose(lambda q: rate_fn(q) + overhead)
         else:
             q = int(self.opts.quality)
         payload = self.codec.encode_frame(frame, levels, q, seed=self.opts.seed, frame_index=DITHER_FRAME,
-                                          steps=self.opts.steps, rdoq=self.opts.rdoq)
+                                          steps=self.opts.steps, rdoq=self.opts.rdoq, colour=self.opts.colour)
         pkt = Packet(index=index, pts=pts, quality=q, side_info=side_bytes, payload=payload)
         nbytes = len(pkt.to_bytes())
         if self.rate is not None:
@@ -189,7 +200,11 @@ class FrameEncoder:
 class FrameDecoder:
     """:class:`~rac_video.container.Packet` → uint8 RGB frame, for the stream described by ``header``."""
 
-    def __init__(self, codec: Codec, header: Header, *, steps: int | None = None):
+    def __init__(self, codec: Codec, header: Header, *, steps: int | None = None, realism: float | None = None):
+        """``realism``: ρ for every frame (rac_video.codec.realism); None: the default the header records
+        (0 for files written before the realism control). The noise of a realism decode is seeded by the
+        stream's seed and dither frame, so a static background keeps the same generated texture from frame
+        to frame (no flicker) and every decode of the file is the same."""
         check_header(header)
         if header.model != codec.name or header.weights_hash != codec.weights_hash:
             raise ModelMismatchError(f"stream was encoded with {header.model} ({header.weights_hash[:16]}…), the "
@@ -202,6 +217,10 @@ class FrameDecoder:
         if "levels" in s and _int_setting(s, "levels", codec.levels, 2, 256) != codec.levels:
             raise PipelineError(f"stream has {s['levels']} importance levels, the model {codec.levels}")
         self.steps = check_steps(steps)
+        try:
+            self.realism = check_realism(s.get("realism", 0.0) if realism is None else realism)
+        except InvalidInputError as exc:
+            raise PipelineError(f"{exc} (in the stream header)" if realism is None else str(exc)) from None
         self.arith_mismatch = None if codec.device_independent else arith.warn_if_mismatch(s.get("arith"),
                                                                                              codec.device)
 
@@ -221,7 +240,7 @@ class FrameDecoder:
         try:
             return self.codec.decode_frame(pkt.payload, levels, pkt.quality, seed=self.seed,
                                            frame_index=self.dither_frame, height=self.header.height,
-                                           width=self.header.width, steps=self.steps)
+                                           width=self.header.width, steps=self.steps, realism=self.realism)
         except PayloadError as exc:
             cause = f" (likely cause: {self.arith_mismatch})" if self.arith_mismatch else ""
             raise CorruptPacketError(f"frame {pkt.index}: {exc}{cause}", frame=pkt.index) from exc
@@ -386,7 +405,8 @@ def _summary(header: Header, stats, seconds, file_bytes, opts) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- decode
-def decode_video(racv_path, out_path, *, steps: int | None = None, skip_damaged: bool = False,
+def decode_video(racv_path, out_path, *, steps: int | None = None, realism: float | None = None,
+                 skip_damaged: bool = False,
                  lossless: bool = False, progress: bool = True, device: str = "cpu",
                  codec: Codec | None = None, keep_frames: bool = False) -> dict:
     """Decode ``racv_path`` to the video ``out_path`` (mp4/mkv; ``lossless`` for FFV1/x264-qp0).
@@ -406,7 +426,7 @@ def decode_video(racv_path, out_path, *, steps: int | None = None, skip_damaged:
         hdr = reader.header
         check_header(hdr)
         codec = codec or load_model(hdr.model, device=device)
-        dec = FrameDecoder(codec, hdr, steps=steps)
+        dec = FrameDecoder(codec, hdr, steps=steps, realism=realism)
     except BaseException:
         reader.close()
         raise

@@ -58,7 +58,7 @@ def devices():
     return ["cpu"] + (["cuda"] if _has_gpu else [])
 
 
-def export_random_model(folder, name, seed, context=False):
+def export_random_model(folder, name, seed, context=False, realism=False):
     """Write a randomly initialised model exactly like shipped weights (state dicts + sha256 record);
     ``context``: with a checkerboard context whose output layer is random too (not the identity)."""
     import json
@@ -77,6 +77,8 @@ def export_random_model(folder, name, seed, context=False):
         ctx = CheckerboardContext()
         torch.nn.init.normal_(ctx.net[-1].weight, std=0.05)
         state["context"] = ctx.state_dict()
+    if realism:                     # a realism synthesis transform (rac_video.codec.realism), random too
+        state["g_s_real"] = Synthesis().state_dict()
     path = folder / f"{name}.pt"
     torch.save(state, path)
     (folder / f"{name}.json").write_text(json.dumps({"name": name, "sha256": weights.sha256(path)}))
@@ -84,12 +86,13 @@ def export_random_model(folder, name, seed, context=False):
 
 @pytest.fixture(scope="session")
 def random_weights_dir(tmp_path_factory):
-    """A weights folder with random models, ``rand-a`` and ``rand-b``, and ``rand-ctx`` with a
-    checkerboard context (tests of the bitstream path that must not depend on the shipped weights)."""
+    """A weights folder with random models, ``rand-a`` and ``rand-b``, ``rand-ctx`` with a
+    checkerboard context and ``rand-real`` with a realism synthesis transform (tests of the bitstream path that must not depend on the shipped weights)."""
     d = tmp_path_factory.mktemp("weights")
     export_random_model(d, "rand-a", 0)
     export_random_model(d, "rand-b", 1)
     export_random_model(d, "rand-ctx", 2, context=True)
+    export_random_model(d, "rand-real", 3, realism=True)
     return d
 
 

@@ -67,3 +67,30 @@ def test_demo_runs_end_to_end(tmp_path, weights_env, capsys):
     assert m["psnr"] > 0 and m["psnr_fovea"] is not None and m["psnr_foveated"] is not None
     assert "x264_roi" not in rep["codings"] and not (out / "demo_sidebyside.mp4").exists()
     assert json.loads((out / "report.json").read_text())["encode"]["file_bytes"] == rep["encode"]["file_bytes"]
+
+
+def test_realism_default_in_header_and_decoder_override(tmp_path, clip, weights_env, capsys):
+    """encode --realism records the decoders' default; decode --realism overrides it; the same file decodes
+    in any mode, lossless outputs differ between modes, and a bad ρ is a one-line error (exit 2)."""
+    import numpy as np
+
+    from rac_video.container import Reader
+    from rac_video.io import open_video
+
+    out = str(tmp_path / "r.racv")
+    assert main(["encode", clip, "-o", out, "--model", "rand-real", "-q", "3", "--steps", "1", "--realism", "0.7",
+                 "--roi", "boxes:0,0,12,16", "--no-progress"]) == 0
+    with Reader(out) as r:
+        assert r.header.settings["realism"] == 0.7 and r.header.settings["colour_layer"] is True
+    frames = {}
+    for name, extra in (("default", []), ("fid", ["--realism", "0"]), ("full", ["--realism", "1"])):
+        dst = str(tmp_path / f"{name}.mkv")
+        assert main(["decode", out, "-o", dst, "--lossless", "--no-progress", *extra]) == 0
+        with open_video(dst) as v:
+            frames[name] = v.read_all()
+    assert not np.array_equal(frames["default"], frames["fid"])
+    assert not np.array_equal(frames["full"], frames["default"])
+    capsys.readouterr()
+    assert main(["decode", out, "-o", str(tmp_path / "x.mkv"), "--realism", "1.5"]) == 2
+    assert "realism" in capsys.readouterr().err
+    assert main(["encode", clip, "-o", str(tmp_path / "y.racv"), "--model", "rand-a", "--realism", "-1"]) == 2

@@ -72,18 +72,36 @@ class Denoiser(nn.Module):
         return self.out(self.up1(h, e))
 
 
-def denoise(model: nn.Module, y_hat: torch.Tensor, gamma: torch.Tensor, steps: int) -> torch.Tensor:
-    """K elementwise DDIM steps (η = 0) from each element's own γ to ≈ 0 (t_k = t·(1 − k/K)).
+def denoise(model: nn.Module, y_hat: torch.Tensor, gamma: torch.Tensor, steps: int, *,
+            eta: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """K elementwise DDIM steps from each element's own γ to ≈ 0 (t_k = t·(1 − k/K)).
 
     ``y_hat`` is the dequantized latent (N,C,h,w) and ``gamma`` its per-element log-SNR (N,1,h,w);
     α·ŷ is a diffusion sample at each element's own t. K = 0 returns ŷ unchanged.
+
+    ``eta`` (N,1,h,w) in [0, 1], optional: the per-element stochasticity of DDIM (docs/design.md §3.5.5;
+    η = 0 is the deterministic update, η = 1 ancestral sampling). Each step then re-injects fresh noise
+    of standard deviation σ_η = η·(σ'/σ)·sqrt(1 − α²σ'²/(α'²σ²)) and keeps σ'² − σ_η² of the predicted ε.
+    The fresh noise is uniform, ξ = √12·(U − ½) — the noise type the denoiser was trained on — drawn on
+    the CPU from ``generator`` so every device draws the same numbers. With K = 1 the single step lands on
+    t = 0, where σ_η = 0: stochastic sampling needs K ≥ 2.
     """
     if steps == 0:
         return y_hat
     alpha, _ = schedule.alpha_sigma(gamma)
     z = alpha * y_hat
     for g_from, g_to in ops.ddim_gammas(gamma, steps):
-        z = ops.ddim_step(z, model(z, g_from), g_from, g_to)
+        eps = model(z, g_from)
+        if eta is None:
+            z = ops.ddim_step(z, eps, g_from, g_to)
+            continue
+        a_f, s_f = schedule.alpha_sigma(g_from)
+        a_t, s_t = schedule.alpha_sigma(g_to)
+        ratio = (a_f * s_t) / (a_t * s_f)
+        s_eta = eta * (s_t / s_f) * (1 - ratio * ratio).clamp_min(0).sqrt()
+        xi = (torch.rand(z.shape, generator=generator) - 0.5).mul_(12 ** 0.5).to(z.device)
+        x0 = (z - s_f * eps) / a_f
+        z = a_t * x0 + (s_t * s_t - s_eta * s_eta).clamp_min(0).sqrt() * eps + s_eta * xi
     return z / schedule.alpha_sigma(schedule.gamma_of_t(torch.zeros_like(gamma)))[0]
 
 

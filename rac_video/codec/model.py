@@ -45,12 +45,15 @@ from ..entropy import intnet as _intnet
 from ..entropy.models import FactorizedPrior, GaussianConditional
 from ..entropy.rans import BitstreamError
 from ..errors import CorruptStreamError
+from . import colour as _colour
 from . import rdoq as _rdoq
 from .autoencoder import FACTOR, Analysis, Synthesis
 from .context import CheckerboardContext, anchor_mask
 from .denoiser import Denoiser, denoise
 from .hyperprior import HYPER_FACTOR, HyperPrior
-from .posterior import check_fusion, fuse_posterior
+from .posterior import check_fusion, fuse_posterior, sample_posterior
+from .realism import MIN_STEPS as REALISM_MIN_STEPS
+from .realism import check_realism, realism_generator, realism_weight
 from .weights import DEFAULT_MODEL, ModelMismatchError, load_state
 
 PAD = FACTOR * HYPER_FACTOR
@@ -58,6 +61,8 @@ PAYLOAD_VERSION = 2  # 2: y tables indexed by (scale, mean bucket)
 CONTEXT_PAYLOAD_VERSION = 3  # 3: the y symbols in two checkerboard streams
 INT_PAYLOAD_VERSION = 4  # 4: as 2, (μ, s) and the coding parameters from exact integer networks
 INT_CONTEXT_PAYLOAD_VERSION = 5  # 5: as 3, with exact integer networks (hyperprior and context)
+COLOUR_FLAG = 0x80  # set in the version byte: a colour layer (rac_video.codec.colour) follows the header
+_COLOUR_LEN = struct.Struct("<H")
 DEFAULT_STEPS = 2           # K for models whose record does not name one
 MAX_STEPS = 64
 _HDR = struct.Struct("<BBI")
@@ -106,6 +111,12 @@ class Codec:
             self.context.to(self.device).eval().requires_grad_(False)
         # exact integer entropy networks (rac_video.entropy.intnet): device-independent bitstreams
         self.intnet = _intnet.IntNet(state["intnet"], self.device) if "intnet" in state else None
+        # the realism synthesis transform (rac_video.codec.realism), where the model ships one
+        self.g_s_real = None
+        if "g_s_real" in state:
+            self.g_s_real = Synthesis(C)
+            self.g_s_real.load_state_dict(state["g_s_real"])
+            self.g_s_real.to(self.device).eval().requires_grad_(False)
         self.latent_channels = C
         self.conditional = GaussianConditional()
         self._z_prior_cache = None
@@ -240,8 +251,9 @@ class Codec:
     # ------------------------------------------------------------------ API
     @torch.no_grad()
     def encode_frame(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
-                     steps: int | None = None, rdoq: float | None = None) -> bytes:
-        """One frame's payload; ``rdoq``: RDOQ's α for this frame (None: the codec's default, 0: off)."""
+                     steps: int | None = None, rdoq: float | None = None, colour: bool = True) -> bytes:
+        """One frame's payload; ``rdoq``: RDOQ's α for this frame (None: the codec's default, 0: off);
+        ``colour``: add the colour layer (every 64×64 block's mean colour; rac_video.codec.colour)."""
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
         x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
@@ -257,20 +269,35 @@ class Codec:
         y_streams = [self.conditional.compress(sym, ix)
                      for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, rdoq)]
         lengths = [len(z_bytes)] + [len(b) for b in y_streams[:-1]]
-        return self._hdr.pack(self.payload_version, K, *lengths) + z_bytes + b"".join(y_streams)
+        if not colour:
+            return self._hdr.pack(self.payload_version, K, *lengths) + z_bytes + b"".join(y_streams)
+        layer = _colour.encode(np.asarray(frame))
+        return (self._hdr.pack(self.payload_version | COLOUR_FLAG, K, *lengths) + _COLOUR_LEN.pack(len(layer))
+                + layer + z_bytes + b"".join(y_streams))
 
     def _split_payload(self, payload: bytes):
+        """(K, ẑ stream, y streams, colour layer or None) of a frame payload; PayloadError when inconsistent."""
         payload = bytes(payload)
         hdr = self._hdr
         if len(payload) < hdr.size:
             raise PayloadError(f"frame payload of {len(payload)} bytes is shorter than its header")
-        if payload[0] != self.payload_version:
-            raise PayloadError(f"frame payload version {payload[0]} (this model decodes {self.payload_version})")
+        if payload[0] & ~COLOUR_FLAG != self.payload_version:
+            raise PayloadError(f"frame payload version {payload[0] & ~COLOUR_FLAG} (this model decodes "
+                               f"{self.payload_version})")
         _, K, *lengths = hdr.unpack_from(payload)
-        if K > MAX_STEPS or sum(lengths) > len(payload) - hdr.size:
+        start, layer = hdr.size, None
+        if payload[0] & COLOUR_FLAG:
+            if len(payload) < start + _COLOUR_LEN.size:
+                raise PayloadError("frame payload is cut inside its colour layer")
+            (n,) = _COLOUR_LEN.unpack_from(payload, start)
+            start += _COLOUR_LEN.size
+            layer, start = payload[start:start + n], start + n
+            if len(layer) != n:
+                raise PayloadError("frame payload is cut inside its colour layer")
+        if K > MAX_STEPS or sum(lengths) > len(payload) - start:
             raise PayloadError("frame payload header is inconsistent (steps or length out of range)")
-        ends = np.cumsum([hdr.size, *lengths]).tolist()
-        return K, payload[ends[0]:ends[1]], [payload[a:b] for a, b in zip(ends[1:], ends[2:] + [len(payload)])]
+        ends = np.cumsum([start, *lengths]).tolist()
+        return K, payload[ends[0]:ends[1]], [payload[a:b] for a, b in zip(ends[1:], ends[2:] + [len(payload)])], layer
 
     @torch.no_grad()
     def decode_levels(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
@@ -279,7 +306,7 @@ class Codec:
         (int32 (1, C, h, w), what the encoder quantized), params the entropy model's (μ, s) or integer
         (μ, λ) and K the steps the payload asks for. Everything here decides symbols: for a model with
         integer entropy networks it is bit-identical on every device (``rac-video check``)."""
-        K, z_bytes, y_streams = self._split_payload(payload)
+        K, z_bytes, y_streams, _ = self._split_payload(payload)
         table = self.level_table(quality)
         level = self.level_map(levels_u8, height, width)
         cond, _ = self.condition(level, table)
@@ -306,27 +333,52 @@ class Codec:
 
     @torch.no_grad()
     def decode_frame(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
-                     height: int, width: int, steps: int | None = None) -> np.ndarray:
+                     height: int, width: int, steps: int | None = None, realism: float = 0.0) -> np.ndarray:
+        """One frame's payload → uint8 RGB (H, W, 3). ``realism`` ρ ∈ [0, 1] is the decoder's choice of how
+        much to generate where the importance is low (rac_video.codec.realism; 0: the fidelity decode)."""
         k, prm, K = self.decode_levels(payload, levels_u8, quality, seed=seed, frame_index=frame_index,
                                        height=height, width=width)
-        return self.reconstruct(k, prm, levels_u8, quality, seed=seed, frame_index=frame_index, height=height,
-                                width=width, steps=K if steps is None else steps)
+        rec = self.reconstruct(k, prm, levels_u8, quality, seed=seed, frame_index=frame_index, height=height,
+                               width=width, steps=K if steps is None else steps, realism=realism)
+        layer = self._split_payload(payload)[3]
+        if layer is None:
+            return rec
+        try:
+            target = _colour.decode(layer, height, width)
+        except _colour.ColourLayerError as exc:
+            raise PayloadError(f"corrupt frame payload: {exc}") from exc
+        return _colour.apply(rec, target)
 
     @torch.no_grad()
     def reconstruct(self, k, prm, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0, height: int,
-                    width: int, steps: int) -> np.ndarray:
+                    width: int, steps: int, realism: float = 0.0) -> np.ndarray:
         """The generative half of ``decode_frame``: ŷ = Δ(k − u), K elementwise DDIM steps, the posterior
-        fusion (models that have it) and g_s."""
+        fusion (models that have it) and g_s; with ``realism`` ρ > 0, the sampled variant of each step
+        (rac_video.codec.realism)."""
+        rho = check_realism(realism)
         table = self.level_table(quality)
         level = self.level_map(levels_u8, height, width)
         gamma = table.gamma.to(self.device)[level.long()]
         delta = table.delta.to(self.device)
         y_hat = self.conditional.dequantize(k, level, delta, seed, frame_index)
         y0 = self.denoise(y_hat, gamma, steps)
-        if self.fusion:
+        mu = s = None
+        if self.fusion or rho:
             mu, s = self.gaussian_params(prm)
+        if self.fusion:
             y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
-        return self.synthesize(y0, height, width)
+        if not rho:
+            return self.synthesize(y0, height, width)
+        w = realism_weight(level, self.levels, rho)
+        gen = realism_generator(seed, frame_index)
+        y_den = denoise(self.denoiser, y_hat, gamma, max(steps, REALISM_MIN_STEPS), eta=w, generator=gen)
+        y_fused = fuse_posterior(y_den, y_hat, mu, s, delta[level.long()], self.fusion)
+        y_real = sample_posterior(y_fused, y_den, y_hat, mu, s, delta[level.long()], self.fusion, w, gen)
+        if self.g_s_real is None:
+            return self.synthesize(y_real, height, width)
+        x_fid, x_real = self.g_s(y0), self.g_s_real(y_real)
+        w_px = F.interpolate(w, size=x_fid.shape[-2:], mode="bilinear", align_corners=False)
+        return uint8_frame(x_fid + w_px * (x_real - x_fid), height, width)
 
     def synthesize(self, y0: torch.Tensor, height: int, width: int) -> np.ndarray:
         """g_s of a (denoised) latent, cropped to the frame and rounded to uint8 RGB (H, W, 3)."""
@@ -338,14 +390,16 @@ class Codec:
 
     @torch.no_grad()
     def estimate_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
-                      rdoq: float | None = None) -> float:
+                      rdoq: float | None = None, colour: bool = True) -> float:
         """Expected size in bits of the frame payload ``encode_frame`` writes (without the container's
         per-packet overhead): the information content of the exact symbols under the coder's own
         integer tables plus each stream's fixed costs (``entropy.stream_bits``), without running rANS."""
-        return self.rate_function(frame, levels_u8, seed=seed, frame_index=frame_index, rdoq=rdoq)(quality)
+        return self.rate_function(frame, levels_u8, seed=seed, frame_index=frame_index, rdoq=rdoq,
+                                  colour=colour)(quality)
 
     @torch.no_grad()
-    def rate_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0, rdoq: float | None = None):
+    def rate_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0, rdoq: float | None = None,
+                      colour: bool = True):
         """``q -> estimated payload bits`` for one frame; g_a runs once, each call costs the hyperprior
         and a table lookup per symbol (what per-frame rate control searches over)."""
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
@@ -353,12 +407,13 @@ class Codec:
         H, W = np.asarray(frame).shape[:2]
         level = self.level_map(levels_u8, H, W)
         y = self.g_a(x)
+        colour_bytes = (_COLOUR_LEN.size + len(_colour.encode(np.asarray(frame)))) if colour else 0
 
         @torch.no_grad()
         def bits(quality: int) -> float:
             cond, _ = self.condition(level, self.level_table(quality))
             z_hat = torch.round(self.hyper.analysis(y, cond))
-            return float(8 * self._hdr.size + self.z_prior.bits(z_hat.to(torch.int32).cpu().numpy())
+            return float(8 * (self._hdr.size + colour_bytes) + self.z_prior.bits(z_hat.to(torch.int32).cpu().numpy())
                          + sum(self.conditional.bits(sym, ix)
                                for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index,
                                                               rdoq)))

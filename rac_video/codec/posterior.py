@@ -27,7 +27,7 @@ import torch
 
 from ..ops import _checks
 
-__all__ = ["check_fusion", "truncated_normal_mean", "fuse_posterior"]
+__all__ = ["check_fusion", "truncated_normal_mean", "truncated_normal_sample", "fuse_posterior", "sample_posterior"]
 
 _TINY = 1e-300
 
@@ -68,6 +68,52 @@ def truncated_normal_mean(m, sd, lo, hi):
     return (m + sd * torch.where(flip, -r, r)).clamp(lo, hi)
 
 
+def truncated_normal_sample(m, sd, lo, hi, u):
+    """A draw from N(m, sd²) restricted to [lo, hi] by the inverse CDF at uniform ``u`` ∈ (0, 1), in float64.
+    The interval is mirrored to the lower side of m (as in :func:`truncated_normal_mean`) so the CDF
+    values stay away from 1; intervals whose probability mass underflows return their mean."""
+    m, sd, lo, hi, u = (t.double() for t in (m, sd, lo, hi, u))
+    a, b = (lo - m) / sd, (hi - m) / sd
+    flip = (a + b) > 0
+    a2, b2 = torch.where(flip, -b, a), torch.where(flip, -a, b)
+    pa, pb = _Phi(a2), _Phi(b2)
+    p = (pa + (pb - pa) * u).clamp(1e-300, 1 - 1e-16)
+    x = math.sqrt(2.0) * torch.special.erfinv(2 * p - 1)
+    x = torch.where(flip, -x, x)
+    ok = (pb - pa) > 1e-12
+    out = torch.where(ok, m + sd * x, truncated_normal_mean(m, sd, lo, hi))
+    return out.clamp(lo, hi)
+
+
+def _posterior(y_den, y_hat, mu, scale, delta, c):
+    """(m, sd, lo, hi) of the fused Gaussian and the bin, in float64 (c = 0: the entropy model's Gaussian alone)."""
+    y_den64, y_hat64, mu64, scale64 = (t.double() for t in (y_den, y_hat, mu, scale))
+    delta64 = delta.double().expand_as(y_hat64)
+    prec_s = 1.0 / (scale64 * scale64)
+    if c == 0:
+        v, m = 1.0 / prec_s, mu64
+    else:
+        prec_d = 1.0 / (c * delta64 * delta64)
+        v = 1.0 / (prec_d + prec_s)
+        m = v * (prec_d * y_den64 + prec_s * mu64)
+    return m, v.sqrt(), y_hat64 - 0.5 * delta64, y_hat64 + 0.5 * delta64
+
+
+def sample_posterior(y0, y_den, y_hat, mu, scale, delta, c: float, weight, generator=None) -> torch.Tensor:
+    """The realism half of the posterior step (docs/design.md §3.5.5): ``y0`` (the fidelity estimate,
+    :func:`fuse_posterior`'s output) moved towards a random draw from the same posterior — the fused
+    Gaussian restricted to the quantization bin — by the per-element ``weight`` w ∈ [0, 1]:
+    y = y0 + w·(draw − posterior mean). w = 0 leaves y0 unchanged; w = 1 gives a posterior sample with the
+    spread the entropy model believes in (the texture the bits did not pay for). The uniforms are drawn on
+    the CPU from ``generator`` so every device draws the same numbers. Returned in the dtype of ``y0``."""
+    c = check_fusion(c)
+    m, sd, lo, hi = _posterior(y_den, y_hat, mu, scale, delta, c)
+    u = torch.rand(y0.shape, generator=generator, dtype=torch.float64).to(y0.device)
+    draw = truncated_normal_sample(m, sd, lo, hi, u)
+    mean = truncated_normal_mean(m, sd, lo, hi)
+    return (y0.double() + weight.double() * (draw - mean)).to(y0.dtype)
+
+
 def fuse_posterior(y_den, y_hat, mu, scale, delta, c: float) -> torch.Tensor:
     """The fused estimate of every latent element (computed in float64, returned in the dtype of
     ``y_hat``): ``y_den`` the denoiser's output, ``y_hat`` the dequantized latent, (``mu``, ``scale``)
@@ -76,10 +122,5 @@ def fuse_posterior(y_den, y_hat, mu, scale, delta, c: float) -> torch.Tensor:
     c = check_fusion(c)
     if c == 0:
         return y_den
-    y_den64, y_hat64, mu64, scale64 = (t.double() for t in (y_den, y_hat, mu, scale))
-    delta64 = delta.double().expand_as(y_hat64)
-    prec_d, prec_s = 1.0 / (c * delta64 * delta64), 1.0 / (scale64 * scale64)
-    v = 1.0 / (prec_d + prec_s)
-    m = v * (prec_d * y_den64 + prec_s * mu64)
-    out = truncated_normal_mean(m, v.sqrt(), y_hat64 - 0.5 * delta64, y_hat64 + 0.5 * delta64)
-    return out.to(y_hat.dtype)
+    m, sd, lo, hi = _posterior(y_den, y_hat, mu, scale, delta, c)
+    return truncated_normal_mean(m, sd, lo, hi).to(y_hat.dtype)

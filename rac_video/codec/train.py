@@ -549,7 +549,7 @@ def seed_run(folder: Path, model: str, restart: bool = False) -> list[str]:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--stage", choices=("0", "1", "1u", "2", "2q", "3", "4"),
+    p.add_argument("--stage", choices=("0", "1", "1u", "2", "2q", "3", "4", "realism"),
                    help="1u = uniform-t denoiser (global-clock ablation), 3 = unconditioned hyperprior "
                         "(ablation), 4 = decoder fine-tune on decoded latents, 2q = integer entropy networks "
                         "(quantization-aware fine-tune of stage 2)")
@@ -577,6 +577,12 @@ def main(argv=None):
     p.add_argument("--snr-clip", type=float, default=0.0,
                    help="stage 1: weigh the ε-MSE by min(SNR, clip)/SNR (min-SNR weighting; 0: plain ε-MSE)")
     p.add_argument("--finetune-steps", default="0,2,2,4", help="stage 4: denoising steps K, drawn per batch")
+    p.add_argument("--realism-base", default="rac-tiny-v6", metavar="MODEL",
+                   help="stage realism: the shipped model whose decoder the realism synthesis learns from")
+    p.add_argument("--realism-adv", type=float, default=0.05, help="stage realism: adversarial loss weight")
+    p.add_argument("--realism-fm", type=float, default=1.0, help="stage realism: feature-matching loss weight")
+    p.add_argument("--realism-mse", type=float, default=5.0, help="stage realism: W-weighted MSE weight")
+    p.add_argument("--realism-lp", type=float, default=20.0, help="stage realism: low-pass (8x8 mean) colour MSE weight")
     p.add_argument("--init-from", metavar="MODEL", help="seed the run's missing stages 0-2 from shipped weights")
     p.add_argument("--init-restart", action="store_true", help="with --init-from: step and time counters from 0")
     p.add_argument("--export", type=Path, help="write the shipped weights file + record to this folder")
@@ -605,6 +611,12 @@ def main(argv=None):
         dist.teardown()
 
 
+def _stage_realism(args, folder):
+    from .train_realism import stage_realism
+
+    stage_realism(args, folder)
+
+
 def _main(p, args):
     args.dev = Device(args.device, args.bf16)
     args.run.mkdir(parents=True, exist_ok=True)
@@ -613,6 +625,11 @@ def _main(p, args):
     dist.barrier()
     if args.ddim_steps is not None and not 0 <= args.ddim_steps <= 64:
         p.error("--ddim-steps must be in 0..64")
+    if args.export and args.stage == "realism":          # ships g_s_real on top of the run's base model
+        from .train_realism import export_realism
+
+        print(export_realism(args.run, args.export, args.name or "rac-tiny-v7") if dist.is_main() else "")
+        return 0
     if args.export:
         if not dist.is_main():
             return 0
@@ -626,7 +643,7 @@ def _main(p, args):
     if args.stage is None:
         return 0 if args.init_from else p.error("--stage, --init-from or --export is required")
     stages = {"0": stage0, "1": stage1, "1u": lambda a, f: stage1(a, f, uniform_t=True), "2": stage2, "2q": stage2q,
-              "3": lambda a, f: stage2(a, f, conditioned=False), "4": stage4}
+              "3": lambda a, f: stage2(a, f, conditioned=False), "4": stage4, "realism": _stage_realism}
     stages[args.stage](args, args.run)
     return 0
 

@@ -6,6 +6,9 @@ def add_arguments(p):
     p.add_argument("-o", "--output", required=True, help="output video (.mp4, .mkv)")
     p.add_argument("--lossless", action="store_true", help="FFV1 (use a .mkv name) for evaluation")
     p.add_argument("--steps", type=int, default=None, help="override the DDIM steps stored in the stream")
+    p.add_argument("--realism", type=float, default=None, metavar="RHO",
+                   help="how much to generate where the importance is low, 0..1 (0: the fidelity decode; 1: sampled "
+                        "texture in the background, the ROI stays faithful); default: the value the file records")
     p.add_argument("--skip-damaged", action="store_true",
                    help="keep decoding past lost or damaged frames: each is replaced by the previous frame (mid-grey "
                         "before the first), so the output keeps its length and timing; exit code 3 and a JSON list "
@@ -24,9 +27,13 @@ def run(args):
     from ._common import check_device, check_outputs, emit
 
     pipeline.check_steps(args.steps)
+    if args.realism is not None:
+        from ..codec.realism import check_realism
+
+        check_realism(args.realism)
     check_device(args.device)
     check_outputs([args.output, args.report], [args.input])
-    rep = pipeline.decode_video(args.input, args.output, steps=args.steps, skip_damaged=args.skip_damaged,
+    rep = pipeline.decode_video(args.input, args.output, steps=args.steps, realism=args.realism, skip_damaged=args.skip_damaged,
                                 lossless=args.lossless, progress=not (args.no_progress or args.json),
                                 device=args.device)
     text = (f"{args.output}: {rep['frames']} frames {rep['width']}x{rep['height']}, decode {rep['decode_fps']:.2f} "

@@ -13,6 +13,11 @@ def add_arguments(p):
     p.add_argument("--steps", type=int, default=None, help="DDIM steps for the decoder (default: the model's; 0 = none)")
     p.add_argument("--rdoq", type=float, default=None, metavar="ALPHA",
                    help="rate-distortion optimised quantization strength α (0 = off; default: the model's)")
+    p.add_argument("--realism", type=float, default=0.0, metavar="RHO",
+                   help="the realism ρ in 0..1 decoders use by default (recorded in the header; a decoder may pick "
+                        "another: the same file decodes in any mode)")
+    p.add_argument("--no-colour-layer", action="store_true",
+                   help="do not send each 64x64 block's mean colour (saves ~0.003 bpp; low rates then shift colour)")
     p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
     p.add_argument("--fps", type=float, default=None, help="frame rate of an image folder (default 30)")
     p.add_argument("--seed", type=int, default=0, help="dither seed")
@@ -43,11 +48,15 @@ def run(args):
         raise ValueError(f"--seed must be in [0, 2^32), got {args.seed}")
     if args.model is not None:
         pipeline.check_model_name(args.model)
+    from ..codec.realism import check_realism
+
+    check_realism(args.realism)
     check_device(args.device)
     check_outputs([args.output, args.report], [args.input, *importance_inputs(spec)])
     opts = pipeline.EncodeOptions(quality=None if args.bitrate else (8 if args.quality is None else args.quality),
                                   bitrate_kbps=args.bitrate, importance=spec, importance_kw=kw,
-                                  steps=args.steps, rdoq=args.rdoq, seed=args.seed,
+                                  steps=args.steps, rdoq=args.rdoq, seed=args.seed, realism=args.realism,
+                                  colour=not args.no_colour_layer,
                                   model=args.model or DEFAULT_MODEL, device=args.device, max_frames=args.frames,
                                   fps=args.fps)
     rep = pipeline.encode_video(args.input, args.output, opts, progress=not (args.no_progress or args.json))
