@@ -56,20 +56,23 @@ def realism_checks(results, realism_method="ours-realism", fidelity_method="ours
     target (matched bytes), its ROI PSNR vs ``fidelity_method`` (same bitstream), and the largest block
     colour error of each of our modes vs COLOUR_BOUND. Rows: {"sequence", "target", "check", "ok",
     "values", "text"}."""
-    by = {}
+    by, matched = {}, {}
     for e in results.get("entries", []):
         by[(e["sequence"], e["target"], e["method"])] = e["metrics"]
+        matched[(e["sequence"], e["target"], e["method"])] = (e.get("matched"), e.get("rel_error"))
     out = []
     keys = sorted({(s, t) for s, t, m in by if m == realism_method or m == fidelity_method})
     for seq, tgt in keys:
         real, fid, anc = (by.get((seq, tgt, m)) for m in (realism_method, fidelity_method, anchor))
         if real and anc and real.get("swd_bg") is not None and anc.get("swd_bg") is not None:
             ok = real["swd_bg"] <= anc["swd_bg"]
-            out.append({"sequence": seq, "target": tgt, "check": "swd_bg", "ok": ok,
+            m, rel = matched.get((seq, tgt, anchor), (None, None))
+            note = "" if m or rel is None else f" ({anchor} not matched: {rel:+.0%} bytes, its range ends there)"
+            out.append({"sequence": seq, "target": tgt, "check": "swd_bg", "ok": ok, "matched": bool(m),
                         "values": [real["swd_bg"], anc["swd_bg"]],
                         "text": f"{seq} {tgt}: background SWD {realism_method} {real['swd_bg']:.3f} vs {anchor} "
                                 f"{anc['swd_bg']:.3f} at {real['bpp']:.4f} / {anc['bpp']:.4f} bpp: "
-                                + ("met" if ok else "missed")})
+                                + ("met" if ok else "missed") + note})
         if real and fid and real.get("psnr_roi") is not None and fid.get("psnr_roi") is not None:
             d = real["psnr_roi"] - fid["psnr_roi"]
             ok = d >= -ROI_PSNR_SLACK
