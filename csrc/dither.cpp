@@ -17,15 +17,15 @@ __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void dither_
   }
 }
 
-// out: (N, C, H, W) contiguous, int32 bits (bits=true) or float32 u; frame of batch item n is frame0 + n.
+// out: (N, C, H, W) contiguous, int32 bits (bits=true) or float32 u; frame of batch item n is dither_frame + n.
 void hashed_dither(std::uintptr_t out, int64_t N, int64_t C, int64_t H, int64_t W, uint32_t seed,
-                   uint32_t frame0, bool bits) {
+                   uint32_t dither_frame, bool bits) {
   rac::require(N >= 0 && C >= 0 && H >= 0 && W >= 0, "hashed_dither: negative size");
   const int64_t rows = N * C * H;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t y = r % H, c = (r / H) % C, n = r / (H * C);
-    const uint32_t key = rac::dither_row_key(seed, frame0 + static_cast<uint32_t>(n), static_cast<uint32_t>(c),
+    const uint32_t key = rac::dither_row_key(seed, dither_frame + static_cast<uint32_t>(n), static_cast<uint32_t>(c),
                                              static_cast<uint32_t>(y));
     if (bits)
       dither_row<true>(rac::as_ptr<int32_t>(out) + r * W, key, W);
@@ -38,7 +38,7 @@ void hashed_dither(std::uintptr_t out, int64_t N, int64_t C, int64_t H, int64_t 
 
 RAC_OPS(dither) {
   m.def("hashed_dither", &hashed_dither, pybind11::arg("out"), pybind11::arg("N"), pybind11::arg("C"),
-        pybind11::arg("H"), pybind11::arg("W"), pybind11::arg("seed"), pybind11::arg("frame0"),
+        pybind11::arg("H"), pybind11::arg("W"), pybind11::arg("seed"), pybind11::arg("dither_frame"),
         pybind11::arg("bits"), pybind11::call_guard<pybind11::gil_scoped_release>(),
         "Fill out (N,C,H,W) with the hashed dither: int32 bits or float32 u in [-1/2, 1/2).");
 }

@@ -35,7 +35,7 @@ __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) int64_t entr
 void entropy_params(std::uintptr_t mu, std::uintptr_t scale, std::uintptr_t level, std::uintptr_t delta,
                     int64_t levels, std::uintptr_t bounds, int64_t nb, std::uintptr_t k, std::uintptr_t offset,
                     std::uintptr_t index, std::uintptr_t bits, int64_t N, int64_t C, int64_t H, int64_t W,
-                    int64_t LC, uint32_t seed, uint32_t frame0, float scale_min, float floor_p, int64_t buckets) {
+                    int64_t LC, uint32_t seed, uint32_t dither_frame, float scale_min, float floor_p, int64_t buckets) {
   rac::require(N >= 0 && C >= 0 && H >= 0 && W >= 0, "entropy_params: negative size");
   rac::require(LC == 1 || LC == C, "entropy_params: level map must have 1 or C channels");
   rac::require(levels > 0, "entropy_params: empty delta table");
@@ -53,7 +53,7 @@ void entropy_params(std::uintptr_t mu, std::uintptr_t scale, std::uintptr_t leve
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < N * C * H; ++r) {
     const int64_t row = r % H, c = (r / H) % C, n = r / (H * C);
-    const uint32_t key = rac::dither_row_key(seed, frame0 + static_cast<uint32_t>(n), static_cast<uint32_t>(c),
+    const uint32_t key = rac::dither_row_key(seed, dither_frame + static_cast<uint32_t>(n), static_cast<uint32_t>(c),
                                              static_cast<uint32_t>(row));
     const int32_t* lr = rac::as_ptr<const int32_t>(level) + ((n * LC + (LC == 1 ? 0 : c)) * H + row) * W;
     const int64_t b = entropy_row(rac::as_ptr<const float>(mu) + r * W, rac::as_ptr<const float>(scale) + r * W, lr, d,

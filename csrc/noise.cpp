@@ -3,8 +3,8 @@
 //   out = α(γ)·y + σ(γ)·ξ,   ξ = √12·(U − ½)
 //
 // U is read from a float32 tensor (uniform != 0) or, with uniform == 0, U − ½ is the hashed dither
-// u of (seed, frame0 + n, c, row, col) from dither_hash.h — the same bits as hashed_dither(), so
-// out = α·y + σ·√12·hashed_dither(y.shape, seed, frame0). y, U, out: (N,C,H,W) float32
+// u of (seed, dither_frame + n, c, row, col) from dither_hash.h — the same bits as hashed_dither(), so
+// out = α·y + σ·√12·hashed_dither(y.shape, seed, dither_frame). y, U, out: (N,C,H,W) float32
 // contiguous; γ: (N,GC,H,W) with GC ∈ {1, C}. out may alias y or U.
 #include <vector>
 
@@ -37,7 +37,7 @@ __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void noise_r
 }
 
 void forward_noise(std::uintptr_t y, std::uintptr_t gamma, std::uintptr_t uniform, std::uintptr_t out, int64_t N,
-                   int64_t C, int64_t H, int64_t W, int64_t GC, uint32_t seed, uint32_t frame0) {
+                   int64_t C, int64_t H, int64_t W, int64_t GC, uint32_t seed, uint32_t dither_frame) {
   rac::require(N >= 0 && C >= 0 && H >= 0 && W >= 0, "forward_noise: negative size");
   rac::require(GC == 1 || GC == C, "forward_noise: gamma must have 1 or C channels");
   const int64_t rows = N * GC * H;
@@ -55,7 +55,7 @@ void forward_noise(std::uintptr_t y, std::uintptr_t gamma, std::uintptr_t unifor
         if (uniform) {
           noise_row_given(yr, rac::as_ptr<const float>(uniform) + off, a.data(), s.data(), o, W);
         } else {
-          const uint32_t key = rac::dither_row_key(seed, frame0 + static_cast<uint32_t>(n), static_cast<uint32_t>(c),
+          const uint32_t key = rac::dither_row_key(seed, dither_frame + static_cast<uint32_t>(n), static_cast<uint32_t>(c),
                                                    static_cast<uint32_t>(row));
           noise_row_hashed(yr, key, a.data(), s.data(), o, W);
         }
@@ -69,7 +69,7 @@ void forward_noise(std::uintptr_t y, std::uintptr_t gamma, std::uintptr_t unifor
 RAC_OPS(noise) {
   namespace py = pybind11;
   m.def("forward_noise", &forward_noise, py::arg("y"), py::arg("gamma"), py::arg("uniform"), py::arg("out"),
-        py::arg("N"), py::arg("C"), py::arg("H"), py::arg("W"), py::arg("GC"), py::arg("seed"), py::arg("frame0"),
+        py::arg("N"), py::arg("C"), py::arg("H"), py::arg("W"), py::arg("GC"), py::arg("seed"), py::arg("dither_frame"),
         py::call_guard<py::gil_scoped_release>(),
         "out = α(γ)·y + σ(γ)·√12·(U − ½); U from `uniform` or, when it is 0, the hashed dither");
 }

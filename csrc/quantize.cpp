@@ -69,7 +69,7 @@ RAC_CLONES void dequantize_row(const int32_t* k, const float* d, float* y, uint3
 // Shapes: in/out (N,C,H,W) contiguous; level (N,LC,H,W) int32 with LC = 1 (broadcast over C) or C.
 template <bool kEncode>
 void run(std::uintptr_t in, std::uintptr_t level, std::uintptr_t delta, int64_t levels, std::uintptr_t out,
-         int64_t N, int64_t C, int64_t H, int64_t W, int64_t LC, uint32_t seed, uint32_t frame0) {
+         int64_t N, int64_t C, int64_t H, int64_t W, int64_t LC, uint32_t seed, uint32_t dither_frame) {
   const char* op = kEncode ? "quantize" : "dequantize";
   rac::require(N >= 0 && C >= 0 && H >= 0 && W >= 0, std::string(op) + ": negative size");
   rac::require(LC == 1 || LC == C, std::string(op) + ": level map must have 1 or C channels");
@@ -102,7 +102,7 @@ void run(std::uintptr_t in, std::uintptr_t level, std::uintptr_t delta, int64_t 
       my_bad += rac::gather_delta(lp, d, static_cast<uint32_t>(levels), dbuf.data(), (y1 - y0) * W);
       for (int64_t c = (G == 1 ? 0 : g); c < (G == 1 ? C : g + 1); ++c) {
         for (int64_t yy = y0; yy < y1; ++yy) {
-          const uint32_t key = rac::dither_row_key(seed, frame0 + static_cast<uint32_t>(n),
+          const uint32_t key = rac::dither_row_key(seed, dither_frame + static_cast<uint32_t>(n),
                                                    static_cast<uint32_t>(c), static_cast<uint32_t>(yy));
           const int64_t off = ((n * C + c) * H + yy) * W;
           const float* dr = dbuf.data() + (yy - y0) * W;
@@ -119,13 +119,13 @@ void run(std::uintptr_t in, std::uintptr_t level, std::uintptr_t delta, int64_t 
 }
 
 void quantize(std::uintptr_t y, std::uintptr_t level, std::uintptr_t delta, int64_t levels, std::uintptr_t k,
-              int64_t N, int64_t C, int64_t H, int64_t W, int64_t LC, uint32_t seed, uint32_t frame0) {
-  run<true>(y, level, delta, levels, k, N, C, H, W, LC, seed, frame0);
+              int64_t N, int64_t C, int64_t H, int64_t W, int64_t LC, uint32_t seed, uint32_t dither_frame) {
+  run<true>(y, level, delta, levels, k, N, C, H, W, LC, seed, dither_frame);
 }
 
 void dequantize(std::uintptr_t k, std::uintptr_t level, std::uintptr_t delta, int64_t levels, std::uintptr_t y,
-                int64_t N, int64_t C, int64_t H, int64_t W, int64_t LC, uint32_t seed, uint32_t frame0) {
-  run<false>(k, level, delta, levels, y, N, C, H, W, LC, seed, frame0);
+                int64_t N, int64_t C, int64_t H, int64_t W, int64_t LC, uint32_t seed, uint32_t dither_frame) {
+  run<false>(k, level, delta, levels, y, N, C, H, W, LC, seed, dither_frame);
 }
 
 }  // namespace

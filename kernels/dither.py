@@ -33,7 +33,7 @@ def dither_value(bits):
 
 
 @triton.jit
-def dither_at(offs, C, H, W, seed, frame0):
+def dither_at(offs, C, H, W, seed, dither_frame):
     """Dither bits of flat offsets ``offs`` (int64) into a contiguous (N, C, H, W) tensor."""
     x = offs % W
     r = offs // W
@@ -41,29 +41,29 @@ def dither_at(offs, C, H, W, seed, frame0):
     nc = r // H
     c = nc % C
     n = nc // C
-    # seed/frame0 reach here as scalars, or as plain Python ints when Triton specialises a value of 1
+    # seed/dither_frame reach here as scalars, or as plain Python ints when Triton specialises a value of 1
     # into a constexpr (Triton <= 3.6 does; newer ones do not): never call methods on them.
     s = (tl.zeros(offs.shape, tl.int64) + seed).to(tl.uint32)
-    f = (n + frame0).to(tl.uint32)
+    f = (n + dither_frame).to(tl.uint32)
     return dither_bits(s, f, c.to(tl.uint32), y.to(tl.uint32), x.to(tl.uint32))
 
 
 @triton.jit
-def _hashed_dither_kernel(out_ptr, total, C, H, W, seed, frame0, BITS: tl.constexpr, BLOCK: tl.constexpr):
+def _hashed_dither_kernel(out_ptr, total, C, H, W, seed, dither_frame, BITS: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < total
-    b = dither_at(offs, C, H, W, seed, frame0)
+    b = dither_at(offs, C, H, W, seed, dither_frame)
     if BITS:
         tl.store(out_ptr + offs, b.to(tl.int32), mask=mask)
     else:
         tl.store(out_ptr + offs, dither_value(b), mask=mask)
 
 
-def hashed_dither(out, N, C, H, W, seed, frame0, bits):
+def hashed_dither(out, N, C, H, W, seed, dither_frame, bits):
     total = N * C * H * W
     if total == 0:
         return out
     BLOCK = block_size(1024)
     grid = (triton.cdiv(total, BLOCK),)
-    _hashed_dither_kernel[grid](out, total, C, H, W, seed, frame0, BITS=bool(bits), BLOCK=BLOCK)
+    _hashed_dither_kernel[grid](out, total, C, H, W, seed, dither_frame, BITS=bool(bits), BLOCK=BLOCK)
     return out

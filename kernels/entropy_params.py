@@ -57,7 +57,7 @@ def _bits(k, m, q, scale_min, floor_p, SERIES: tl.constexpr):
 
 @triton.jit
 def _entropy_params_kernel(mu_ptr, scale_ptr, level_ptr, delta_ptr, levels, bounds_ptr, nb, k_ptr, off_ptr, idx_ptr,
-                           bits_ptr, total, C, H, W, LC, seed, frame0, scale_min, floor_p,
+                           bits_ptr, total, C, H, W, LC, seed, dither_frame, scale_min, floor_p,
                            BUCKETS: tl.constexpr, TOP: tl.constexpr, LOG: tl.constexpr, HAS_BITS: tl.constexpr, SERIES: tl.constexpr,
                            BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -67,7 +67,7 @@ def _entropy_params_kernel(mu_ptr, scale_ptr, level_ptr, delta_ptr, levels, boun
     lv = tl.load(level_ptr + _level_offsets(offs, C, H, W, LC), mask=mask, other=0)
     lv = tl.minimum(tl.maximum(lv, 0), levels - 1)  # clamped: never reads outside the table
     d = tl.load(delta_ptr + lv, mask=mask, other=1.0)
-    u = dither_value(dither_at(offs, C, H, W, seed, frame0))
+    u = dither_value(dither_at(offs, C, H, W, seed, dither_frame))
     m = tl.math.div_rn(mu, d) + u
     t = tl.math.floor(m + 0.5)
     t = tl.where(t > 1073741824.0, 1073741824.0, t)
@@ -89,7 +89,7 @@ def _entropy_params_kernel(mu_ptr, scale_ptr, level_ptr, delta_ptr, levels, boun
         tl.store(bits_ptr + offs, _bits(k, m, q, scale_min, floor_p, SERIES), mask=mask)
 
 
-def run(mu, scale, level, delta, bounds, k, offset, index, bits, N, C, H, W, LC, seed, frame0, scale_min, floor_p,
+def run(mu, scale, level, delta, bounds, k, offset, index, bits, N, C, H, W, LC, seed, dither_frame, scale_min, floor_p,
         buckets=1):
     total = N * C * H * W
     if total == 0:
@@ -100,5 +100,5 @@ def run(mu, scale, level, delta, bounds, k, offset, index, bits, N, C, H, W, LC,
     has_bits = k is not None
     _entropy_params_kernel[(triton.cdiv(total, BLOCK),)](
         mu, scale, level, delta, delta.numel(), bounds, nb, k if has_bits else offset, offset, index, bits if has_bits else mu,
-        total, C, H, W, LC, seed, frame0, scale_min, floor_p,
+        total, C, H, W, LC, seed, dither_frame, scale_min, floor_p,
         BUCKETS=buckets, TOP=top, LOG=top.bit_length(), HAS_BITS=has_bits, SERIES=SERIES_SCALE, BLOCK=BLOCK)

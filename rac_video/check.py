@@ -76,10 +76,10 @@ def _frames(path, device, max_frames):
 def frame_digests(path, *, device: str = "cpu", max_frames: int | None = None) -> list[dict]:
     """Per frame: {"index", "symbols": hash of k, "pixels": hash of the decoded frame} or {"index", "error"}."""
     out = []
-    for idx, codec, payload, levels, q, seed, dframe, H, W in _frames(path, device, max_frames):
+    for idx, codec, payload, levels, q, seed, dither_frame, H, W in _frames(path, device, max_frames):
         try:
-            k, prm, K = codec.decode_levels(payload, levels, q, seed=seed, frame_index=dframe, height=H, width=W)
-            px = codec.reconstruct(k, prm, levels, q, seed=seed, frame_index=dframe, height=H, width=W, steps=K)
+            k, prm, K = codec.decode_levels(payload, levels, q, seed=seed, dither_frame=dither_frame, height=H, width=W)
+            px = codec.reconstruct(k, prm, levels, q, seed=seed, dither_frame=dither_frame, height=H, width=W, steps=K)
             out.append({"index": idx, "symbols": _sha(k.cpu().numpy()), "pixels": _sha(px)})
         except Exception as exc:  # noqa: BLE001 — a failed decode is a finding, reported per frame
             out.append({"index": idx, "error": f"{type(exc).__name__}: {exc}"})

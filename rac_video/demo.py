@@ -127,7 +127,7 @@ def make_gaze_trace(path, *, seconds: float, size=DEMO_SIZE, seed: int = 7, rate
 
 
 # ---------------------------------------------------------------------------------------------- measurements
-def bit_map(codec, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0, rdoq=None) -> np.ndarray:
+def bit_map(codec, frame, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0, rdoq=None) -> np.ndarray:
     """Where one frame's payload bits go: (H, W) float64 bits per frame pixel.
 
     The information content of every coded symbol under the coder's own integer tables (what
@@ -139,7 +139,7 @@ def bit_map(codec, frame, levels_u8, quality: int, *, seed: int = 0, frame_index
     from .codec.hyperprior import HYPER_FACTOR
 
     H, W = np.asarray(frame).shape[:2]
-    yb, zb = codec.symbol_bits(frame, levels_u8, quality, seed=seed, frame_index=frame_index, rdoq=rdoq)
+    yb, zb = codec.symbol_bits(frame, levels_u8, quality, seed=seed, dither_frame=dither_frame, rdoq=rdoq)
     zb = zb.sum(0)
     per_px = np.repeat(np.repeat(yb.sum(0), FACTOR, 0), FACTOR, 1) / FACTOR**2
     f = FACTOR * HYPER_FACTOR

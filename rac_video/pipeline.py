@@ -5,12 +5,19 @@ importance map, which needs them in order) into a bounded queue, the calling thr
 codec, and a writer thread drains a second bounded queue into the container or the video file,
 so memory stays bounded by the queue sizes whatever the length of the video.
 
-The hashed dither depends on the seed only, not on the frame number, so a static region with
+One dither policy for every path: the hashed dither's frame counter (``dither_frame``) is the
+constant :data:`DITHER_FRAME`, written in the header, not the frame number, so a static region with
 static importance quantizes to the same integers in every frame: the dither adds no flicker.
 
-:class:`FrameEncoder` / :class:`FrameDecoder` are the per-frame halves (streaming uses them on
-its own transport); :func:`encode_video` / :func:`decode_video` are what ``rac-video encode`` /
-``decode`` run.
+:class:`FrameEncoder` / :class:`FrameDecoder` are the per-frame halves, a codec usable without a
+container (as PyAV's codec context is): ``rac-video stream`` codes every frame through them on its own
+transport, so a stream sends exactly the packets a ``.racv`` file holds. :func:`encode_video` /
+:func:`decode_video` are what ``rac-video encode`` / ``decode`` run.
+
+What they need of a codec (:class:`~rac_video.codec.Codec`, or a stand-in such as the stream's
+``JpegStandIn``): ``name``, ``weights_hash``, ``levels``, ``steps``, ``rdoq``, ``schedule_version``,
+``device``, ``device_independent``, ``latent_hw``, ``encode_frame``, ``decode_frame`` and, for a
+bitrate target, ``rate_function``.
 """
 from __future__ import annotations
 
@@ -39,7 +46,7 @@ from .rate import RateController
 __all__ = ["EncodeOptions", "FrameEncoder", "FrameDecoder", "encode_video", "decode_video", "PipelineError",
            "header_for"]
 
-DITHER_FRAME = 0  # the dither's frame counter: fixed, so static content quantizes identically in every frame
+DITHER_FRAME = 0  # dither_frame, the dither's frame counter: fixed, so static content quantizes identically
 
 
 class PipelineError(InvalidInputError):
@@ -120,6 +127,7 @@ class EncodeOptions:
     max_frames: int | None = None
     fps: float | None = None             # frame rate of an image folder (a video file has its own)
     queue_size: int = 4
+    stream_id: int | None = None         # the .racv stream id in the header and every packet; None: random
 
     def check(self):
         if self.bitrate_kbps is None:
@@ -140,6 +148,8 @@ class EncodeOptions:
         if not 0 <= int(self.seed) < 2**32:
             raise ValueError("seed must be in [0, 2^32)")
         check_realism(self.realism)
+        if self.stream_id is not None and not 1 <= int(self.stream_id) < 2**32:
+            raise ValueError(f"stream id must be in [1, 2^32), got {self.stream_id!r}")
 
 
 def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: EncodeOptions) -> Header:
@@ -159,7 +169,8 @@ def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: Encod
                 "rate_control": ({"mode": "bitrate", "target_kbps": float(opts.bitrate_kbps)}
                                  if opts.bitrate_kbps else {"mode": "quality", "quality": int(opts.quality)})}
     return Header(model=codec.name, weights_hash=codec.weights_hash, width=int(width), height=int(height),
-                  fps_num=fps.numerator, fps_den=fps.denominator, color="rgb24", settings=settings)
+                  fps_num=fps.numerator, fps_den=fps.denominator, color="rgb24", settings=settings,
+                  stream_id=None if opts.stream_id is None else int(opts.stream_id))
 
 
 class FrameEncoder:
@@ -171,20 +182,23 @@ class FrameEncoder:
         self.latent_hw = codec.latent_hw(height, width)
         self.rate = RateController(opts.bitrate_kbps, fps) if opts.bitrate_kbps else None
 
-    def encode(self, frame: np.ndarray, imp: ImportanceFrame, index: int, pts: int) -> tuple[Packet, dict]:
+    def encode(self, frame: np.ndarray, importance: ImportanceFrame | sideinfo.SideInfo, index: int,
+               pts: int) -> tuple[Packet, dict]:
+        """One packet. ``importance``: the frame's :class:`ImportanceFrame`, or its side information
+        itself (what the stream builds from the newest gaze sample)."""
         t0 = time.perf_counter()
-        side = imp.side_info(self.latent_hw)
+        side = importance if isinstance(importance, sideinfo.SideInfo) else importance.side_info(self.latent_hw)
         side_bytes = side.to_bytes()
-        levels = side.levels(self.latent_hw)
+        levels_u8 = side.levels(self.latent_hw)
         est = None
         if self.rate is not None:
-            rate_fn = self.codec.rate_function(frame, levels, seed=self.opts.seed, frame_index=DITHER_FRAME,
+            rate_fn = self.codec.rate_function(frame, levels_u8, seed=self.opts.seed, dither_frame=DITHER_FRAME,
                                                rdoq=self.opts.rdoq, colour=self.opts.colour)
             overhead = 8 * (len(side_bytes) + len(Packet(index, pts, 0, b"", b"").to_bytes()))
             q, est = self.rate.choose(lambda q: rate_fn(q) + overhead)
         else:
             q = int(self.opts.quality)
-        payload = self.codec.encode_frame(frame, levels, q, seed=self.opts.seed, frame_index=DITHER_FRAME,
+        payload = self.codec.encode_frame(frame, levels_u8, q, seed=self.opts.seed, dither_frame=DITHER_FRAME,
                                           steps=self.opts.steps, rdoq=self.opts.rdoq, colour=self.opts.colour)
         pkt = Packet(index=index, pts=pts, quality=q, side_info=side_bytes, payload=payload)
         nbytes = len(pkt.to_bytes())
@@ -193,8 +207,14 @@ class FrameEncoder:
         stats = {"index": index, "quality": q, "bytes": nbytes, "payload_bytes": len(payload),
                  "side_info_bytes": len(side_bytes), "header_bytes": nbytes - len(payload) - len(side_bytes),
                  "estimated_bits": est, "encode_ms": 1e3 * (time.perf_counter() - t0),
-                 "mean_level": float(levels.mean()) if levels.size else 0.0}
+                 "mean_level": float(levels_u8.mean()) if levels_u8.size else 0.0}
         return pkt, stats
+
+    def congested(self) -> None:
+        """A frame was skipped because the link is backed up: with a bitrate target, the next frames
+        get a smaller budget (:meth:`RateController.congested`); a constant quality stays constant."""
+        if self.rate is not None:
+            self.rate.congested()
 
 
 class FrameDecoder:
@@ -226,20 +246,20 @@ class FrameDecoder:
 
     def decode(self, pkt: Packet) -> np.ndarray:
         try:
-            levels = sideinfo.from_bytes(pkt.side_info).levels(self.latent_hw)
+            levels_u8 = sideinfo.from_bytes(pkt.side_info).levels(self.latent_hw)
         except (ValueError, RecursionError, OverflowError, MemoryError) as exc:  # SideInfoError and kin
             raise CorruptPacketError(f"frame {pkt.index}: bad side information: {exc}", frame=pkt.index) from None
-        levels = np.asarray(levels)
-        if levels.shape != tuple(self.latent_hw) or (levels.size and int(levels.max()) >= self.codec.levels):
-            raise CorruptPacketError(f"frame {pkt.index}: bad side information: levels of shape {levels.shape} "
-                                     f"up to {int(levels.max()) if levels.size else 0} for a "
+        levels_u8 = np.asarray(levels_u8)
+        if levels_u8.shape != tuple(self.latent_hw) or (levels_u8.size and int(levels_u8.max()) >= self.codec.levels):
+            raise CorruptPacketError(f"frame {pkt.index}: bad side information: levels of shape {levels_u8.shape} "
+                                     f"up to {int(levels_u8.max()) if levels_u8.size else 0} for a "
                                      f"{tuple(self.latent_hw)} latent with {self.codec.levels} levels",
                                      frame=pkt.index)
         if not 0 <= pkt.quality <= schedule.Q_MAX:
             raise CorruptPacketError(f"frame {pkt.index}: quality {pkt.quality} out of range", frame=pkt.index)
         try:
-            return self.codec.decode_frame(pkt.payload, levels, pkt.quality, seed=self.seed,
-                                           frame_index=self.dither_frame, height=self.header.height,
+            return self.codec.decode_frame(pkt.payload, levels_u8, pkt.quality, seed=self.seed,
+                                           dither_frame=self.dither_frame, height=self.header.height,
                                            width=self.header.width, steps=self.steps, realism=self.realism)
         except PayloadError as exc:
             cause = f" (likely cause: {self.arith_mismatch})" if self.arith_mismatch else ""
@@ -321,11 +341,13 @@ class _Sink(threading.Thread):
 
 # ---------------------------------------------------------------------------------------------- encode
 def encode_video(src, out_path, opts: EncodeOptions | None = None, *, progress: bool = True,
-                 keep_frames: bool = False, codec: Codec | None = None) -> dict:
+                 keep_frames: bool = False, codec: Codec | None = None, importance_source=None) -> dict:
     """Encode the video ``src`` (file, image folder; see :func:`rac_video.io.open_video`) to ``out_path``.
 
     Returns a report: header, per-frame stats, totals, speed; with ``keep_frames`` also the source
     frames and importance maps (for metrics and overlays; memory grows with the video).
+    ``importance_source``: an object with ``kind`` and ``step(frame) -> ImportanceFrame``, used instead of
+    ``opts.importance`` (which still names it in the header).
     """
     from .io import open_video
 
@@ -339,7 +361,8 @@ def encode_video(src, out_path, opts: EncodeOptions | None = None, *, progress: 
         reader.close()
         raise
     codec = codec or load_model(opts.model, device=opts.device)
-    isrc = open_source(opts.importance, (H, W), float(fps), levels=codec.levels, **opts.importance_kw)
+    isrc = importance_source or open_source(opts.importance, (H, W), float(fps), levels=codec.levels,
+                                            **opts.importance_kw)
     enc = FrameEncoder(codec, W, H, fps, opts)
     header = header_for(codec, W, H, fps, opts)
 

@@ -7,6 +7,10 @@ packet framing) fits, by bisection over q (the estimate is monotone in q: every 
 shrinks). If even q = 0 does not fit, q = 0 is used and the debt carries to later frames. The
 actual sizes feed back through :meth:`RateController.update`, so estimate errors are corrected
 over time.
+
+One controller for files and streams (both code through ``pipeline.FrameEncoder``). A stream that
+skips a frame because its link is backed up calls :meth:`RateController.congested`, which charges
+one frame's budget as debt (at most two frames' worth in all), so the following frames get less.
 """
 from __future__ import annotations
 
@@ -53,6 +57,14 @@ class RateController:
             else:
                 hi = mid - 1
         return lo, est(lo)
+
+    def congested(self) -> None:
+        """The link is backed up (a frame was skipped): one frame's budget more debt, but the debt
+        this adds never goes past two frames' budgets (beyond that the budget is at its floor anyway,
+        and more debt would only delay the recovery)."""
+        room = self.per_frame * self.frames - self.spent + 2 * self.per_frame
+        if room > 0:
+            self.spent += min(self.per_frame, room)
 
     def update(self, actual_bits: float) -> None:
         self.frames += 1

@@ -79,11 +79,8 @@ class LevelTable:
     alpha: torch.Tensor
     sigma: torch.Tensor
     delta: torch.Tensor
-
-    def gather(self, name: str, level: torch.Tensor) -> torch.Tensor:
-        """Per-element table lookup by integer level (any shape)."""
-        table = getattr(self, name).to(level.device)
-        return table[level.long()]
+    # per element, a field is indexed by the integer level raster: ``table.gamma.to(device)[level.long()]``
+    # (the same form the ops use on their bare Δ tensors)
 
 
 @functools.lru_cache(maxsize=None)

@@ -248,7 +248,7 @@ from rac_video.kernels import entropy_params as ep
 
 F, I, P = "*fp32", "*i32", "constexpr"
 sig = dict(mu_ptr=F, scale_ptr=F, level_ptr=I, delta_ptr=F, levels="i32", bounds_ptr=F, nb="i32", k_ptr=I, off_ptr=I, idx_ptr=I,
-           bits_ptr=F, total="i64", C="i32", H="i32", W="i32", LC="i32", seed="i64", frame0="i32",
+           bits_ptr=F, total="i64", C="i32", H="i32", W="i32", LC="i32", seed="i64", dither_frame="i32",
            scale_min="fp32", floor_p="fp32", BUCKETS=P, TOP=P, LOG=P, HAS_BITS=P, SERIES=P, BLOCK=P)
 for bits in (False, True):
     consts = dict(BUCKETS=16, TOP=32, LOG=6, HAS_BITS=bits, SERIES=8.0, BLOCK=1024)

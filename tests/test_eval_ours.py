@@ -23,15 +23,15 @@ class _Codec:
     def latent_hw(self, H, W):
         return (H + 7) // 8, (W + 7) // 8
 
-    def encode_frame(self, frame, levels, quality, *, seed, frame_index=0):
-        assert frame_index == 0 and levels.dtype == np.uint8
+    def encode_frame(self, frame, levels, quality, *, seed, dither_frame=0):
+        assert dither_frame == 0 and levels.dtype == np.uint8
         step = max(1, 64 - quality)
         q = (frame[::8, ::8] // step).astype(np.uint8)
         # more bits where levels are high: keep full detail there, drop it elsewhere
         q = np.where(np.kron(levels, np.ones((1, 1), np.uint8))[..., None] > 7, q, q // 2 * 2)
         return struct.pack("<B", step) + q.tobytes()
 
-    def decode_frame(self, payload, levels, quality, *, seed, frame_index=0, height, width, steps=None):
+    def decode_frame(self, payload, levels, quality, *, seed, dither_frame=0, height, width, steps=None):
         step = payload[0]
         h, w = self.latent_hw(height, width)
         q = np.frombuffer(payload[1:], np.uint8).reshape(h, w, 3)
@@ -165,13 +165,13 @@ def test_ours_real_codec_bytes_and_decode(random_model):
                             settings={"eval": True, "levels": 16, "seed": 0, "steps": 1})
     buf = io.BytesIO()
     w = container.Writer(buf, head, index=False)
-    payloads = [model.encode_frame(frames[t], lv, 14, seed=0, frame_index=0) for t in range(2)]
+    payloads = [model.encode_frame(frames[t], lv, 14, seed=0, dither_frame=0) for t in range(2)]
     for t in range(2):
         w.write(container.Packet(index=t, pts=t, quality=14, side_info=side, payload=payloads[t]))
     w.close()
     assert hi.nbytes == len(buf.getvalue())
     rec = hi.decode()
-    want = model.decode_frame(payloads[1], lv, 14, seed=0, frame_index=0, height=40, width=56, steps=1)
+    want = model.decode_frame(payloads[1], lv, 14, seed=0, dither_frame=0, height=40, width=56, steps=1)
     assert rec.shape == frames.shape and np.array_equal(rec[1], want)
 
 

@@ -20,8 +20,8 @@ from rac_video.eval import run as R  # noqa: E402
 class _RealismCodec(_Codec):
     """The fake codec plus a decoder-side realism ρ: seeded texture where the level map is low."""
 
-    def decode_frame(self, payload, levels, quality, *, seed, frame_index=0, height, width, steps=None, realism=0.0):
-        rec = super().decode_frame(payload, levels, quality, seed=seed, frame_index=frame_index, height=height,
+    def decode_frame(self, payload, levels, quality, *, seed, dither_frame=0, height, width, steps=None, realism=0.0):
+        rec = super().decode_frame(payload, levels, quality, seed=seed, dither_frame=dither_frame, height=height,
                                    width=width, steps=steps)
         if not realism:
             return rec

@@ -104,7 +104,7 @@ def test_integer_coding_parameters_match_the_float_formula():
     lam = torch.randint(intnet.LAMBDA_MIN, 900, shape, generator=g, dtype=torch.int64)
     level = torch.randint(0, 16, (1, 1, 40, 50), generator=g, dtype=torch.int32)
     for q in (0, 8, 15):
-        off_i, idx_i = GaussianConditional().int_params(mu, lam, level, q, 2, 16, seed=11, frame_index=0)
+        off_i, idx_i = GaussianConditional().int_params(mu, lam, level, q, 2, 16, seed=11, dither_frame=0)
         delta = schedule.level_table(q, 16, 2).delta
         off_f, idx_f = GaussianConditional().params(mu.float() * 2.0**-12, torch.exp(lam.double() / 256).float(),
                                                     level, delta, 11, 0)

@@ -58,7 +58,7 @@ def test_compiled_codec_ops_match_eager_without_graph_breaks():
     def step(y, level, delta, gamma):
         k = ops.quantize(y, level, delta, SEED, FRAME)
         y_hat = ops.dequantize(k, level, delta, SEED, FRAME)
-        z = ops.forward_noise(y_hat, gamma, seed=SEED + 1, frame=FRAME)
+        z = ops.forward_noise(y_hat, gamma, seed=SEED + 1, dither_frame=FRAME)
         emb = ops.gamma_embedding(gamma, 8)
         off, idx, _ = ops.entropy_params(y_hat, y.abs() + 0.5, level, delta, SEED, FRAME, mean_buckets=16)
         return k, z * 2 + 1, emb, off, idx

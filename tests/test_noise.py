@@ -58,7 +58,7 @@ def test_hashed_uniform_is_the_dither(backend, device, shape, gamma_channels):
     y, _, gamma = _inputs(shape, gamma_channels, seed=1 + sum(shape), device=device)
     seed, frame = 0xC0FFEE, 2**32 - 1   # frames of the batch wrap around like uint32
     poison = torch.full(shape, float("nan"), device=device)
-    got = ops.forward_noise(y, gamma, seed=seed, frame=frame, backend=backend, out=poison)
+    got = ops.forward_noise(y, gamma, seed=seed, dither_frame=frame, backend=backend, out=poison)
     assert got.data_ptr() == poison.data_ptr()
     u = ops.hashed_dither_reference(shape, seed, frame, device=device).double()
     _assert_close(got, y, gamma, u)
@@ -109,7 +109,7 @@ def _backends_here():
 def test_property_backends_agree_and_ddim_inverts(seed, frame, g, shape):
     y = torch.randn(shape, generator=torch.Generator().manual_seed(seed % 1000)) + 0.2
     gamma = torch.full((shape[0], 1, *shape[2:]), g)
-    zs = {b: ops.forward_noise(y, gamma, seed=seed, frame=frame, backend=b) for b in _backends_here()}
+    zs = {b: ops.forward_noise(y, gamma, seed=seed, dither_frame=frame, backend=b) for b in _backends_here()}
     u = ops.hashed_dither_reference(shape, seed, frame).double()
     for z in zs.values():
         _assert_close(z, y, gamma, u)
@@ -148,7 +148,7 @@ def test_bad_inputs_raise_clearly(backend):
     with pytest.raises(ValueError, match="seed"):
         call(y, gamma, seed=2**32)
     with pytest.raises(ValueError, match="frame"):
-        call(y, gamma, seed=0, frame=-1)
+        call(y, gamma, seed=0, dither_frame=-1)
     for bad in (torch.empty(1, 2, 4, 4, dtype=torch.float64), torch.empty(2, 2, 4, 4),
                 torch.empty(1, 2, 4, 4).transpose(2, 3)):
         with pytest.raises(ValueError, match="out must be"):

@@ -66,7 +66,7 @@ def test_rdoq_strength_reaches_every_frame_and_the_header(tmp_path, random_codec
                 lv = np.full(random_codec.latent_hw(36, 50), random_codec.levels - 1, np.uint8)
                 with open_video(src) as v:
                     first = next(iter(v))[2]
-                assert payloads[0] == random_codec.encode_frame(first, lv, 6, frame_index=pipeline.DITHER_FRAME,
+                assert payloads[0] == random_codec.encode_frame(first, lv, 6, dither_frame=pipeline.DITHER_FRAME,
                                                                 steps=1, rdoq=alpha)
     assert sizes[0.1][0] <= sizes[0.0][0] and sizes[0.1][1] != sizes[0.0][1]     # other levels, no more bits
 

@@ -45,3 +45,16 @@ def test_bad_arguments():
         RateController(0, 25)
     with pytest.raises(ValueError):
         RateController(10, 0)
+
+
+def test_congestion_lowers_the_next_budgets_by_a_bounded_debt():
+    rc = RateController(24.0, 24)                 # 1000 bits per frame
+    rc.update(1000)
+    assert rc.budget() == 1000
+    rc.congested()                                # a skipped frame: one budget of debt
+    assert rc.budget() == pytest.approx(500)
+    for _ in range(10):                           # a long congestion: the debt stops at two budgets
+        rc.congested()
+    assert rc.budget() == pytest.approx(250)
+    rc.update(0)
+    assert rc.spent == pytest.approx(3000)        # 1000 sent + 2000 of debt, not 11000

@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from rac_video.stream.codecs import JpegStandIn, RateController, open_codec
+from rac_video.codec.model import PayloadError
+from rac_video.stream.codecs import JpegStandIn, open_codec
 from rac_video.stream.sources import ClipSource, SyntheticSource
 from rac_video.stream.stats import FrameRecord, StreamStats
 
@@ -13,16 +14,17 @@ def test_jpeg_standin_roundtrip_and_levels():
     f = SyntheticSource(64, 48).frame(3)
     hi = np.full(c.latent_hw(48, 64), 15, np.uint8)
     lo = np.zeros_like(hi)
-    big, small = c.encode(f, hi, 10, 0), c.encode(f, lo, 10, 0)
+    big, small = c.encode_frame(f, hi, 10), c.encode_frame(f, lo, 10)
     assert len(small) < len(big)                        # fewer important cells, fewer bits
-    out = c.decode(big, hi, 10, 0, 48, 64)
+    assert c.rate_function(f, hi)(10) == 8 * len(big)   # the rate function is exact
+    out = c.decode_frame(big, hi, 10, height=48, width=64)
     assert out.shape == (48, 64, 3) and np.abs(out.astype(int) - f).mean() < 12
+    with pytest.raises(PayloadError):
+        c.decode_frame(b"garbage", hi, 10, height=48, width=64)
+    with pytest.raises(PayloadError):
+        c.decode_frame(big, hi, 10, height=40, width=64)   # size mismatch
     with pytest.raises(ValueError):
-        c.decode(b"garbage", hi, 10, 0, 48, 64)
-    with pytest.raises(ValueError):
-        c.decode(big, hi, 10, 0, 40, 64)                # size mismatch
-    with pytest.raises(ValueError):
-        c.encode(f, hi, 16, 0)
+        c.encode_frame(f, hi, 16)
     with pytest.raises(ValueError):
         open_codec("nope")
 
@@ -47,29 +49,6 @@ def test_clip_source_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError):
         ClipSource(str(tmp_path / "empty"))
-
-
-def _size_model(q):      # bytes per frame roughly doubling every 3 quality steps
-    return 2000 * 2 ** (q / 3)
-
-
-@pytest.mark.parametrize("target_kbps", [800, 2500])
-def test_rate_controller_converges(target_kbps):
-    rc = RateController(target_kbps * 1e3, 50, q0=15)
-    sizes = []
-    for _ in range(300):
-        q = rc.quality()
-        n = _size_model(q)
-        rc.update(int(n), q)
-        sizes.append(n)
-    rate = np.mean(sizes[-100:]) * 8 * 50 / 1e3
-    assert abs(rate - target_kbps) / target_kbps < 0.25
-
-
-def test_rate_controller_fixed_quality():
-    rc = RateController(0, 50, q0=6)
-    rc.update(10 ** 6, 6)
-    assert rc.quality() == 6
 
 
 def _rec(i, cap, disp, gseq, garr):

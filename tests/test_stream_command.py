@@ -8,7 +8,7 @@ from rac_video.commands.stream import parse_netem_spec
 
 def test_bench_inprocess_writes_report(tmp_path, capsys):
     out = tmp_path / "r.json"
-    rc = main(["stream", "bench", "--inprocess", "--frames", "15", "--size", "96x64", "--fps", "50",
+    rc = main(["stream", "bench", "--codec", "jpeg", "--inprocess", "--frames", "15", "--size", "96x64", "--fps", "50",
                "--run", "none", "--run", "rate=20,delay=20,jitter=5,loss=1,seed=3", "--target-kbps", "500",
                "--report", str(out)])
     assert rc == 0
@@ -48,7 +48,7 @@ def test_netem_spec():
 
 
 def test_bench_json_output(tmp_path, capsys):
-    rc = main(["stream", "bench", "--inprocess", "--frames", "5", "--size", "64x48", "--run", "none",
+    rc = main(["stream", "bench", "--codec", "jpeg", "--inprocess", "--frames", "5", "--size", "64x48", "--run", "none",
                "--report", str(tmp_path / "r.json"), "--json"])
     assert rc == 0
     printed = json.loads(capsys.readouterr().out)
@@ -58,7 +58,8 @@ def test_bench_json_output(tmp_path, capsys):
 def test_bench_process_pair(tmp_path):
     """The default bench path: the server as its own process (rac-video stream serve), ended by the stream."""
     out = tmp_path / "p.json"
-    assert main(["stream", "bench", "--frames", "10", "--size", "96x64", "--run", "none", "--report", str(out)]) == 0
+    assert main(["stream", "bench", "--codec", "jpeg", "--frames", "10", "--size", "96x64", "--run", "none",
+                 "--report", str(out)]) == 0
     (run,) = json.loads(out.read_text())["runs"]
     assert run["process_pair"] and run["server"] and run["server"][0]["sent"] == run["frames"]["received"] > 0
 
@@ -68,3 +69,14 @@ def test_bench_server_that_cannot_start(tmp_path, capsys):
                "--report", str(tmp_path / "x.json")])
     assert rc == 1 and "server exited" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_bench_uses_the_real_codec_by_default(tmp_path, weights_env):
+    """Without --codec the stream codes with the region-adaptive codec (here a random model), every
+    frame (--every-frame: a slow machine skips none), and the report names the model, not a stand-in."""
+    out = tmp_path / "d.json"
+    assert main(["stream", "bench", "--inprocess", "--every-frame", "--model", "rand-a", "--frames", "3",
+                 "--size", "64x48", "--fps", "10", "--run", "none", "--report", str(out)]) == 0
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["codec"] == "rac" and run["model"] == "rand-a" and "codec_note" not in run
+    assert run["realtime"] is False and run["frames"]["received"] == 3 and run["server"][0]["drops"] == {}

@@ -40,12 +40,12 @@ def test_jpeg_with_a_huge_declared_size_is_rejected_before_decoding():
     sof = b.find(b"\xff\xc0")
     b[sof + 5:sof + 9] = (9000).to_bytes(2, "big") + (9000).to_bytes(2, "big")   # height, width in the SOF0
     with pytest.raises(ValueError, match="9000x9000"):
-        JpegStandIn().decode(bytes(b), None, 8, 0, 8, 16)
+        JpegStandIn().decode_frame(bytes(b), None, 8, height=8, width=16)
 
 
 def test_idle_connections_are_closed_and_a_full_server_says_so():
     async def main():
-        server = StreamServer(ServerConfig(size=SIZE, fps=25, max_clients=1, handshake_timeout_s=0.3))
+        server = StreamServer(ServerConfig(codec="jpeg", size=SIZE, fps=25, max_clients=1, handshake_timeout_s=0.3))
         port = await server.start()
         r, w = await asyncio.open_connection("127.0.0.1", port)       # idle: never greets
         await asyncio.sleep(0.05)
@@ -71,7 +71,7 @@ def test_client_reports_a_vanished_server(capsys):
     from rac_video.cli import main
 
     async def go():
-        server = StreamServer(ServerConfig(size=SIZE, fps=50))
+        server = StreamServer(ServerConfig(codec="jpeg", size=SIZE, fps=50))
         port = await server.start()
         client = StreamClient(ClientConfig(port=port, gaze="none", reconnect=1, reconnect_delay_s=0.05,
                                            connect_timeout_s=1.0, read_timeout_s=1.0))
@@ -98,7 +98,7 @@ def test_client_reports_a_vanished_server(capsys):
 def test_ack_timeout_follows_the_measured_round_trip():
     # window 1 over a lossy link: every lost frame holds the window until the ack timeout. With the
     # timeout from the measured RTT (~ tens of ms here) a loss costs about one round trip, not 1 s.
-    scfg = ServerConfig(size=SIZE, fps=50, count=100, window=1, ack_timeout_s=1.0,
+    scfg = ServerConfig(codec="jpeg", size=SIZE, fps=50, count=100, window=1, ack_timeout_s=1.0,
                         netem=parse_netem(delay_ms=10, loss_pct=10, seed=3))
     t0 = time.monotonic()
     client, _ = _run(run_inprocess(scfg, ClientConfig(port=0, gaze="none")))
@@ -117,11 +117,15 @@ def test_client_rejects_side_info_with_more_levels_than_the_codec():
     from rac_video.stream.codecs import JpegStandIn
     from rac_video.stream.stats import FrameRecord
 
+    from rac_video.pipeline import FrameDecoder
+
     client = StreamClient(ClientConfig(port=1, gaze="none"))
-    client.codec, client.W, client.H = JpegStandIn(), 16, 8
-    client.latent_hw = client.codec.latent_hw(8, 16)
-    side = sideinfo.RasterLevels(np.full(client.latent_hw, 16, np.uint8), 17).to_bytes()
+    codec = JpegStandIn()
+    h = framing.Header(model=codec.name, weights_hash=codec.weights_hash, width=16, height=8, fps_num=50,
+                       fps_den=1, color="rgb24", settings={"codec": "jpeg"})
+    client.decoder = FrameDecoder(codec, h)
+    side = sideinfo.RasterLevels(np.full(codec.latent_hw(8, 16), 16, np.uint8), 17).to_bytes()
     pkt = framing.Packet(0, 0, 8, side, b"")
     rec = FrameRecord(*([0] * 5), *([0.0] * 9))
-    with pytest.raises(ValueError, match="level 16"):
+    with pytest.raises(ValueError, match="up to 16 .* with 16 levels"):
         client._decode_one(rec, pkt)

@@ -40,7 +40,7 @@ def test_loopback_end_to_end():
         errors.append(np.abs(frame.astype(int) - src.frame(rec.index)).mean())
 
     async def main():
-        server = StreamServer(ServerConfig(size=SIZE, fps=50, count=30, quality=12))
+        server = StreamServer(ServerConfig(codec="jpeg", size=SIZE, fps=50, count=30, quality=12))
         port = await server.start()
         client = StreamClient(ClientConfig(port=port, gaze="synthetic", gaze_hz=200), sink=sink)
         await client.run()
@@ -77,7 +77,7 @@ def test_gaze_moves_the_levels():
     seen = []
 
     async def main():
-        server = StreamServer(ServerConfig(size=(320, 192), fps=50, count=40, deadzone_deg=0.0))
+        server = StreamServer(ServerConfig(codec="jpeg", size=(320, 192), fps=50, count=40, deadzone_deg=0.0))
         port = await server.start()
         client = StreamClient(ClientConfig(port=port, gaze="synthetic", gaze_hz=200, seed=3))
         orig = client._decode_one
@@ -98,7 +98,8 @@ def test_gaze_moves_the_levels():
 
 
 def test_loss_is_counted_and_survived():
-    scfg = ServerConfig(size=SIZE, fps=100, count=60, netem=parse_netem(delay_ms=5, jitter_ms=2, loss_pct=25, seed=5))
+    scfg = ServerConfig(codec="jpeg", size=SIZE, fps=100, count=60,
+                        netem=parse_netem(delay_ms=5, jitter_ms=2, loss_pct=25, seed=5))
     client, server = _run(run_inprocess(scfg, ClientConfig(port=0, gaze="none")))
     c = client.stats.counts
     rep = client.server_reports[0]
@@ -114,7 +115,7 @@ def test_loss_is_counted_and_survived():
 def test_netem_runs_are_reproducible():
     # same seed, same frames offered -> the same frames are lost
     def lost_indices():
-        scfg = ServerConfig(size=SIZE, fps=50, count=40, quality=5,
+        scfg = ServerConfig(codec="jpeg", size=SIZE, fps=50, count=40, quality=5,
                             netem=parse_netem(loss_pct=20, seed=11))
         client, _ = _run(run_inprocess(scfg, ClientConfig(port=0, gaze="none")))
         got = {r.index for r in client.stats.frames}
@@ -146,7 +147,7 @@ async def _read_frame(r):
 
 def test_malformed_gaze_messages_do_not_hurt():
     async def main():
-        server = StreamServer(ServerConfig(size=SIZE, fps=50))
+        server = StreamServer(ServerConfig(codec="jpeg", size=SIZE, fps=50))
         port = await server.start()
         r, w = await _raw_connect(port)
         bad = [b"hello", b"\x00\xff\x10garbage", b"{}", b'{"seq": 1, "t": 0, "x": 1e309, "y": 2}',
@@ -179,7 +180,7 @@ def test_malformed_gaze_messages_do_not_hurt():
 
 def test_client_disconnect_and_reconnect_server_survives():
     async def main():
-        server = StreamServer(ServerConfig(size=SIZE, fps=50))
+        server = StreamServer(ServerConfig(codec="jpeg", size=SIZE, fps=50))
         port = await server.start()
         threads0 = threading.active_count()
         r, w = await _raw_connect(port)
@@ -205,7 +206,7 @@ def test_client_disconnect_and_reconnect_server_survives():
 
 def test_client_reconnects_after_server_restart():
     async def main():
-        s1 = StreamServer(ServerConfig(size=SIZE, fps=50))
+        s1 = StreamServer(ServerConfig(codec="jpeg", size=SIZE, fps=50))
         port = await s1.start()
         client = StreamClient(ClientConfig(port=port, gaze="synthetic", reconnect=20, reconnect_delay_s=0.05))
         task = asyncio.create_task(client.run())
@@ -213,7 +214,7 @@ def test_client_reconnects_after_server_restart():
             await asyncio.sleep(0.02)
         await s1.close()                                 # server goes away mid-stream
         await asyncio.sleep(0.2)
-        s2 = StreamServer(ServerConfig(size=SIZE, fps=50, count=10), port=port)
+        s2 = StreamServer(ServerConfig(codec="jpeg", size=SIZE, fps=50, count=10), port=port)
         await s2.start()
         await asyncio.wait_for(task, 20)
         await s2.close()
@@ -238,7 +239,7 @@ def test_stalled_reader_frames_dropped_not_buffered():
     import socket
 
     async def main():
-        server = StreamServer(ServerConfig(size=(416, 240), fps=200, quality=15))
+        server = StreamServer(ServerConfig(codec="jpeg", size=(416, 240), fps=200, quality=15))
         server.config.max_send_buffer = 64 << 10
         port = await server.start()
         sock = socket.socket()
@@ -274,7 +275,8 @@ def test_client_survives_corrupt_frames_from_a_bad_server():
         from rac_video.importance.sideinfo import RasterLevels
 
         lv = np.full(codec.latent_hw(H, W), 15, np.uint8)
-        pkt = framing.Packet(i, i, 8, RasterLevels(lv).to_bytes(), codec.encode(SyntheticSource(W, H).frame(i), lv, 8, i))
+        frame = SyntheticSource(W, H).frame(i)
+        pkt = framing.Packet(i, i, 8, RasterLevels(lv).to_bytes(), codec.encode_frame(frame, lv, 8))
         now = time.monotonic()
         b = bytearray(framing.frame_message(framing.Timing(i, -1, now, now, now, now, now, now, float("nan"),
                                                             float("nan"), 0), pkt.to_bytes()))
@@ -330,7 +332,7 @@ def test_client_gives_up_on_a_server_that_never_delivers():
 def test_slow_link_costs_frames_not_latency():
     # a 0.3 Mbit/s link under a stream of ~1.5 Mbit/s: the sender skips frames (link_busy) instead of
     # queueing them, so the end-to-end latency stays near delay + max backlog
-    scfg = ServerConfig(size=(320, 192), fps=50, count=60, quality=12,
+    scfg = ServerConfig(codec="jpeg", size=(320, 192), fps=50, count=60, quality=12,
                         netem=parse_netem(rate_mbps=0.3, delay_ms=10, queue_ms=2000))
     client, _ = _run(run_inprocess(scfg, ClientConfig(port=0, gaze="none")))
     rep = client.server_reports[0]
@@ -352,7 +354,7 @@ def _slow_decoder(client, seconds):
 @pytest.mark.parametrize("window", [0, 1])
 def test_send_window_with_a_slow_decoder(window):
     async def main():
-        server = StreamServer(ServerConfig(size=SIZE, fps=50, count=50, window=window))
+        server = StreamServer(ServerConfig(codec="jpeg", size=SIZE, fps=50, count=50, window=window))
         port = await server.start()
         client = StreamClient(ClientConfig(port=port, gaze="none"))
         _slow_decoder(client, 0.06)    # ~16 fps decoder under a 50 fps stream
@@ -371,7 +373,7 @@ def test_send_window_with_a_slow_decoder(window):
 
 def test_send_window_reopens_without_acks():
     async def main():
-        server = StreamServer(ServerConfig(size=SIZE, fps=50, window=1, ack_timeout_s=0.2))
+        server = StreamServer(ServerConfig(codec="jpeg", size=SIZE, fps=50, window=1, ack_timeout_s=0.2))
         port = await server.start()
         r, w = await _raw_connect(port)        # reads frames, never acknowledges
         t0 = time.monotonic()

@@ -1,53 +1,121 @@
-"""The stream with the real codec path (``--codec rac``): random-init weights installed in a temporary
-weights folder (the shipped weights may not be there yet). Checks the wiring — header names the model
-and hash, levels travel as side info, frames decode at the right size — not picture quality."""
+"""The stream with the real codec (``--codec rac``, the default), on random-init test models.
+
+Checks the wiring — header names the model and hash, levels travel as side info, frames decode at the
+right size — and that a stream and a ``.racv`` file share one per-frame codec: for the same frames,
+side information and settings, the packets the server sends are the bytes the file holds. Not
+picture quality. The server runs with ``realtime=False`` (capture waits for the encoder), so a slow
+machine makes the test slower, never makes it skip frames."""
 import asyncio
-import json
+import os
 
 import numpy as np
 import pytest
-import torch
 
+from rac_video import pipeline
+from rac_video.container import Reader
+from rac_video.importance.source import ImportanceFrame
+from rac_video.stream import framing
 from rac_video.stream.bench import run_inprocess
 from rac_video.stream.client import ClientConfig
 from rac_video.stream.server import ServerConfig
 
-
-@pytest.fixture
-def random_weights(tmp_path, monkeypatch):
-    from rac_video.codec import model as cmodel
-    from rac_video.codec import weights
-    from rac_video.codec.autoencoder import Analysis, Synthesis
-    from rac_video.codec.denoiser import Denoiser
-    from rac_video.codec.hyperprior import HyperPrior
-
-    torch.manual_seed(0)
-    C = 16
-    state = {"g_a": Analysis(C).state_dict(), "g_s": Synthesis(C).state_dict(), "denoiser": Denoiser(C).state_dict(),
-             "hyperprior": HyperPrior(C).state_dict()}
-    torch.save(state, tmp_path / "rac-test.pt")
-    (tmp_path / "rac-test.json").write_text(json.dumps({"name": "rac-test",
-                                                        "sha256": weights.sha256(tmp_path / "rac-test.pt")}))
-    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setattr(cmodel, "_CACHE", {})
-    return "rac-test"
+MODEL = "rand-a"
 
 
-def test_stream_with_rac_codec(random_weights):
-    from rac_video.codec import load_model
+def _clip(folder, n=4, h=48, w=64):
+    from PIL import Image
 
-    codec = load_model(random_weights)
-    try:   # the codec's own tests cover it; here only the stream wiring is under test
-        codec.encode_frame(np.zeros((48, 64, 3), np.uint8), np.zeros(codec.latent_hw(48, 64), np.uint8), 4)
-    except Exception as e:  # noqa: BLE001
-        pytest.skip(f"the codec itself fails on this checkout: {e.__class__.__name__}: {e}")
-    scfg = ServerConfig(size=(64, 48), fps=10, count=4, codec="rac", model=random_weights, quality=4)
-    ccfg = ClientConfig(port=0, gaze="synthetic")
-    client, server = asyncio.run(run_inprocess(scfg, ccfg, run_timeout=60))
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:h, 0:w]
+    for i in range(n):
+        f = np.stack([(xx * 4 + i * 9) % 256, (yy * 5) % 256, ((xx + yy) * 2 + i) % 256], -1)
+        Image.fromarray(np.clip(f + rng.integers(-30, 31, f.shape), 0, 255).astype(np.uint8)).save(
+            os.path.join(folder, f"f{i:03d}.png"))
+    return str(folder)
+
+
+def _stream(scfg, monkeypatch, **client_kw):
+    """Run server and client in process; returns (client, server, {index: packet bytes as received})."""
+    received = {}
+    parse = framing.parse_frame
+
+    def recording(body):
+        timing, pkt = parse(body)
+        received[timing.index] = bytes(body[framing.TIMING_SIZE:])   # the packet exactly as on the wire
+        return timing, pkt
+
+    monkeypatch.setattr(framing, "parse_frame", recording)
+    ccfg = ClientConfig(port=0, gaze="synthetic", read_timeout_s=120, **client_kw)
+    client, server = asyncio.run(run_inprocess(scfg, ccfg, run_timeout=600))
+    return client, server, received
+
+
+def test_stream_with_rac_codec(weights_env, monkeypatch):
+    scfg = ServerConfig(size=(64, 48), fps=10, count=4, model=MODEL, quality=4, realtime=False)
+    assert scfg.codec == "rac"                       # the real codec is the default
+    client, server, received = _stream(scfg, monkeypatch)
     c = client.stats.counts
-    assert client.header.model == random_weights and client.header.weights_hash == server.codec.weights_hash
-    assert not client.codec.standin and "codec_note" not in client.summary()
-    assert c["received"] + c["dropped_by_server"] == 4 and c["displayed"] >= 1
-    assert c.get("decode_errors", 0) == 0
+    assert client.header.model == MODEL and client.header.weights_hash == server.codec.weights_hash
+    assert client.header.settings["codec"] == "rac" and not client.header.settings["standin"]
+    assert "codec_note" not in client.summary()
+    assert c["received"] == 4 and c.get("dropped_by_server", 0) == 0 and sorted(received) == [0, 1, 2, 3]
+    assert c["displayed"] >= 1 and c.get("decode_errors", 0) == 0
     shown = [r for r in client.stats.frames if r.status == "displayed"]
     assert all(r.decode_end > r.decode_start for r in shown)
+    assert client.server_reports[0]["drops"] == {}
+
+
+def test_stream_play_decodes_with_the_clients_realism(weights_env, monkeypatch):
+    """``stream play --realism``: the client's ρ overrides the header's default (0) for every frame."""
+    scfg = ServerConfig(size=(64, 48), fps=10, count=3, model="rand-real", quality=2, realtime=False)
+    client, server, received = _stream(scfg, monkeypatch, realism=1.0)
+    assert client.header.settings["realism"] == 0.0 and client.decoder.realism == 1.0
+    assert client.stats.counts["received"] == 3 and client.stats.counts.get("decode_errors", 0) == 0
+
+
+class _Replay:
+    """Importance for the file path: the side information the stream sent, frame by frame."""
+
+    kind = "replay"
+
+    def __init__(self, sides, levels):
+        self.sides, self.levels, self.i = sides, levels, 0
+
+    def step(self, frame):
+        side = self.sides[self.i]
+        self.i += 1
+        return ImportanceFrame(index=self.i - 1, map=np.zeros(frame.shape[:2], np.float32),
+                               levels_count=self.levels, _gaze_side=side)
+
+
+@pytest.mark.parametrize("rate", [{"quality": 5}, {"target_kbps": 40.0}], ids=["quality", "bitrate"])
+def test_stream_packets_are_the_file_packets(tmp_path, weights_env, monkeypatch, rate):
+    """Same frames, same side information (the gaze maps the stream built), same settings: the packets
+    ``rac-video stream`` sends are byte for byte the packets ``rac-video encode`` writes to a .racv."""
+    from rac_video.importance import sideinfo
+
+    clip = _clip(tmp_path / "clip")
+    scfg = ServerConfig(source=clip, fps=10, count=4, loop=False, model=MODEL, realtime=False, **rate)
+    client, server, received = _stream(scfg, monkeypatch)
+    assert sorted(received) == [0, 1, 2, 3]
+    pkts = [framing.unpack_packet(received[i])[0] for i in range(4)]
+    sides = [sideinfo.from_bytes(p.side_info) for p in pkts]
+    assert all(isinstance(s, sideinfo.FoveatedGaze) for s in sides)
+
+    opts = pipeline.EncodeOptions(quality=rate.get("quality"), bitrate_kbps=rate.get("target_kbps"),
+                                  importance="gaze", model=MODEL, fps=10, stream_id=client.header.stream_id)
+    out = tmp_path / "same.racv"
+    pipeline.encode_video(clip, out, opts, progress=False, importance_source=_Replay(sides, server.codec.levels))
+    with Reader(out) as r:
+        file_pkts = [p.to_bytes() for p in r]
+        file_header = r.header
+    assert file_pkts == [received[i] for i in range(4)]
+    raw = out.read_bytes()
+    assert all(received[i] in raw for i in range(4))          # each as one run of the file's bytes
+    # the stream header is the file header plus the stream's own settings
+    stream_settings = dict(client.header.settings)
+    assert {stream_settings.pop(k) for k in ("codec", "standin", "side_info")} == {"rac", False, "foveated_gaze"}
+    assert stream_settings == file_header.settings
+    assert (client.header.model, client.header.weights_hash, client.header.stream_id) == \
+        (file_header.model, file_header.weights_hash, file_header.stream_id)

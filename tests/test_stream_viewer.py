@@ -34,7 +34,7 @@ class Harness:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     async def _start(self):
-        self.server = StreamServer(ServerConfig(size=SIZE, fps=self.fps))
+        self.server = StreamServer(ServerConfig(codec="jpeg", size=SIZE, fps=self.fps))
         port = await self.server.start()
         self.client = StreamClient(ClientConfig(port=port, gaze="viewer", viewer_port=0))
         self.task = asyncio.create_task(self.client.run())

@@ -28,7 +28,7 @@ from rac_video.kernels import ddim, dither, embedding, entropy_params, noise, qu
 
 tgt = GPUTarget("cuda", 90, 32)
 F, I, P = "*fp32", "*i32", "constexpr"
-ONE = ("C", "H", "W", "HW", "LC", "GC", "GF", "GT", "HALF", "PLANE", "nb", "seed", "frame0")
+ONE = ("C", "H", "W", "HW", "LC", "GC", "GF", "GT", "HALF", "PLANE", "nb", "seed", "dither_frame")
 
 
 def variants(sig, consts):
@@ -50,21 +50,21 @@ jobs = [
 ]
 for hashed in (True, False):
     jobs.append((noise._forward_noise_kernel, dict(y_ptr=F, g_ptr=F, u_ptr=F, out_ptr=F, total="i64", C="i32",
-                                                   H="i32", W="i32", GC="i32", seed="i64", frame0="i32",
+                                                   H="i32", W="i32", GC="i32", seed="i64", dither_frame="i32",
                                                    HASHED=P, BLOCK=P), dict(BLOCK=1024, HASHED=hashed)))
 for bits in (True, False):
     jobs.append((dither._hashed_dither_kernel, dict(out_ptr=I if bits else F, total="i64", C="i32", H="i32", W="i32",
-                                                    seed="i32", frame0="i32", BITS=P, BLOCK=P),
+                                                    seed="i32", dither_frame="i32", BITS=P, BLOCK=P),
                  dict(BLOCK=1024, BITS=bits)))
-q_sig = dict(total="i64", C="i32", H="i32", W="i32", LC="i32", seed="i64", frame0="i32", BLOCK=P)
+q_sig = dict(total="i64", C="i32", H="i32", W="i32", LC="i32", seed="i64", dither_frame="i32", BLOCK=P)
 jobs.append((quantize._quantize_kernel, dict(y_ptr=F, level_ptr=I, delta_ptr=F, levels="i32", k_ptr=I, **q_sig), dict(BLOCK=1024)))
 jobs.append((quantize._dequantize_kernel, dict(k_ptr=I, level_ptr=I, delta_ptr=F, levels="i32", y_ptr=F, **q_sig), dict(BLOCK=1024)))
 for has_bits in (True, False):
     jobs.append((entropy_params._entropy_params_kernel,
                  dict(mu_ptr=F, scale_ptr=F, level_ptr=I, delta_ptr=F, levels="i32", bounds_ptr=F, nb="i32", k_ptr=I, off_ptr=I,
                       idx_ptr=I, bits_ptr=F, total="i64", C="i32", H="i32", W="i32", LC="i32", seed="i32",
-                      frame0="i32", scale_min="fp32", floor_p="fp32", BUCKETS=P, TOP=P, LOG=P, HAS_BITS=P, SERIES=P,
-                      BLOCK=P),
+                      dither_frame="i32", scale_min="fp32", floor_p="fp32", BUCKETS=P, TOP=P, LOG=P, HAS_BITS=P,
+                      SERIES=P, BLOCK=P),
                  dict(BUCKETS=4, TOP=32, LOG=6, HAS_BITS=has_bits, SERIES=8.0, BLOCK=1024)))
 n = 0
 for fn, sig, consts in jobs:

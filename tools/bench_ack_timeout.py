@@ -27,7 +27,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     out = {}
     for label, lo in (("rtt_timeout", 0.03), ("fixed_1s", 1.0)):
-        scfg = ServerConfig(size=(416, 240), fps=50, count=a.frames, window=1, ack_timeout_s=1.0, min_ack_timeout_s=lo,
+        scfg = ServerConfig(codec="jpeg", size=(416, 240), fps=50, count=a.frames, window=1, ack_timeout_s=1.0,
+                            min_ack_timeout_s=lo,
                             netem=parse_netem(delay_ms=a.delay, jitter_ms=a.jitter, loss_pct=a.loss, seed=a.seed))
         client, _ = asyncio.run(run_inprocess(scfg, ClientConfig(port=0, gaze="none")))
         rep, c = client.server_reports[0], client.stats.counts

@@ -13,7 +13,7 @@ import os
 import sys
 
 
-from rac_video.eval.run import HEADLINE_RATE, headline, headline_markdown  # noqa: E402
+from rac_video.eval.results import HEADLINE_RATE, headline, headline_markdown  # noqa: E402
 
 
 def section(bench_dirs) -> str:

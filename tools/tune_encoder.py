@@ -19,7 +19,7 @@ import numpy as np
 
 
 def main(argv=None) -> int:
-    from rac_video.eval.run import data_root
+    from rac_video.eval.config import data_root
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rdoq", default="0,2,4,6,8", help="RDOQ α values (the first is the reference)")

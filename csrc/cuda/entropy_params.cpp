@@ -7,7 +7,7 @@ cudaError_t launch_entropy_params(const float* mu, const float* scale, const int
                                   uint32_t last,
                                   const float* bounds, int32_t nb, const int32_t* k, int32_t* offset,
                                   int32_t* index, float* bits, int64_t N, int64_t C, int64_t H, int64_t W,
-                                  int64_t LC, uint32_t seed, uint32_t frame0, float scale_min, float floor_p,
+                                  int64_t LC, uint32_t seed, uint32_t dither_frame, float scale_min, float floor_p,
                                   int32_t buckets, cudaStream_t stream);
 }
 
@@ -15,7 +15,7 @@ namespace {
 void entropy_params(std::uintptr_t mu, std::uintptr_t scale, std::uintptr_t level, std::uintptr_t delta,
                     int64_t levels, std::uintptr_t bounds, int64_t nb, std::uintptr_t k, std::uintptr_t offset,
                     std::uintptr_t index, std::uintptr_t bits, int64_t N, int64_t C, int64_t H, int64_t W,
-                    int64_t LC, uint32_t seed, uint32_t frame0, float scale_min, float floor_p, int64_t buckets,
+                    int64_t LC, uint32_t seed, uint32_t dither_frame, float scale_min, float floor_p, int64_t buckets,
                     int device, std::uintptr_t stream) {
   rac::require(N >= 0 && C >= 0 && H >= 0 && W >= 0, "entropy_params: negative size");
   rac::require(LC == 1 || LC == C, "entropy_params: level map must have 1 or C channels");
@@ -31,7 +31,7 @@ void entropy_params(std::uintptr_t mu, std::uintptr_t scale, std::uintptr_t leve
                                              rac::as_ptr<const float>(bounds), static_cast<int32_t>(nb),
                                              rac::as_ptr<const int32_t>(k), rac::as_ptr<int32_t>(offset),
                                              rac::as_ptr<int32_t>(index), rac::as_ptr<float>(bits), N, C, H, W, LC,
-                                             seed, frame0, scale_min, floor_p, static_cast<int32_t>(buckets),
+                                             seed, dither_frame, scale_min, floor_p, static_cast<int32_t>(buckets),
                                              rac::as_stream(stream)),
                   "entropy_params");
 }

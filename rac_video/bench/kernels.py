@@ -190,7 +190,7 @@ def cases(shape, device):
         ("dequantize", ops.dequantize, (k, level, delta, SEED, FRAME), {}, f32(), 4 * n + 4 * px + 4 * n),
         ("hashed_dither", ops.hashed_dither, (shape, SEED, FRAME), {"device": device}, f32(), 4 * n),
         ("ddim_step", ops.ddim_step, (y, eps, gamma, gamma_to), {}, f32(), 12 * n + 8 * px),
-        ("forward_noise[hashed U]", ops.forward_noise, (y, gamma), {"seed": SEED, "frame": FRAME}, f32(),
+        ("forward_noise[hashed U]", ops.forward_noise, (y, gamma), {"seed": SEED, "dither_frame": FRAME}, f32(),
          8 * n + 4 * px),
         ("forward_noise[given U]", ops.forward_noise, (y, gamma, U), {}, f32(), 12 * n + 4 * px),
         ("gamma_embedding", ops.gamma_embedding, (gamma, 32), {},

@@ -181,30 +181,30 @@ class Codec:
             self._z_prior_cache = (self.hyper, FactorizedPrior.from_log_scale(self.hyper.z_log_scale))
         return self._z_prior_cache[1]
 
-    def hyper_params(self, z_hat, cond, level, quality: int, seed: int, frame_index: int):
+    def hyper_params(self, z_hat, cond, level, quality: int, seed: int, dither_frame: int):
         """The hyperprior's view of every element: (params, offset, index) with params (μ, s) as float
         tensors, or (μ, λ) as integers for integer networks; offset and index int32 (the coding parameters)."""
         if self.intnet is not None:
             cond_int = _intnet.integer_condition(level, quality, self.schedule_version, self.levels)
             prm = self.intnet.synthesis(z_hat.to(torch.int64), cond_int)
             return (prm, *self.conditional.int_params(*prm, level, quality, self.schedule_version, self.levels,
-                                                      seed, frame_index))
+                                                      seed, dither_frame))
         prm = self.hyper.synthesis(z_hat, cond)
         delta = self.level_table(quality).delta.to(self.device)
-        return (prm, *self.conditional.params(*prm, level, delta, seed, frame_index))
+        return (prm, *self.conditional.params(*prm, level, delta, seed, dither_frame))
 
-    def context_params(self, prm, k, cond, level, quality: int, seed: int, frame_index: int):
+    def context_params(self, prm, k, cond, level, quality: int, seed: int, dither_frame: int):
         """(params, offset, index) refined by the checkerboard context from the anchors of the levels ``k``
         (the non-anchor values of ``k`` are never read)."""
         if self.intnet is not None:
             cond_int = _intnet.integer_condition(level, quality, self.schedule_version, self.levels)
-            y16 = _intnet.anchors16(k, level, quality, self.schedule_version, self.levels, seed, frame_index)
+            y16 = _intnet.anchors16(k, level, quality, self.schedule_version, self.levels, seed, dither_frame)
             prm = self.intnet.context(y16, *prm, cond_int, anchor_mask(*k.shape[-2:], self.device))
             return (prm, *self.conditional.int_params(*prm, level, quality, self.schedule_version, self.levels,
-                                                      seed, frame_index))
+                                                      seed, dither_frame))
         delta = self.level_table(quality).delta.to(self.device)
-        prm = self.context(self.conditional.dequantize(k, level, delta, seed, frame_index), *prm, cond)
-        return (prm, *self.conditional.params(*prm, level, delta, seed, frame_index))
+        prm = self.context(self.conditional.dequantize(k, level, delta, seed, dither_frame), *prm, cond)
+        return (prm, *self.conditional.params(*prm, level, delta, seed, dither_frame))
 
     def gaussian_params(self, prm):
         """Float (μ, s) in latent units of a params pair (integer networks: μ·2^−12, e^{λ/256})."""
@@ -213,15 +213,15 @@ class Codec:
         mu, lam = prm
         return (mu.to(torch.float32) * 2.0 ** -_intnet.MU_BITS, torch.exp(lam.to(torch.float64) / 256.0).float())
 
-    def _y_symbols(self, y, z_hat, cond, level, quality, seed, frame_index, rdoq):
+    def _y_symbols(self, y, z_hat, cond, level, quality, seed, dither_frame, rdoq):
         """The y streams' (symbols, indexes) as numpy arrays: one pair, or (anchors, rest) with a
         context. With RDOQ (α = ``rdoq`` > 0) the levels are refined against each stream's own
         coding parameters, anchors first (the context then sees the anchors the decoder will have)."""
         gc = self.conditional
         delta = self.level_table(quality).delta.to(self.device)
-        k = gc.quantize(y, level, delta, seed, frame_index)
-        prm, offset, index = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
-        v = gc.scaled(y, level, delta, seed, frame_index) if rdoq else None
+        k = gc.quantize(y, level, delta, seed, dither_frame)
+        prm, offset, index = self.hyper_params(z_hat, cond, level, quality, seed, dither_frame)
+        v = gc.scaled(y, level, delta, seed, dither_frame) if rdoq else None
 
         def refined(k, offset, index, where=None):
             return _rdoq.refine_levels(k, v, offset, index, gc, rdoq, where=where) if rdoq else k
@@ -231,7 +231,7 @@ class Codec:
             return [((k - offset).cpu().numpy(), index.cpu().numpy())]
         a = anchor_mask(*k.shape[-2:], self.device)
         k = refined(k, offset, index, where=a)      # the anchors' levels, against the hyperprior's params
-        _, offset, index = self.context_params(prm, k, cond, level, quality, seed, frame_index)
+        _, offset, index = self.context_params(prm, k, cond, level, quality, seed, dither_frame)
         k = refined(k, offset, index, where=~a)
         sym, index = (k - offset).cpu().numpy(), index.cpu().numpy()
         a = np.broadcast_to(a.cpu().numpy(), sym.shape)
@@ -250,7 +250,7 @@ class Codec:
 
     # ------------------------------------------------------------------ API
     @torch.no_grad()
-    def encode_frame(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
+    def encode_frame(self, frame, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0,
                      steps: int | None = None, rdoq: float | None = None, colour: bool = True) -> bytes:
         """One frame's payload; ``rdoq``: RDOQ's α for this frame (None: the codec's default, 0: off);
         ``colour``: add the colour layer (every 64×64 block's mean colour; rac_video.codec.colour)."""
@@ -267,7 +267,7 @@ class Codec:
         z_hat = torch.round(self.hyper.analysis(y, cond))
         z_bytes = self.z_prior.compress(z_hat.to(torch.int32).cpu().numpy())
         y_streams = [self.conditional.compress(sym, ix)
-                     for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, rdoq)]
+                     for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, dither_frame, rdoq)]
         lengths = [len(z_bytes)] + [len(b) for b in y_streams[:-1]]
         if not colour:
             return self._hdr.pack(self.payload_version, K, *lengths) + z_bytes + b"".join(y_streams)
@@ -300,7 +300,7 @@ class Codec:
         return K, payload[ends[0]:ends[1]], [payload[a:b] for a, b in zip(ends[1:], ends[2:] + [len(payload)])], layer
 
     @torch.no_grad()
-    def decode_levels(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
+    def decode_levels(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0,
                       height: int, width: int):
         """The entropy-decoding half of ``decode_frame``: (k, params, K) with k the integer levels
         (int32 (1, C, h, w), what the encoder quantized), params the entropy model's (μ, s) or integer
@@ -315,7 +315,7 @@ class Codec:
         try:
             zi = self.z_prior.decompress(z_bytes, (1, self.z_prior.channels, h // HYPER_FACTOR, w // HYPER_FACTOR))
             z_hat = torch.from_numpy(zi).to(self.device).float()
-            prm, offset, index = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
+            prm, offset, index = self.hyper_params(z_hat, cond, level, quality, seed, dither_frame)
             if not self.has_context:
                 sym = gc.decompress(y_streams[0], index.cpu().numpy())
                 k = torch.from_numpy(sym).to(self.device).view(1, C, h, w) + offset
@@ -324,7 +324,7 @@ class Codec:
                 k = torch.zeros((1, C, h, w), dtype=torch.int32, device=self.device)
                 sym = gc.decompress(y_streams[0], index[a].cpu().numpy())
                 k[a] = torch.from_numpy(sym.reshape(-1)).to(self.device) + offset[a]
-                prm, offset, index = self.context_params(prm, k, cond, level, quality, seed, frame_index)
+                prm, offset, index = self.context_params(prm, k, cond, level, quality, seed, dither_frame)
                 sym = gc.decompress(y_streams[1], index[~a].cpu().numpy())
                 k[~a] = torch.from_numpy(sym.reshape(-1)).to(self.device) + offset[~a]
         except BitstreamError as exc:
@@ -332,13 +332,13 @@ class Codec:
         return k.to(torch.int32), prm, K
 
     @torch.no_grad()
-    def decode_frame(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
+    def decode_frame(self, payload: bytes, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0,
                      height: int, width: int, steps: int | None = None, realism: float = 0.0) -> np.ndarray:
         """One frame's payload → uint8 RGB (H, W, 3). ``realism`` ρ ∈ [0, 1] is the decoder's choice of how
         much to generate where the importance is low (rac_video.codec.realism; 0: the fidelity decode)."""
-        k, prm, K = self.decode_levels(payload, levels_u8, quality, seed=seed, frame_index=frame_index,
+        k, prm, K = self.decode_levels(payload, levels_u8, quality, seed=seed, dither_frame=dither_frame,
                                        height=height, width=width)
-        rec = self.reconstruct(k, prm, levels_u8, quality, seed=seed, frame_index=frame_index, height=height,
+        rec = self.reconstruct(k, prm, levels_u8, quality, seed=seed, dither_frame=dither_frame, height=height,
                                width=width, steps=K if steps is None else steps, realism=realism)
         layer = self._split_payload(payload)[3]
         if layer is None:
@@ -350,7 +350,7 @@ class Codec:
         return _colour.apply(rec, target)
 
     @torch.no_grad()
-    def reconstruct(self, k, prm, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0, height: int,
+    def reconstruct(self, k, prm, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0, height: int,
                     width: int, steps: int, realism: float = 0.0) -> np.ndarray:
         """The generative half of ``decode_frame``: ŷ = Δ(k − u), K elementwise DDIM steps, the posterior
         fusion (models that have it) and g_s; with ``realism`` ρ > 0, the sampled variant of each step
@@ -360,23 +360,29 @@ class Codec:
         level = self.level_map(levels_u8, height, width)
         gamma = table.gamma.to(self.device)[level.long()]
         delta = table.delta.to(self.device)
-        y_hat = self.conditional.dequantize(k, level, delta, seed, frame_index)
-        y0 = self.denoise(y_hat, gamma, steps)
+        y_hat = self.conditional.dequantize(k, level, delta, seed, dither_frame)
         mu = s = None
         if self.fusion or rho:
             mu, s = self.gaussian_params(prm)
-        if self.fusion:
-            y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
-        if not rho:
-            return self.synthesize(y0, height, width)
-        w = realism_weight(level, self.levels, rho)
-        gen = realism_generator(seed, frame_index)
+        w = realism_weight(level, self.levels, rho) if rho else None
+        x_fid = None
+        if not rho or (self.g_s_real is not None and float(w.max()) > 0):   # the fidelity picture is needed
+            y0 = self.denoise(y_hat, gamma, steps)
+            if self.fusion:
+                y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
+            x_fid = self.g_s(y0)
+            if not rho:
+                return uint8_frame(x_fid, height, width)
+        if float(w.max()) == 0:             # all ROI: nothing to generate, the fidelity decode
+            return self.reconstruct(k, prm, levels_u8, quality, seed=seed, dither_frame=dither_frame, height=height,
+                                    width=width, steps=steps)
+        gen = realism_generator(seed, dither_frame)
         y_den = denoise(self.denoiser, y_hat, gamma, max(steps, REALISM_MIN_STEPS), eta=w, generator=gen)
         y_fused = fuse_posterior(y_den, y_hat, mu, s, delta[level.long()], self.fusion)
         y_real = sample_posterior(y_fused, y_den, y_hat, mu, s, delta[level.long()], self.fusion, w, gen)
         if self.g_s_real is None:
             return self.synthesize(y_real, height, width)
-        x_fid, x_real = self.g_s(y0), self.g_s_real(y_real)
+        x_real = self.g_s_real(y_real)
         w_px = F.interpolate(w, size=x_fid.shape[-2:], mode="bilinear", align_corners=False)
         return uint8_frame(x_fid + w_px * (x_real - x_fid), height, width)
 
@@ -389,16 +395,16 @@ class Codec:
         return denoise(self.denoiser, y_hat, gamma, steps)
 
     @torch.no_grad()
-    def estimate_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
+    def estimate_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0,
                       rdoq: float | None = None, colour: bool = True) -> float:
         """Expected size in bits of the frame payload ``encode_frame`` writes (without the container's
         per-packet overhead): the information content of the exact symbols under the coder's own
         integer tables plus each stream's fixed costs (``entropy.stream_bits``), without running rANS."""
-        return self.rate_function(frame, levels_u8, seed=seed, frame_index=frame_index, rdoq=rdoq,
+        return self.rate_function(frame, levels_u8, seed=seed, dither_frame=dither_frame, rdoq=rdoq,
                                   colour=colour)(quality)
 
     @torch.no_grad()
-    def rate_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0, rdoq: float | None = None,
+    def rate_function(self, frame, levels_u8, *, seed: int = 0, dither_frame: int = 0, rdoq: float | None = None,
                       colour: bool = True):
         """``q -> estimated payload bits`` for one frame; g_a runs once, each call costs the hyperprior
         and a table lookup per symbol (what per-frame rate control searches over)."""
@@ -415,13 +421,13 @@ class Codec:
             z_hat = torch.round(self.hyper.analysis(y, cond))
             return float(8 * (self._hdr.size + colour_bytes) + self.z_prior.bits(z_hat.to(torch.int32).cpu().numpy())
                          + sum(self.conditional.bits(sym, ix)
-                               for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index,
+                               for sym, ix in self._y_symbols(y, z_hat, cond, level, quality, seed, dither_frame,
                                                               rdoq)))
 
         return bits
 
     @torch.no_grad()
-    def symbol_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0,
+    def symbol_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0,
                     rdoq: float | None = None):
         """Where a frame's bits go: (y bits (C, h, w), ẑ bits (Z, h/4, w/4)) as float64 arrays, each coded
         symbol's information content under the coder's integer tables (what ``estimate_bits`` sums,
@@ -435,7 +441,7 @@ class Codec:
         z_hat = torch.round(self.hyper.analysis(y, cond))
         zi = z_hat.to(torch.int32).cpu().numpy()
         zb = self.z_prior.tables.symbol_bits(zi, self.z_prior.indexes(zi.shape)).reshape(zi.shape)[0]
-        streams = self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, rdoq)
+        streams = self._y_symbols(y, z_hat, cond, level, quality, seed, dither_frame, rdoq)
         _, C, h, w = y.shape
         if len(streams) == 1:
             return self.conditional.symbol_bits(*streams[0]).reshape(C, h, w), zb
@@ -446,7 +452,7 @@ class Codec:
         return yb, zb
 
     @torch.no_grad()
-    def information_function(self, frame, levels_u8, *, seed: int = 0, frame_index: int = 0):
+    def information_function(self, frame, levels_u8, *, seed: int = 0, dither_frame: int = 0):
         """``q -> {"coded_y", "info_y", "info_y_unfloored", "payload"}`` for one frame (g_a runs once): the
         bits of the y streams ``encode_frame`` writes; the information content of the same levels k under
         the entropy model's continuous Gaussians — −log2 of the mass of N(μ, s²) over each element's bin
@@ -457,7 +463,7 @@ class Codec:
         H, W = np.asarray(frame).shape[:2]
         level = self.level_map(levels_u8, H, W)
         y = self.g_a(x)
-        u = ops.hashed_dither(tuple(y.shape), seed, frame_index, device=y.device)
+        u = ops.hashed_dither(tuple(y.shape), seed, dither_frame, device=y.device)
 
         @torch.no_grad()
         def info(quality: int) -> dict:
@@ -465,12 +471,12 @@ class Codec:
             delta = table.delta.to(self.device)
             cond, _ = self.condition(level, table)
             z_hat = torch.round(self.hyper.analysis(y, cond))
-            streams = self._y_symbols(y, z_hat, cond, level, quality, seed, frame_index, 0.0)
+            streams = self._y_symbols(y, z_hat, cond, level, quality, seed, dither_frame, 0.0)
             coded = sum(self.conditional.bits(sym, ix) for sym, ix in streams)
-            prm, _, _ = self.hyper_params(z_hat, cond, level, quality, seed, frame_index)
+            prm, _, _ = self.hyper_params(z_hat, cond, level, quality, seed, dither_frame)
             if self.has_context:
-                k = self.conditional.quantize(y, level, delta, seed, frame_index)
-                prm, _, _ = self.context_params(prm, k, cond, level, quality, seed, frame_index)
+                k = self.conditional.quantize(y, level, delta, seed, dither_frame)
+                prm, _, _ = self.context_params(prm, k, cond, level, quality, seed, dither_frame)
             mu, s = self.gaussian_params(prm)
             d = delta[level.long()].expand_as(y)
             z_bits = self.z_prior.bits(z_hat.to(torch.int32).cpu().numpy())

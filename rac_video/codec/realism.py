@@ -10,8 +10,10 @@ mean: close to the MMSE estimate, which is blur where the bits are few. With ρ 
 
 and w is used three times:
 
-1. the DDIM steps run with per-element stochasticity η = w (``denoiser.denoise(eta=…)``), at least
-   ``MIN_STEPS`` steps (one step lands on t = 0 and can add no noise);
+1. the DDIM steps run with per-element stochasticity η = w (``denoiser.denoise(eta=…)``) — the file's K
+   steps (``MIN_STEPS`` = 1: one step lands on t = 0 and adds no noise, so with the shipped K = 1 the
+   sampling is all in step 2; on Kodak 1, 4, 7, 10 at q 2 and 6 with a centre map, forcing 3 stochastic
+   steps cost 0.2 dB of ROI PSNR and changed the background's patch SWD by < 0.002);
 2. the posterior step moves the estimate towards a draw from the bin-restricted posterior by w
    (``posterior.sample_posterior``);
 3. where the model ships a realism synthesis transform (``g_s_real``, trained adversarially:
@@ -32,7 +34,7 @@ from ..errors import InvalidInputError
 
 __all__ = ["MIN_STEPS", "check_realism", "realism_weight", "realism_generator"]
 
-MIN_STEPS = 3     # DDIM steps a realism decode runs at least (chosen by eye on Kodak 1–12)
+MIN_STEPS = 1     # DDIM steps a realism decode runs at least: the file's K (see below)
 
 
 def check_realism(rho) -> float:
@@ -53,7 +55,7 @@ def realism_weight(level: torch.Tensor, levels: int, rho: float) -> torch.Tensor
     return (rho * (1.0 - level.float() / (levels - 1))).clamp_(0.0, 1.0)
 
 
-def realism_generator(seed: int, frame_index: int) -> torch.Generator:
+def realism_generator(seed: int, dither_frame: int) -> torch.Generator:
     """The CPU generator of one frame's realism noise (the same numbers on every device)."""
-    mix = (int(seed) * 0x9E3779B1 + int(frame_index) * 0x85EBCA77 + 0x52EA1) % (2 ** 63)
+    mix = (int(seed) * 0x9E3779B1 + int(dither_frame) * 0x85EBCA77 + 0x52EA1) % (2 ** 63)
     return torch.Generator().manual_seed(mix)

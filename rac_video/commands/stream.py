@@ -39,11 +39,15 @@ def _server_args(p):
     g.add_argument("--count", type=int, default=None, help="frames per session, then end the stream")
     g.add_argument("--max-frames", type=int, default=500, help="clip frames held in memory (default 500)")
     g.add_argument("--no-loop", action="store_true", help="do not loop the clip")
-    g.add_argument("--codec", choices=("rac", "jpeg"), default="jpeg",
-                   help="rac (needs installed weights) or jpeg (stand-in; default)")
+    g.add_argument("--codec", choices=("rac", "jpeg"), default="rac",
+                   help="rac (the region-adaptive codec; default) or jpeg (a stand-in for measuring the transport)")
     g.add_argument("--model", default=None, help="rac model name (default: the shipped default)")
-    g.add_argument("--quality", type=int, default=8, help="quality 0..15 (start value in target mode)")
-    g.add_argument("--target-kbps", type=float, default=0.0, help="target bitrate; 0 = fixed quality")
+    g.add_argument("--quality", type=int, default=8, help="constant quality 0..15 (without --target-kbps)")
+    g.add_argument("--target-kbps", type=float, default=0.0, help="target bitrate (rate control as in encode); "
+                   "0 = constant quality")
+    g.add_argument("--every-frame", action="store_true",
+                   help="code every frame: capture waits for the encoder instead of skipping late frames "
+                        "(not real time)")
     g.add_argument("--netem", default="none", help="emulated link: none | rate=MBIT,delay=MS,jitter=MS,loss=PCT"
                    "[,queue=MS][,seed=N]")
     g.add_argument("--predict-ms", type=float, default=0.0, help="gaze prediction horizon (latency compensation)")
@@ -81,6 +85,9 @@ def add_arguments(p):
     c.add_argument("--frames", type=int, default=None, help="stop after receiving this many frames")
     c.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     c.add_argument("--reconnect", type=int, default=5, help="failed connection attempts in a row before giving up")
+    c.add_argument("--realism", type=float, default=None, metavar="RHO",
+                   help="decode with realism ρ in 0..1 (generated texture where the importance is low; default: the "
+                        "server's header)")
     c.add_argument("--out", default=None, help="write OUT.json, OUT.csv (per frame) and OUT.png (plot)")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -109,7 +116,8 @@ def _server_config(args):
     return ServerConfig(source=args.source, size=_size(args.size), fps=args.fps, count=args.count,
                         max_frames=args.max_frames, loop=not args.no_loop, codec=args.codec, model=args.model,
                         quality=args.quality, target_kbps=args.target_kbps, netem=parse_netem_spec(args.netem),
-                        predict_ms=args.predict_ms, deadzone_deg=args.deadzone_deg, window=args.window)
+                        predict_ms=args.predict_ms, deadzone_deg=args.deadzone_deg, window=args.window,
+                        realtime=not args.every_frame)
 
 
 def _client_config(args, **kw):
@@ -125,6 +133,7 @@ def _serve(args):
     import asyncio
     import signal
 
+    from ..stream.codecs import is_standin
     from ..stream.server import StreamServer
 
     async def main():
@@ -136,7 +145,7 @@ def _serve(args):
                 f.write(str(port))
             import os
             os.replace(args.port_file + ".tmp", args.port_file)
-        print(f"serving {srv.config.source} with {srv.codec.name}{' (stand-in)' if srv.codec.standin else ''} "
+        print(f"serving {srv.config.source} with {srv.codec.name}{' (stand-in)' if is_standin(srv.codec) else ''} "
               f"on {args.host}:{port}, netem {srv.config.netem.describe()}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -167,8 +176,12 @@ def _play(args):
 
     from ..stream.client import StreamClient
 
+    if args.realism is not None:
+        from ..codec.realism import check_realism
+
+        check_realism(args.realism)
     cfg = _client_config(args, port=args.port, host=args.host, viewer_port=args.viewer, max_frames=args.frames,
-                         duration_s=args.duration, reconnect=args.reconnect)
+                         duration_s=args.duration, reconnect=args.reconnect, realism=args.realism)
     client = StreamClient(cfg)
 
     async def main():
@@ -249,6 +262,7 @@ def _bench(args):
                     "--quality", str(args.quality), "--target-kbps", str(args.target_kbps), "--netem", spec,
                     "--predict-ms", str(args.predict_ms), "--deadzone-deg", str(args.deadzone_deg),
                     "--max-frames", str(args.max_frames), "--window", str(args.window)]
+            argv += ["--every-frame"] if args.every_frame else []
             argv += ["--fps", str(args.fps)] if args.fps else []
             argv += ["--model", args.model] if args.model else []
             try:
@@ -258,6 +272,7 @@ def _bench(args):
                 return 1
         meta = {"netem": scfg.netem.describe(), "codec": args.codec, "source": args.source, "frames": args.frames,
                 "target_kbps": args.target_kbps, "quality": args.quality, "gaze": args.gaze, "window": args.window,
+                "realtime": not args.every_frame,
                 "process_pair": not args.inprocess,
                 # what the client was sent: the stream header names the model and its weights hash
                 "model": client.header.model if client.header else None,

@@ -359,22 +359,22 @@ def integer_condition(level: torch.Tensor, quality: int, schedule_version: int, 
 
 
 def anchors16(k: torch.Tensor, level: torch.Tensor, quality: int, schedule_version: int, levels: int,
-              seed: int, frame_index: int) -> torch.Tensor:
+              seed: int, dither_frame: int) -> torch.Tensor:
     """round(16·ŷ) = round(16·Δ·(k − u)) in integers (int64, clamped to ±127) for the context's input."""
     d16 = _device_tables(quality, schedule_version, levels, str(k.device))[2][level.long()]   # on the level map
-    u24 = ops.hashed_dither(tuple(k.shape), seed, frame_index, device=k.device, bits=True)
+    u24 = ops.hashed_dither(tuple(k.shape), seed, dither_frame, device=k.device, bits=True)
     num = (k.to(torch.int64).clamp(-1024, 1024) << 24) - u24 + (1 << 23)       # (k − u)·2^24
     return ((num * d16 + (1 << 39)) >> 40).clamp(-A_MAX, A_MAX)
 
 
 def coding_params(mu: torch.Tensor, lam: torch.Tensor, level: torch.Tensor, quality: int, schedule_version: int,
-                  levels: int, seed: int, frame_index: int, mean_buckets: int):
+                  levels: int, seed: int, dither_frame: int, mean_buckets: int):
     """(offset int32, table index int32) of every element from integer (μ, λ): see the module docstring."""
     if mean_buckets < 1 or mean_buckets > 256 or mean_buckets & (mean_buckets - 1):
         raise ValueError(f"mean_buckets must be a power of two in 1..256, got {mean_buckets}")
     _, inv, _, sidx = _device_tables(quality, schedule_version, levels, str(mu.device))
     lv = level.long()                                               # (N, 1, h, w): gathers on the small map
-    u24 = ops.hashed_dither(tuple(mu.shape), seed, frame_index, device=mu.device, bits=True)
+    u24 = ops.hashed_dither(tuple(mu.shape), seed, dither_frame, device=mu.device, bits=True)
     t = mu * inv[lv] + (u24.to(torch.int64) << 20)                  # (m + ½)·2^44
     offset = t >> 44
     bucket = (t & ((1 << 44) - 1)) >> (44 - (mean_buckets.bit_length() - 1))

@@ -92,30 +92,30 @@ class GaussianConditional:
 
     # -- quantization (ops: bit-exact on every backend)
     @staticmethod
-    def quantize(y, level, delta_table, seed: int, frame_index: int) -> torch.Tensor:
-        return ops.quantize(y, level, delta_table, seed, frame_index)
+    def quantize(y, level, delta_table, seed: int, dither_frame: int) -> torch.Tensor:
+        return ops.quantize(y, level, delta_table, seed, dither_frame)
 
     @staticmethod
-    def dequantize(k, level, delta_table, seed: int, frame_index: int) -> torch.Tensor:
-        return ops.dequantize(k, level, delta_table, seed, frame_index)
+    def dequantize(k, level, delta_table, seed: int, dither_frame: int) -> torch.Tensor:
+        return ops.dequantize(k, level, delta_table, seed, dither_frame)
 
     @staticmethod
-    def scaled(y, level, delta_table, seed: int, frame_index: int) -> torch.Tensor:
+    def scaled(y, level, delta_table, seed: int, dither_frame: int) -> torch.Tensor:
         """v = y/Δ + u, the value ``quantize`` rounds (float32, the same formula)."""
-        u = ops.hashed_dither(tuple(y.shape), seed, frame_index, device=y.device)
+        u = ops.hashed_dither(tuple(y.shape), seed, dither_frame, device=y.device)
         return y / delta_table[level.long()].expand_as(y) + u
 
     # -- coding parameters
-    def params(self, mu, s, level, delta_table, seed: int, frame_index: int):
+    def params(self, mu, s, level, delta_table, seed: int, dither_frame: int):
         """(offset, index) int32 from float (μ, s) (``ops.entropy_params``; the float networks' path)."""
-        offset, index, _ = ops.entropy_params(mu, s, level, delta_table, seed, frame_index,
+        offset, index, _ = ops.entropy_params(mu, s, level, delta_table, seed, dither_frame,
                                               mean_buckets=self.mean_buckets)
         return offset, index
 
     def int_params(self, mu, lam, level, quality: int, schedule_version: int, levels: int, seed: int,
-                   frame_index: int):
+                   dither_frame: int):
         """(offset, index) int32 from the integer networks' (μ, λ), in integers only (``intnet.coding_params``)."""
-        return intnet.coding_params(mu, lam, level, quality, schedule_version, levels, seed, frame_index,
+        return intnet.coding_params(mu, lam, level, quality, schedule_version, levels, seed, dither_frame,
                                     self.mean_buckets)
 
     # -- coding

@@ -115,7 +115,7 @@ class OursMethod:
                 lv = np.asarray(levels_from_importance(imp[t], hw, levels=self.levels), dtype=np.uint8)
                 si = RasterLevels(lv, n_levels=self.levels)
             side = si.to_bytes()
-            payload = self.model.encode_frame(np.ascontiguousarray(f[t]), lv, q, seed=self.seed, frame_index=0)
+            payload = self.model.encode_frame(np.ascontiguousarray(f[t]), lv, q, seed=self.seed, dither_frame=0)
             pk = Packet(index=t, pts=t, quality=q, side_info=side, payload=payload, stream_id=1)  # as a file stores it (2.0)
             total += len(pk.to_bytes())
             packets.append(pk)
@@ -128,7 +128,7 @@ class OursMethod:
             out = []
             for pk in packets:
                 lv = from_bytes(pk.side_info).levels(hw)
-                out.append(self.model.decode_frame(pk.payload, lv, pk.quality, seed=self.seed, frame_index=0,
+                out.append(self.model.decode_frame(pk.payload, lv, pk.quality, seed=self.seed, dither_frame=0,
                                                    height=H, width=W, steps=self.steps, **kw))
             return np.stack(out)
 

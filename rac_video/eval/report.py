@@ -26,7 +26,7 @@ def write_report(path: Path, tool: str, argv, codec, **fields) -> dict:
 def comparison_args(parser: argparse.ArgumentParser, flag: str, what: str) -> None:
     """The options of a tool comparing several ``what`` on Kodak: ``flag`` NAME=MODEL_OR_CHECKPOINT,...
     and --model, --data, --limit, --qualities, --out."""
-    from .run import data_root
+    from .config import data_root
 
     parser.add_argument(flag, required=True, help=f"NAME=MODEL_OR_CHECKPOINT,... {what} (the first is the reference)")
     parser.add_argument("--model", default=None, help="g_a / g_s and tables from this model (default: the default)")

@@ -40,37 +40,37 @@ def _nchw(shape):
 # ---- quantize / dequantize ---------------------------------------------------------------------------------
 
 @torch.library.custom_op(f"{NS}::quantize", mutates_args=())
-def quantize_op(y: torch.Tensor, level: torch.Tensor, delta_table: torch.Tensor, seed: int, frame: int,
+def quantize_op(y: torch.Tensor, level: torch.Tensor, delta_table: torch.Tensor, seed: int, dither_frame: int,
                 backend: Optional[str] = None) -> torch.Tensor:
-    return _quantize_op(y, level, delta_table, seed, frame, backend=backend)
+    return _quantize_op(y, level, delta_table, seed, dither_frame, backend=backend)
 
 
 @quantize_op.register_fake
-def _(y, level, delta_table, seed, frame, backend=None):
+def _(y, level, delta_table, seed, dither_frame, backend=None):
     return torch.empty_like(y, dtype=torch.int32, memory_format=torch.contiguous_format)
 
 
 @torch.library.custom_op(f"{NS}::dequantize", mutates_args=())
-def dequantize_op(k: torch.Tensor, level: torch.Tensor, delta_table: torch.Tensor, seed: int, frame: int,
+def dequantize_op(k: torch.Tensor, level: torch.Tensor, delta_table: torch.Tensor, seed: int, dither_frame: int,
                   backend: Optional[str] = None) -> torch.Tensor:
-    return _dequantize_op(k, level, delta_table, seed, frame, backend=backend)
+    return _dequantize_op(k, level, delta_table, seed, dither_frame, backend=backend)
 
 
 @dequantize_op.register_fake
-def _(k, level, delta_table, seed, frame, backend=None):
+def _(k, level, delta_table, seed, dither_frame, backend=None):
     return torch.empty_like(k, dtype=torch.float32, memory_format=torch.contiguous_format)
 
 
 # ---- hashed dither -----------------------------------------------------------------------------------------
 
 @torch.library.custom_op(f"{NS}::hashed_dither", mutates_args=())
-def hashed_dither_op(shape: list[int], seed: int, frame: int, device: torch.device, bits: bool = False,
+def hashed_dither_op(shape: list[int], seed: int, dither_frame: int, device: torch.device, bits: bool = False,
                      backend: Optional[str] = None) -> torch.Tensor:
-    return _dither_op(tuple(shape), seed, frame, device=device, bits=bits, backend=backend)
+    return _dither_op(tuple(shape), seed, dither_frame, device=device, bits=bits, backend=backend)
 
 
 @hashed_dither_op.register_fake
-def _(shape, seed, frame, device, bits=False, backend=None):
+def _(shape, seed, dither_frame, device, bits=False, backend=None):
     return torch.empty(list(shape), dtype=torch.int32 if bits else torch.float32, device=device)
 
 
@@ -89,12 +89,12 @@ def _(z, eps, gamma_from, gamma_to, backend=None):
 
 @torch.library.custom_op(f"{NS}::forward_noise", mutates_args=())
 def forward_noise_op(y: torch.Tensor, gamma: torch.Tensor, uniform: Optional[torch.Tensor] = None,
-                     seed: Optional[int] = None, frame: int = 0, backend: Optional[str] = None) -> torch.Tensor:
-    return _noise_op(y, gamma, uniform, seed=seed, frame=frame, backend=backend)
+                     seed: Optional[int] = None, dither_frame: int = 0, backend: Optional[str] = None) -> torch.Tensor:
+    return _noise_op(y, gamma, uniform, seed=seed, dither_frame=dither_frame, backend=backend)
 
 
 @forward_noise_op.register_fake
-def _(y, gamma, uniform=None, seed=None, frame=0, backend=None):
+def _(y, gamma, uniform=None, seed=None, dither_frame=0, backend=None):
     return torch.empty_like(y, memory_format=torch.contiguous_format)
 
 
@@ -114,15 +114,15 @@ def _(gamma, dim=32, backend=None):
 
 @torch.library.custom_op(f"{NS}::entropy_params", mutates_args=())
 def entropy_params_op(mu: torch.Tensor, scale: torch.Tensor, level: torch.Tensor, delta_table: torch.Tensor,
-                      seed: int, frame: int, k: Optional[torch.Tensor] = None, mean_buckets: int = 1,
+                      seed: int, dither_frame: int, k: Optional[torch.Tensor] = None, mean_buckets: int = 1,
                       backend: Optional[str] = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    off, idx, bits = _entropy_op(mu, scale, level, delta_table, seed, frame, k=k,
+    off, idx, bits = _entropy_op(mu, scale, level, delta_table, seed, dither_frame, k=k,
                                                    mean_buckets=mean_buckets, backend=backend)
     return off, idx, bits if bits is not None else mu.new_empty((0,))
 
 
 @entropy_params_op.register_fake
-def _(mu, scale, level, delta_table, seed, frame, k=None, mean_buckets=1, backend=None):
+def _(mu, scale, level, delta_table, seed, dither_frame, k=None, mean_buckets=1, backend=None):
     i32 = torch.empty_like(mu, dtype=torch.int32, memory_format=torch.contiguous_format)
     bits = torch.empty_like(mu, memory_format=torch.contiguous_format) if k is not None else mu.new_empty((0,))
     return i32, torch.empty_like(i32), bits
@@ -134,16 +134,17 @@ def _copy_out(res, out):
     return res if out is None else out.copy_(res)
 
 
-def _quantize(y, level, delta_table, seed, frame=0, *, out=None, backend=None):
-    return _copy_out(quantize_op(y, level, delta_table, int(seed), int(frame), backend), out)
+def _quantize(y, level, delta_table, seed, dither_frame=0, *, out=None, backend=None):
+    return _copy_out(quantize_op(y, level, delta_table, int(seed), int(dither_frame), backend), out)
 
 
-def _dequantize(k, level, delta_table, seed, frame=0, *, out=None, backend=None):
-    return _copy_out(dequantize_op(k, level, delta_table, int(seed), int(frame), backend), out)
+def _dequantize(k, level, delta_table, seed, dither_frame=0, *, out=None, backend=None):
+    return _copy_out(dequantize_op(k, level, delta_table, int(seed), int(dither_frame), backend), out)
 
 
-def _hashed_dither(shape, seed, frame=0, *, device=None, bits=False, out=None, backend=None):
-    res = hashed_dither_op(list(shape), int(seed), int(frame), torch.device(device or "cpu"), bool(bits), backend)
+def _hashed_dither(shape, seed, dither_frame=0, *, device=None, bits=False, out=None, backend=None):
+    res = hashed_dither_op(list(shape), int(seed), int(dither_frame), torch.device(device or "cpu"), bool(bits),
+                           backend)
     return _copy_out(res, out)
 
 
@@ -151,18 +152,19 @@ def _ddim_step(z, eps, gamma_from, gamma_to, *, out=None, backend=None):
     return _copy_out(ddim_step_op(z, eps, gamma_from, gamma_to, backend), out)
 
 
-def _forward_noise(y, gamma, uniform=None, *, seed=None, frame=0, out=None, backend=None):
-    return _copy_out(forward_noise_op(y, gamma, uniform, None if seed is None else int(seed), int(frame), backend),
-                     out)
+def _forward_noise(y, gamma, uniform=None, *, seed=None, dither_frame=0, out=None, backend=None):
+    seed = None if seed is None else int(seed)
+    return _copy_out(forward_noise_op(y, gamma, uniform, seed, int(dither_frame), backend), out)
 
 
 def _gamma_embedding(gamma, dim=32, *, out=None, backend=None):
     return _copy_out(gamma_embedding_op(gamma, int(dim), backend), out)
 
 
-def _entropy_params(mu, scale, level, delta_table, seed, frame=0, *, k=None, out=None, mean_buckets=1, backend=None):
-    off, idx, bits = entropy_params_op(mu, scale, level, delta_table, int(seed), int(frame), k, int(mean_buckets),
-                                       backend)
+def _entropy_params(mu, scale, level, delta_table, seed, dither_frame=0, *, k=None, out=None, mean_buckets=1,
+                    backend=None):
+    off, idx, bits = entropy_params_op(mu, scale, level, delta_table, int(seed), int(dither_frame), k,
+                                       int(mean_buckets), backend)
     res = (off, idx, bits if k is not None else None)
     if out is None:
         return res

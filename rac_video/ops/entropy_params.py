@@ -2,7 +2,7 @@
 
 Given the hyperprior's mean ``mu`` and scale ``scale`` (latent units), the importance
 ``level`` map with its ``delta_table`` (as :func:`rac_video.ops.quantize`) and the hashed
-dither u of (``seed``, ``frame``), per element with Δ = ``delta_table[level]``::
+dither u of (``seed``, ``dither_frame``), per element with Δ = ``delta_table[level]``::
 
     m      = mu/Δ + u                         the mean in step units, dither included (float32)
     offset = floor(m + 1/2)                   int32 (clamped to ±2^30); the coded symbol is k − offset
@@ -69,12 +69,12 @@ def _check(mu, scale, level, delta_table, k, out, buckets, check_levels=False):
     return mu, scale, level, delta, k, outs
 
 
-def entropy_params_reference(mu, scale, level, delta_table, seed: int, frame: int = 0, *, k=None, out=None,
+def entropy_params_reference(mu, scale, level, delta_table, seed: int, dither_frame: int = 0, *, k=None, out=None,
                              mean_buckets: int = 1):
     """(offset int32, index int32, bits float32 or None); see the module docstring."""
     mu, scale, level, delta, k, (o_off, o_idx, o_bits) = _check(mu, scale, level, delta_table, k, out, mean_buckets,
                                                                  check_levels=True)
-    u = hashed_dither_reference(mu.shape, seed, frame, device=mu.device)
+    u = hashed_dither_reference(mu.shape, seed, dither_frame, device=mu.device)
     d = delta[level.long()].expand_as(mu)
     m = mu / d + u                                   # float32, exactly the codec's expression
     t = torch.floor(m + 0.5)
@@ -94,21 +94,21 @@ def entropy_params_reference(mu, scale, level, delta_table, seed: int, frame: in
 entropy_params = Op("entropy_params", entropy_params_reference)
 
 
-def _native_call(which, mu, scale, level, delta_table, seed, frame, k, out, buckets):
+def _native_call(which, mu, scale, level, delta_table, seed, dither_frame, k, out, buckets):
     mu, scale, level, delta, k, (o_off, o_idx, o_bits) = _check(mu, scale, level, delta_table, k, out, buckets)
     N, C, H, W = mu.shape
-    seed, frame = _checks.uint32(seed, "seed"), _checks.uint32(frame, "frame")
+    seed, dither_frame = _checks.uint32(seed, "seed"), _checks.uint32(dither_frame, "dither_frame")
     bounds = _bounds(str(mu.device))
     smin, floor_p = float(np.float32(SCALE_MIN)), float(np.float32(LIKELIHOOD_FLOOR))
     if which == "triton":
         from rac_video.kernels import entropy_params as kep
 
-        kep.run(mu, scale, level, delta, bounds, k, o_off, o_idx, o_bits, N, C, H, W, level.shape[1], seed, frame,
-                smin, floor_p, buckets)
+        kep.run(mu, scale, level, delta, bounds, k, o_off, o_idx, o_bits, N, C, H, W, level.shape[1], seed,
+                dither_frame, smin, floor_p, buckets)
         return o_off, o_idx, o_bits
     args = (mu.data_ptr(), scale.data_ptr(), level.data_ptr(), delta.data_ptr(), delta.numel(), bounds.data_ptr(),
             bounds.numel(), 0 if k is None else k.data_ptr(), o_off.data_ptr(), o_idx.data_ptr(),
-            0 if o_bits is None else o_bits.data_ptr(), N, C, H, W, level.shape[1], seed, frame, smin, floor_p,
+            0 if o_bits is None else o_bits.data_ptr(), N, C, H, W, level.shape[1], seed, dither_frame, smin, floor_p,
             buckets)
     if which == "cpu":
         _native.cpu_module()[0].entropy_params(*args)
@@ -119,5 +119,5 @@ def _native_call(which, mu, scale, level, delta_table, seed, frame, k, out, buck
 
 for _b in ("cpu", "cuda", "triton"):
     entropy_params.register(_b)(
-        lambda mu, scale, level, delta_table, seed, frame=0, *, k=None, out=None, mean_buckets=1, _b=_b:
-        _native_call(_b, mu, scale, level, delta_table, seed, frame, k, out, mean_buckets))
+        lambda mu, scale, level, delta_table, seed, dither_frame=0, *, k=None, out=None, mean_buckets=1, _b=_b:
+        _native_call(_b, mu, scale, level, delta_table, seed, dither_frame, k, out, mean_buckets))

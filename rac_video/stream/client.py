@@ -1,5 +1,9 @@
 """Decoder client: receives frames, decodes each on its own, displays, sends gaze upstream.
 
+Frames decode through :class:`rac_video.pipeline.FrameDecoder` (the per-frame path of ``rac-video
+decode``), built from the stream header as from a file header: it refuses a model whose weights hash
+differs and reads the seed and dither counter from the header.
+
 ::
 
     socket ─▶ receive (parse, loss accounting, deadline) ─mailbox(1)─▶ decode (thread) ─▶ display
@@ -25,9 +29,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-from ..importance.sideinfo import SideInfoError, from_bytes
+from .. import pipeline
+from ..importance.sideinfo import SideInfoError
 from . import framing
-from .codecs import JpegStandIn, RacCodec
+from .codecs import CODECS, is_standin, open_codec
 from .gazeio import open_gaze
 from .stats import FrameRecord, StreamStats
 
@@ -52,6 +57,7 @@ class ClientConfig:
     read_timeout_s: float = 5.0
     viewer_port: int | None = None
     model: str | None = None
+    realism: float | None = None   # the decoder's realism ρ (rac_video.codec.realism); None: the stream header's
 
 
 class _Reconnect(Exception):
@@ -97,7 +103,8 @@ class StreamClient:
         self.stats = StreamStats()
         self.server_reports: list[dict] = []
         self.header = None
-        self.codec = None
+        self.codec = None        # the frame codec (the model, or the JPEG stand-in), kept across sessions
+        self.decoder = None      # pipeline.FrameDecoder for the current session's header
         self.ended = False
         self.stop = asyncio.Event()
         self.viewer = None
@@ -191,12 +198,8 @@ class StreamClient:
         h, name = self._parse_header(body)
         # load the codec off the loop, while frames are already being received (a model load takes
         # seconds; until it is there, newer frames supersede older ones instead of piling up)
-        if self.codec is None or self.codec.model != h.model:
-            self.codec = None
-            self._codec_ready = asyncio.get_running_loop().run_in_executor(self.ex, self._load_codec, h, name)
-        else:
-            self._codec_ready = asyncio.get_running_loop().create_future()
-            self._codec_ready.set_result(self.codec)
+        self.decoder = None
+        self._decoder_ready = asyncio.get_running_loop().run_in_executor(self.ex, self._open_decoder, h, name)
         tasks = [asyncio.create_task(self._receive(reader)), asyncio.create_task(self._decode()),
                  asyncio.create_task(self._send_gaze(writer))]
         stopper = asyncio.create_task(self.stop.wait())
@@ -228,7 +231,7 @@ class StreamClient:
             raise _Reconnect(f"bad stream header: {e}") from None
         settings = h.settings if isinstance(h.settings, dict) else {}
         name = settings.get("codec")
-        if name not in ("jpeg", "rac"):
+        if name not in CODECS:
             self.stop.set()
             self.failure = f"stream uses an unknown codec {str(name)[:40]!r}"
             raise ValueError(self.failure)
@@ -238,14 +241,14 @@ class StreamClient:
                  " (stand-in)" if settings.get("standin") else "")
         return h, name
 
-    def _load_codec(self, h, name):
-        if name == "jpeg":
-            return JpegStandIn()
-        codec = RacCodec(model=h.model)
-        if codec.weights_hash != h.weights_hash:
-            raise ValueError(f"server codes with {h.model} weights {h.weights_hash[:12]}…, this client "
-                             f"has {codec.weights_hash[:12]}…")
-        return codec
+    def _open_decoder(self, h, name):
+        """The frame decoder for header ``h`` (the codec is loaded once and kept while the model stays)."""
+        pipeline.check_header(h)   # model name, frame rate, settings: checked before any model is loaded
+        if self.codec is None or self.codec.name != (h.model if name == "rac" else "jpeg-standin"):
+            self.codec = None
+            self.codec = open_codec(name, model=h.model)
+        # refuses another model's weights hash; realism: this client's ρ, else the header's default
+        return pipeline.FrameDecoder(self.codec, h, realism=self.cfg.realism)
 
     async def _read_message(self, reader, timeout):
         try:
@@ -288,6 +291,11 @@ class StreamClient:
                 self.stats.counts["corrupt"] += 1
                 log.warning("corrupt frame message skipped: %s", e)
                 continue
+            sid = self.header.stream_id
+            if sid and pkt.stream_id != sid:   # a packet of another stream (format 2.0 stream ids)
+                self.stats.counts["corrupt"] += 1
+                log.warning("frame %d belongs to another stream, skipped", timing.index)
+                continue
             self._account(timing)
             rec = FrameRecord(timing.index, pkt.quality, len(body) + framing.MSG_HEADER_SIZE, len(pkt.side_info),
                               timing.gaze_seq, timing.capture, timing.map_built, timing.encode_start,
@@ -328,22 +336,18 @@ class StreamClient:
     # ------------------------------------------------------------------ decode + display
     def _decode_one(self, rec, pkt):
         rec.decode_start = time.monotonic()
-        levels = from_bytes(pkt.side_info).levels(self.latent_hw)
-        if levels.size and int(levels.max()) >= self.codec.levels:   # a hostile or foreign level count
-            raise ValueError(f"side info has level {int(levels.max())}, the codec {self.codec.levels} levels")
-        frame = self.codec.decode(pkt.payload, levels, pkt.quality, pkt.index, self.H, self.W)
+        frame = self.decoder.decode(pkt)   # CorruptPacketError on bad side info (e.g. too many levels) or payload
         rec.decode_end = time.monotonic()
         return frame
 
     async def _decode(self):
         loop = asyncio.get_running_loop()
         try:
-            self.codec = await self._codec_ready
+            self.decoder = await self._decoder_ready
         except Exception as e:
             self.stop.set()   # a missing or mismatched model does not get better by reconnecting
             self.failure = f"cannot decode the stream: {e}"
             raise
-        self.latent_hw = self.codec.latent_hw(self.H, self.W)
         while True:
             item = await self.mailbox.get()
             if item is None:
@@ -354,7 +358,7 @@ class StreamClient:
             rec, pkt = item
             try:
                 frame = await loop.run_in_executor(self.ex, self._decode_one, rec, pkt)
-            except (ValueError, SideInfoError) as e:   # PayloadError, SideInfoError, bad JPEG are ValueErrors
+            except (ValueError, SideInfoError) as e:   # CorruptPacketError (bad side info or payload) is one
                 rec.status = "decode_error"
                 self.stats.counts["decode_errors"] += 1
                 self._ack(rec.index)
@@ -433,7 +437,7 @@ class StreamClient:
     def summary(self, meta=None) -> dict:
         s = self.stats.summary(meta)
         s["server"] = self.server_reports
-        if self.codec is not None and self.codec.standin:
+        if self.codec is not None and is_standin(self.codec):
             s["codec_note"] = "JPEG stand-in, not the region-adaptive codec"
         return s
 

@@ -7,14 +7,20 @@ Per session, on an asyncio loop with the encoder in its own worker thread::
 
 * capture paces frames at the source rate; when it wakes more than a frame late it skips ahead
   (``capture_late``); a frame still waiting when the next arrives is replaced (``encoder_behind``):
-  latency never builds up in front of the encoder;
+  latency never builds up in front of the encoder. With ``realtime`` off, capture instead waits for
+  the encoder to take each frame, so every frame is coded however slow the machine (tests, codec
+  benchmarks);
+* frames are coded by :class:`rac_video.pipeline.FrameEncoder`, the per-frame path of ``rac-video
+  encode``: the stream header is the file header (plus the stream's ``codec``, ``standin`` and
+  ``side_info`` settings) and every packet has the bytes a ``.racv`` file would hold for the same
+  frame, side info and settings;
 * the map is built from the newest gaze sample (``GazeFilter``: smoothing, saccade jumps, optional
   prediction by ``predict_ms``) and sent as parametric side info (``FoveatedGaze``), from which both
   ends regenerate the same integer levels;
-* a target bitrate adapts the quality per frame (:class:`~rac_video.stream.codecs.RateController`);
+* a target bitrate picks the quality per frame (:class:`rac_video.rate.RateController`, as for files);
 * a frame is skipped before encoding when the (emulated) link still has more than ``max_backlog_ms``
-  queued (``link_busy``; the quality steps down), so a link slower than the stream costs frames,
-  not latency;
+  queued (``link_busy``; with a bitrate target the next frames get a smaller budget), so a link slower
+  than the stream costs frames, not latency;
 * with ``window`` > 0, at most that many frames are in flight (handed to the link, not yet
   acknowledged by the client as shown or skipped); further frames are skipped before encoding
   (``client_behind``), so a slow decoder does not make the server encode frames that would only be
@@ -37,20 +43,23 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import dataclasses
 import json
 import logging
 import math
+import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import pipeline
 from ..importance import foveation as fov
 from ..importance.sideinfo import FoveatedGaze
 from ..importance.temporal import GazeFilter
 from . import framing
-from .codecs import RateController, open_codec
+from .codecs import CODECS, is_standin, open_codec
 from .gazeio import GazeInbox, LineSplitter
 from .netem import NetEm, NetEmConfig
 from .sources import open_source
@@ -76,10 +85,11 @@ class ServerConfig:
     count: int | None = None          # frames per session (None: endless / clip length when not looping)
     max_frames: int = 500
     loop: bool = True
-    codec: str = "jpeg"
+    codec: str = "rac"                # rac (the region-adaptive codec) | jpeg (stand-in)
     model: str | None = None
-    quality: int = 8
-    target_kbps: float = 0.0
+    quality: int = 8                  # constant quality (without a target bitrate)
+    target_kbps: float = 0.0          # target bitrate; 0: constant quality
+    realtime: bool = True             # False: capture waits for the encoder, no frame is skipped for time
     netem: NetEmConfig = field(default_factory=NetEmConfig)
     predict_ms: float = 0.0
     tau_s: float = 0.04
@@ -102,17 +112,25 @@ class Mailbox:
     def __init__(self):
         self._item = None
         self._ev = asyncio.Event()
+        self._empty = asyncio.Event()
+        self._empty.set()
 
     def put(self, item):
         old, self._item = self._item, item
         self._ev.set()
+        self._empty.clear()
         return old
 
     async def get(self):
         await self._ev.wait()
         self._ev.clear()
         item, self._item = self._item, None
+        self._empty.set()
         return item
+
+    async def taken(self):
+        """Until the slot is empty (the consumer took the last item)."""
+        await self._empty.wait()
 
 
 class Session:
@@ -159,19 +177,17 @@ class Session:
         src = self.server.source_factory()
         codec = self.server.codec
         self.W, self.H, self.fps = src.width, src.height, src.fps
-        self.latent_hw = codec.latent_hw(self.H, self.W)
         self.gaze = GazeInbox((self.W, self.H), self.name, on_ack=self._on_ack)
         ppd = cfg.display.frame_ppd((self.H, self.W))
         self.filter = GazeFilter(self.fps, ppd, tau_s=cfg.tau_s, predict_s=cfg.predict_ms / 1e3,
                                  hold_s=cfg.gaze_hold_s, frame_wh=(self.W, self.H), deadzone_deg=cfg.deadzone_deg)
         tmpl = FoveatedGaze(np.zeros((0, 2)), (self.H, self.W), display=cfg.display, n_levels=codec.levels)
         self.radii, self.floor = tmpl.radii_q, tmpl.floor_level
-        self.rc = RateController(cfg.target_kbps * 1e3, self.fps, cfg.quality)
-        num, den = _fps_fraction(self.fps)
-        header = framing.Header(model=codec.model, weights_hash=codec.weights_hash, width=self.W, height=self.H,
-                                fps_num=num, fps_den=den, color="rgb24",
-                                settings={"codec": codec.name, "standin": codec.standin, "levels": codec.levels,
-                                          "side_info": "foveated_gaze"})
+        opts = encode_options(cfg, codec, stream_id=secrets.randbits(32) or 1)   # a new stream id per session
+        self.stream_id = opts.stream_id
+        self.encoder = pipeline.FrameEncoder(codec, self.W, self.H, self.fps, opts)
+        header = pipeline.header_for(codec, self.W, self.H, self.fps, opts)
+        header.settings.update({"codec": cfg.codec, "standin": is_standin(codec), "side_info": "foveated_gaze"})
         self.writer.write(framing.message(framing.HEADER, header.to_bytes()))
         self.mailbox = Mailbox()
         self.inflight = collections.deque()
@@ -267,15 +283,18 @@ class Session:
 
     async def _capture(self, src):
         count = self.cfg.count if self.cfg.count is not None else src.count
+        realtime = self.cfg.realtime
         dt = 1.0 / self.fps
         t0 = time.monotonic()
         i = 0
         while count is None or i < count:
+            if not realtime:
+                await self.mailbox.taken()   # every frame is coded: wait for the encoder, skip nothing
             now = time.monotonic()
             due = t0 + i * dt
             if due > now:
                 await asyncio.sleep(due - now)
-            elif now - due > dt:
+            elif realtime and now - due > dt:
                 skip = int((now - due) / dt)
                 if count is not None:
                     skip = min(skip, count - i)
@@ -302,16 +321,11 @@ class Session:
         pts = self.filter.update([[g.sample.x, g.sample.y]] if fresh else [[math.nan, math.nan]])
         side = FoveatedGaze(pts, (self.H, self.W), n_levels=codec.levels, radii_q=self.radii,
                             floor_level=self.floor)
-        levels = side.levels(self.latent_hw)
-        side_b = side.to_bytes()
         t_map = time.monotonic()
-        q = self.rc.quality()
-        t_es = time.monotonic()
-        payload = codec.encode(frame, levels, q, i)
+        pkt, _ = self.encoder.encode(frame, side, i, i)   # the file's per-frame path: packet bytes as in .racv
+        pkt = dataclasses.replace(pkt, stream_id=self.stream_id)   # stamped as container.Writer stamps it
         t_ee = time.monotonic()
-        self.rc.update(len(payload) + len(side_b), q)
-        pkt = framing.Packet(index=i, pts=i, quality=q, side_info=side_b, payload=payload)
-        timing = framing.Timing(i, g.sample.seq if g else -1, t_cap, t_map, t_es, t_ee, math.nan, math.nan,
+        timing = framing.Timing(i, g.sample.seq if g else -1, t_cap, t_map, t_map, t_ee, math.nan, math.nan,
                                 g.arrival if g else math.nan, g.sample.t if g else math.nan, 0)
         return timing, pkt.to_bytes()
 
@@ -325,8 +339,8 @@ class Session:
                 return
             backlog = self.netem.backlog(time.monotonic())
             if backlog * 1e3 > self.cfg.max_backlog_ms:
-                self._drop("link_busy", item[0])   # sending now would only queue: skip, step quality down
-                self.rc.congested()
+                self._drop("link_busy", item[0])   # sending now would only queue: skip; smaller budget
+                self.encoder.congested()
                 continue
             if self._window_full():
                 self._drop("client_behind", item[0])  # the client has not caught up: do not encode more
@@ -412,11 +426,13 @@ class Session:
                     self.gaze.feed(line, now)
 
 
-def _fps_fraction(fps: float):
-    from fractions import Fraction
-
-    f = Fraction(fps).limit_denominator(1001)
-    return f.numerator, f.denominator
+def encode_options(cfg: ServerConfig, codec, stream_id: int | None = None) -> pipeline.EncodeOptions:
+    """The file encoder's options for a stream: constant quality or target bitrate, gaze importance,
+    seed 0, the codec's own steps and RDOQ (what ``rac-video encode`` uses by default)."""
+    target = float(cfg.target_kbps or 0.0)
+    return pipeline.EncodeOptions(quality=None if target > 0 else int(cfg.quality),
+                                  bitrate_kbps=target if target > 0 else None, importance="gaze", model=codec.name,
+                                  stream_id=stream_id)
 
 
 class StreamServer:
@@ -424,11 +440,15 @@ class StreamServer:
 
     def __init__(self, config: ServerConfig, host: str = "127.0.0.1", port: int = 0):
         check_loopback(host)
+        if config.codec not in CODECS:
+            raise ValueError(f"unknown codec {config.codec!r} (rac | jpeg)")
         self.config, self.host, self.port = config, host, port
-        self.codec = open_codec(config.codec, **({"model": config.model} if config.codec == "rac" else {}))
-        if config.codec == "jpeg":
-            log.warning("codec: JPEG stand-in (not the region-adaptive codec)")
         self._src = None
+        self.source_factory()   # a bad source fails before the model loads
+        self.codec = open_codec(config.codec, model=config.model)
+        encode_options(config, self.codec).check()   # quality / bitrate in range
+        if is_standin(self.codec):
+            log.warning("codec: JPEG stand-in (not the region-adaptive codec)")
         self.sessions: dict[int, Session] = {}
         self._done: dict[int, asyncio.Event] = {}
         self.finished: list[dict] = []
@@ -443,7 +463,6 @@ class StreamServer:
         return self._src   # clips are read once and shared read-only between sessions
 
     async def start(self) -> int:
-        self.source_factory()   # fail early on a bad source
         self._srv = await asyncio.start_server(self._on_client, self.host, self.port)
         self.port = self._srv.sockets[0].getsockname()[1]
         log.info("serving on %s:%d", self.host, self.port)

@@ -28,6 +28,8 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
+from .codecs import is_standin
+
 log = logging.getLogger(__name__)
 
 __all__ = ["Viewer"]
@@ -108,7 +110,8 @@ class Viewer:
         counts = st.counts
         return {
             "last_index": recent[-1].index if recent else None,
-            "codec": (c.codec.name + (" (stand-in)" if c.codec.standin else "")) if c.codec else None,
+            "codec": (c.header.settings.get("codec", "?") + (" (stand-in)" if is_standin(c.codec) else ""))
+                     if c.codec and c.header else None,
             "e2e_ms_median": float(np.median(e2e)) if e2e else None,
             "e2e_ms_p95": float(np.percentile(e2e, 95)) if e2e else None,
             "gaze_ms_median": float(np.median(g)) if g else None,
