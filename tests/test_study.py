@@ -277,3 +277,27 @@ def test_study_page_mouse_contingent_in_chromium(pairs, tmp_path, browser):
     assert r["choice"] == "right" and r["gaze_mode"] == "mouse-contingent"
     assert int(r["gaze_samples"]) >= 7 and 0 < float(r["gaze_inside_share"]) < 1
     assert r["chosen_method"] == srv.side_method(0, "right")["method"]
+
+
+def test_cli_serve_until_every_trial_is_answered(pairs, tmp_path):
+    import re
+    import subprocess
+
+    root, man = pairs
+    answers = tmp_path / "cli.csv"
+    p = subprocess.Popen([sys.executable, "-m", "rac_video.cli", "study", "serve", root, "--answers", str(answers),
+                          "--port", "0", "--seed", "1", "--exit-when-done"], stdout=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        m = re.search(r"(\d+) trials at (http://127\.0\.0\.1:\d+/)", line)
+        assert m, line
+        n, url = int(m.group(1)), m.group(2)
+        assert n == len(man["items"])
+        for i in range(n):
+            assert _req(url + "answer", {"trial": i, "choice": "right", "response_ms": 100 + i})[0] == 204
+        assert p.wait(timeout=20) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    rows = list(csv.DictReader(open(answers)))
+    assert len(rows) == n and {r["choice"] for r in rows} == {"right"}
