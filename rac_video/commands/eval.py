@@ -18,6 +18,11 @@ def add_arguments(p):
     p.add_argument("--anchor-extra", dest="anchor_extra", default=None,
                    help="comma-separated factors: baselines also at these multiples of the smallest (< 1) or "
                    "largest (> 1) target (widens their curves for BD-rate)")
+    p.add_argument("--realism", type=float, default=None, metavar="RHO",
+                   help="the decoder's realism ρ in [0, 1] of method ours-realism (default 1; our bitstreams, "
+                   "decoded in that mode)")
+    p.add_argument("--no-realism-metrics", dest="realism_metrics", action="store_false", default=None,
+                   help="leave out the patch-SWD / HF-ratio / block-colour metrics (rac_video.eval.realism)")
     p.add_argument("--fvvdp", dest="fvvdp", action="store_true", default=None, help="FovVideoVDP (needs pyfvvdp)")
     p.add_argument("--no-fvvdp", dest="fvvdp", action="store_false")
     p.add_argument("--plots", action="store_true", help="rate-quality plots (needs matplotlib)")
@@ -41,7 +46,7 @@ def _config_from_args(args):
            "importance": imp, "count": args.frames or 24, "stride": args.stride or 1}
     if args.fps:
         seq["fps"] = args.fps
-    return {"name": seq["name"], "methods": ["ours", "ours-uniform", "x264-roi", "x264", "x265-roi", "x265", "jpeg"],
+    return {"name": seq["name"], "methods": ["ours", "ours-realism", "ours-uniform", "x264-roi", "x264", "x265-roi", "x265", "jpeg"],
             "sequence": [seq]}
 
 
@@ -63,6 +68,14 @@ def run(args):
             raise ValueError(f"--sequences: no sequence named {', '.join(missing)} (have: {', '.join(map(str, have))})")
         cfg["sequence"] = [sc for sc in cfg["sequence"] if sc.get("name") in want]
         cfg["subset"] = {"sequences": want}
+    if args.realism is not None:
+        import math
+
+        if not (math.isfinite(args.realism) and 0.0 <= args.realism <= 1.0):
+            raise ValueError(f"--realism must be in [0, 1], got {args.realism}")
+        cfg.setdefault("realism", {})["rho"] = args.realism
+    if args.realism_metrics is not None:
+        cfg.setdefault("realism", {})["metrics"] = args.realism_metrics
     if args.anchor_extra:
         cfg.setdefault("rates", {})["anchor_extra"] = [float(v) for v in args.anchor_extra.split(",")]
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
@@ -84,11 +97,13 @@ def _command_line(args):
 
     parts = ["rac-video", "eval"] + ([args.config] if args.config else [])
     for opt in ("input", "fps", "masks", "gaze", "out", "frames", "stride", "sequences", "methods", "bpp", "qualities",
-                "anchor_extra", "bench"):
+                "anchor_extra", "realism", "bench"):
         v = getattr(args, opt)
         if v is not None:
             parts += [f"--{opt.replace('_', '-')}", str(v)]
     if args.fvvdp is not None:
         parts.append("--fvvdp" if args.fvvdp else "--no-fvvdp")
     parts += [f"--{o}" for o in ("plots", "sidebyside") if getattr(args, o)]
+    if args.realism_metrics is False:
+        parts.append("--no-realism-metrics")
     return " ".join(shlex.quote(p) for p in parts)

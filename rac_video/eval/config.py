@@ -3,7 +3,7 @@
 Config (TOML or JSON; see tools/eval_configs/*.toml)::
 
     name = "basketballpass_gaze"
-    methods = ["ours", "ours-uniform", "x264-roi", "x264", "x265-roi", "svtav1", "jpeg"]
+    methods = ["ours", "ours-uniform", "x264-roi", "x264", "x265-roi", "svtav1", "jpeg"]  # + "ours-realism"
     reference = "ours"          # BD-rates: every method vs this one (falls back to fallback_reference)
     fallback_reference = "x264-roi"
     roi_threshold = 0.5         # importance >= threshold is "inside" for ROI metrics (a sequence may override)
@@ -13,6 +13,9 @@ Config (TOML or JSON; see tools/eval_configs/*.toml)::
     qualities = [3, 7, 11, 15]  # our codec's qualities (0..Q_MAX): their sizes are the targets of every baseline
     bpp = [0.05, 0.1, 0.2, 0.4] # targets when our codec is absent (or not in methods)
     anchor_extra = [0.5, 0.25]  # optional: baselines also at 0.5x / 0.25x the smallest target (x2: the largest)
+    [realism]
+    rho = 1.0                   # ours-realism: the same bitstreams as ours, decoded with realism ρ
+    metrics = true              # patch SWD / HF ratio / block colour per region (rac_video.eval.realism)
     [baseline]
     preset = "medium"
     roi_strength = 12

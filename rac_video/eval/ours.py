@@ -5,7 +5,10 @@ sent as ``RasterLevels`` side info; on gaze sequences the parametric ``FoveatedG
 ``Codec.encode_frame`` at an integer quality. Every byte is counted as the .racv container stores it
 (stream header + one packet per frame with its side info and payload, ``rac_video.container``).
 ``uniform=True`` is our codec with a uniform map (every latent
-at the top level: no region adaptivity), a baseline of its own.
+at the top level: no region adaptivity), a baseline of its own. ``realism=ρ`` decodes the same
+bitstreams with the decoder's realism control (``Codec.decode_frame(realism=ρ)``; 0 = the fidelity
+decode): same bytes, another picture ("ours-realism" in the harness); ``OursEncoded.decode(realism=ρ)``
+decodes one encoding in any mode.
 """
 from __future__ import annotations
 
@@ -14,6 +17,20 @@ from fractions import Fraction
 import numpy as np
 
 from .baselines import BaselineError, Encoded
+
+
+class OursEncoded(Encoded):
+    """An encoding of ours: ``decode(realism=None)`` decodes it with the method's ρ or the one given."""
+
+    def decode(self, realism=None) -> np.ndarray:
+        return self._decode(realism)
+
+
+def supports_realism(model) -> bool:
+    """Whether this codec's decoder takes the realism control (``decode_frame(..., realism=ρ)``)."""
+    import inspect
+
+    return "realism" in inspect.signature(model.decode_frame).parameters
 
 
 def available() -> tuple:
@@ -31,7 +48,7 @@ class OursMethod:
     integer = True
     param_name = "quality"
 
-    def __init__(self, *, model=None, uniform=False, levels=16, seed=0, steps=None, fps=25):
+    def __init__(self, *, model=None, uniform=False, levels=16, seed=0, steps=None, fps=25, realism=0.0):
         """``model``: a shipped model name (``rac_video/weights/`` or $RAC_VIDEO_WEIGHTS); None or
         "default": the codec's default model."""
         ok, why = available()
@@ -44,11 +61,16 @@ class OursMethod:
         except (FileNotFoundError, ValueError) as e:  # ModelMismatchError: weights not installed / bad hash
             raise BaselineError(f"our codec's model is not available: {e}") from e
         self.uniform = bool(uniform)
+        self.realism = float(realism)
+        if not 0.0 <= self.realism <= 1.0:
+            raise BaselineError(f"realism must be in [0, 1], got {realism!r}")
+        if self.realism and not supports_realism(self.model):
+            raise BaselineError("this codec's decoder has no realism control (decode_frame(realism=...))")
         self.levels = int(levels)
         self.seed = int(seed)
         self.steps = steps
         self.fps = Fraction(fps).limit_denominator(1001)
-        self.name = "ours-uniform" if uniform else "ours"
+        self.name = "ours-uniform" if uniform else ("ours-realism" if self.realism else "ours")
         from .. import schedule
 
         self.lo, self.hi = 0.0, float(schedule.Q_MAX)
@@ -56,7 +78,7 @@ class OursMethod:
 
     def describe(self) -> dict:
         return {"name": self.name, "model": self.model.name, "weights_hash": self.model.weights_hash,
-                "uniform": self.uniform, "levels": self.levels, "seed": self.seed, "steps": self.steps,
+                "uniform": self.uniform, "realism": self.realism, "levels": self.levels, "seed": self.seed, "steps": self.steps,
                 "param": self.param_name}
 
     def encode(self, frames, importance=None, param=None, *, gaze=None) -> Encoded:
@@ -98,14 +120,18 @@ class OursMethod:
             total += len(pk.to_bytes())
             packets.append(pk)
 
-        def decode():
+        def decode(realism=None):
+            rho = self.realism if realism is None else float(realism)
+            kw = {"realism": rho} if rho else {}   # ρ = 0: the fidelity decode, on any codec
+            if rho and not supports_realism(self.model):
+                raise BaselineError("this codec's decoder has no realism control (decode_frame(realism=...))")
             out = []
             for pk in packets:
                 lv = from_bytes(pk.side_info).levels(hw)
                 out.append(self.model.decode_frame(pk.payload, lv, pk.quality, seed=self.seed, dither_frame=0,
-                                                   height=H, width=W, steps=self.steps))
+                                                   height=H, width=W, steps=self.steps, **kw))
             return np.stack(out)
 
         info = {"latent_hw": list(hw), "side_info": "gaze" if use_gaze else "raster", "container": True,
                 "side_info_bytes": sum(len(pk.side_info) for pk in packets)}
-        return Encoded(nbytes=total, param=float(q), _decode=decode, info=info)
+        return OursEncoded(nbytes=total, param=float(q), _decode=decode, info=info)

@@ -5,7 +5,10 @@ import os
 
 PLOT_METRICS = (("psnr", "PSNR (dB)"), ("psnr_roi", "ROI PSNR (dB)"), ("psnr_fov", "foveated PSNR (dB)"),
                 ("ms_ssim", "MS-SSIM"), ("ms_ssim_roi", "ROI MS-SSIM"), ("ms_ssim_fov", "foveated MS-SSIM"),
-                ("fvvdp_jod", "FovVideoVDP (JOD)"), ("flicker_bg_rmse", "background flicker RMSE (lower = better)"))
+                ("fvvdp_jod", "FovVideoVDP (JOD)"), ("flicker_bg_rmse", "background flicker RMSE (lower = better)"),
+                ("swd_bg", "background patch SWD (lower = better)"), ("swd_roi", "ROI patch SWD (lower = better)"),
+                ("hf_ratio_bg", "background HF energy ratio (1 = source)"),
+                ("block_colour_max_all", "max 64×64 block colour error (levels)"))
 
 
 def plot_results(results, out_dir) -> list:

@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 
+from . import realism_report as RR
 from .bdrate import BDRateError, bd_quality, bd_rate
 from .config import default_qualities
 
@@ -22,7 +23,7 @@ BD_METRICS = ("ms_ssim", "ms_ssim_roi", "ms_ssim_fov", "psnr", "psnr_roi", "psnr
 BDQ_METRICS = ("psnr", "psnr_roi", "psnr_fov", "ms_ssim", "ms_ssim_roi", "ms_ssim_fov", "fvvdp_jod")
 CSV_KEYS = ("sequence", "method", "target", "param", "bytes", "bpp", "rel_error", "matched", "psnr", "psnr_roi",
             "psnr_bg", "psnr_fov", "ms_ssim", "ms_ssim_roi", "ms_ssim_bg", "ms_ssim_fov", "flicker_bg_rmse",
-            "flicker_bg_ratio", "fvvdp_jod", "encode_s")
+            "flicker_bg_ratio", "fvvdp_jod", "encode_s") + RR.CSV_KEYS
 
 
 def bd_table(entries, sequence, reference) -> list:
@@ -252,6 +253,7 @@ def report_markdown(results, command=None) -> str:
         lines.append(f"- skipped {m}: {why}")
     ref = {r["reference"] for r in results.get("bdrate", [])}
     lines += ["", f"## Headline: {', '.join(sorted(ref)) or 'reference'} vs each method", "", headline_markdown(results)]
+    lines += ["", "## Rate–distortion–realism per region (rac_video.eval.realism)", "", RR.realism_markdown(results)]
     lines += ["", "## Rate points (baselines matched to the targets within the tolerance)", "",
               summary_table(results), "", "## BD-rate / BD-quality", "",
               "BD-rate: bitrate change of the reference vs the anchor at equal quality (negative = the reference "

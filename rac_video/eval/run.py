@@ -17,6 +17,7 @@ import time
 from . import baselines as B
 from . import metrics as M
 from .config import EvalConfigError, data_root, default_qualities, environment, load_config
+from . import realism_report as RR
 from .matching import match_baseline
 from .results import (BD_METRICS, BDQ_METRICS, CSV_KEYS, HEADLINE_QUALITY, HEADLINE_RATE, bd_markdown, bd_means,
                       bd_table, headline, headline_markdown, report_markdown, summary_table, write_bench,
@@ -31,11 +32,12 @@ __all__ = ["run_config", "EvalConfigError", "load_config", "data_root", "default
 
 def _make_method(name, cfg, fps):
     bcfg = cfg.get("baseline", {})
-    if name in ("ours", "ours-uniform"):
+    if name in ("ours", "ours-uniform", "ours-realism"):
         from .ours import OursMethod
 
         ocfg = cfg.get("ours", {})
-        return OursMethod(uniform=name == "ours-uniform", fps=fps, **ocfg)
+        rho = float(cfg.get("realism", {}).get("rho", 1.0)) if name == "ours-realism" else 0.0
+        return OursMethod(uniform=name == "ours-uniform", fps=fps, realism=rho, **ocfg)
     kw = {}
     if name != "jpeg":
         kw = {"fps": fps, "preset": bcfg.get("preset"), "threads": int(bcfg.get("threads", 1))}
@@ -54,6 +56,9 @@ def _measure(seq, rec, nbytes, cfg, use_fvvdp):
                              fixations=seq.fixations, display=seq.display,
                              threshold=float(seq.info.get("roi_threshold", cfg.get("roi_threshold", 0.5))))
     res["summary"]["ppd"] = ppd
+    if cfg.get("realism", {}).get("metrics", True):
+        thr = float(seq.info.get("roi_threshold", cfg.get("roi_threshold", 0.5)))
+        res["summary"].update(RR.sequence_realism(seq.frames, rec, seq.importance, threshold=thr))
     res["summary"]["fvvdp_jod"] = None
     if use_fvvdp:
         try:
@@ -99,10 +104,11 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
         gaze = None
         if seq.info["importance"].get("type") == "gaze":
             gaze = (seq.fixations, seq.display, seq.info["importance"].get("params"))
-        if "ours" in made:
+        ours = next((n for n in ("ours", "ours-realism") if n in made), None)  # one bitstream, two decodes
+        if ours:
             for q in rates.get("qualities") or default_qualities():
                 t0 = time.time()
-                enc = made["ours"].encode(seq.frames, seq.importance, q, gaze=gaze)
+                enc = made[ours].encode(seq.frames, seq.importance, q, gaze=gaze)
                 ours_runs[q] = (enc, time.time() - t0)
                 targets.append(("q%d" % q, enc.nbytes))
         else:
@@ -116,11 +122,13 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
             base = min(t for _, t in targets) if fac < 1 else max(t for _, t in targets)
             extra.append(("x%g" % fac, max(1, int(round(fac * base)))))
         for name, method in made.items():
-            own = targets + ([] if name in ("ours", "ours-uniform") else extra)
+            own = targets + ([] if name in ("ours", "ours-uniform", "ours-realism") else extra)
             for ti, (tname, target) in enumerate(own):
                 t0 = time.time()
-                if name == "ours":
+                rec = None
+                if name in ("ours", "ours-realism"):
                     enc, enc_s = ours_runs[int(tname[1:])]
+                    rec = enc.decode(realism=method.realism)
                     match = {"target_bytes": target, "bytes": enc.nbytes, "param": enc.param, "rel_error": 0.0,
                              "matched": True, "evals": [[enc.param, enc.nbytes]]}
                 elif name == "ours-uniform" and tname.startswith("q"):  # same qualities as ours
@@ -133,7 +141,7 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
                     m = match_baseline(method, seq.frames, seq.importance, target, tol=tol)
                     enc, match = m.encoded, m.record()
                     enc_s = time.time() - t0
-                rec = enc.decode()
+                rec = enc.decode() if rec is None else rec
                 res = _measure(seq, rec, enc.nbytes, cfg, use_fvvdp)
                 entry = {"sequence": seq.name, "method": name, "target": tname, **match, "encode_s": enc_s,
                          "metrics": res["summary"], "per_frame": res["frames"], "fvvdp": res.get("fvvdp"),

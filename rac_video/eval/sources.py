@@ -19,6 +19,8 @@ Importance sources (``{"type": ...}``):
 Display geometry (``display = {width_m, width_px, height_px, distance_m}``, default: the GazeCom setup)
 follows ``rac_video.importance.foveation.Display``: the frame is shown fitted to the screen.
 * ``uniform`` — importance 1 everywhere (no region split); fixation: the frame centre.
+* ``centre`` — a Gaussian at the frame centre, σ = 0.22·min(H, W) (``rac_video.eval.images.centre_gaussian``,
+  the image tools' map); fixation: the frame centre.
 """
 from __future__ import annotations
 
@@ -196,6 +198,11 @@ def load_sequence(cfg: dict, *, max_frames=None) -> Sequence:
     if kind == "uniform":
         imp = np.ones((T, H, W), np.float32)
         fix = np.tile([[W / 2.0, H / 2.0]], (T, 1))
+    elif kind == "centre":
+        from .images import centre_gaussian
+
+        imp = np.ascontiguousarray(np.broadcast_to(centre_gaussian(H, W), (T, H, W)))
+        fix = np.tile([[W / 2.0, H / 2.0]], (T, 1))
     elif kind == "masks":
         imp, fix = masks_importance(
             os.path.expanduser(imp_cfg["dir"]), idx, (H, W), float(imp_cfg.get("background", 0.0))
@@ -216,7 +223,7 @@ def load_sequence(cfg: dict, *, max_frames=None) -> Sequence:
         info["importance_impl"] = "rac_video.importance.foveation.importance_map"
         info["gaze_valid_frames"] = int(np.isfinite(fix).all(1).sum())
     else:
-        raise SourceError(f"unknown importance type {kind!r} (masks, gaze, uniform)")
+        raise SourceError(f"unknown importance type {kind!r} (masks, gaze, centre, uniform)")
     info["display"] = {k: getattr(display, k) for k in ("width_m", "width_px", "height_px", "distance_m")}
     info["frame_ppd"] = display.frame_ppd((H, W))
     return Sequence(name, frames, fps_src / stride, imp, fix, display, idx, info)
