@@ -45,6 +45,7 @@ from ..entropy import intnet as _intnet
 from ..entropy.models import FactorizedPrior, GaussianConditional
 from ..entropy.rans import BitstreamError
 from ..errors import CorruptStreamError
+from . import inter as _inter
 from . import rdoq as _rdoq
 from .autoencoder import FACTOR, Analysis, Synthesis
 from .context import CheckerboardContext, anchor_mask
@@ -106,6 +107,8 @@ class Codec:
             self.context.to(self.device).eval().requires_grad_(False)
         # exact integer entropy networks (rac_video.entropy.intnet): device-independent bitstreams
         self.intnet = _intnet.IntNet(state["intnet"], self.device) if "intnet" in state else None
+        # the integer temporal prior of P-frames (rac_video.codec.inter), for models that have one
+        self.temporal = _inter.TemporalPrior(state["temporal"], self.device) if "temporal" in state else None
         self.latent_channels = C
         self.conditional = GaussianConditional()
         self._z_prior_cache = None

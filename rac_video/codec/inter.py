@@ -1,0 +1,454 @@
+"""Inter-frame (P-frame) coding: frame t's symbols coded with an integer temporal prior on a reference frame.
+
+A P-frame is a run of the image codec whose entropy model also sees the reference frame's decoded latent
+(docs/design.md §3.9). Everything that decides a symbol is integer arithmetic (docs/design.md §3.8), so
+P-frames decode to the same symbols on every device, like the integer I-frames (payload versions 4/5).
+
+Reference state (:class:`Reference`, the same integers at both ends): the reference frame's levels k_ref,
+its importance-level map, its quality and its hyper-latent ẑ_ref.
+
+Per P-frame:
+
+1. **Motion** (encoder only, sent): one integer vector (dy, dx) ∈ [−R, R]² per BLOCK × BLOCK latent block,
+   chosen by block matching of y_t against ŷ_ref (cost Σ log2(1 + |y − ŷ_ref|/Δ), an estimate of bits),
+   and a **mode** per block: 0 = intra (the hyperprior's (μ, λ), as an I-frame), 1 = temporal. The encoder
+   picks the mode with the fewer exact coded bits.
+2. **Aligned reference** in fixed point: ŷ_ref = Δ_ref·(k_ref − u) in 2^−12 latent units (integer Δ·2^20 and
+   the 24-bit dither), gathered at (i + dy, j + dx) clamped to the latent; the reference's level map moves
+   with it. With the shared dither of a file (the pipeline's fixed dither counter), a static element at the
+   same level quantizes to the same k in both frames, so its prediction is exact.
+3. **Temporal prior** (a learned integer table, :class:`TemporalPrior`): per element the features
+   e = bucket of |ŷ_ref − μ_h|/Δ (8), the hyperprior's scale-index group (8), the level group ℓ/4 (4) and
+   "exact" (same level and zero vector) select a cell holding w ∈ [0, 256] and r (λ units); then
+   μ = μ_h + ⌊(w·(ŷ_ref − μ_h) + 128) / 256⌋ and λ = clamp(round(256·ln Δ_t) + r). With the checkerboard
+   context the anchors use the prior on the hyperprior's (μ, λ), the others on the context-refined one.
+   (μ, λ) → (offset, table index) is then ``intnet.coding_params``, as for I-frames.
+4. **ẑ**: coded as an I-frame's (factorized prior), or as ẑ − ẑ_ref with one zero-mean table per channel,
+   whichever the encoder finds smaller.
+
+Payload version 6 (little-endian): u8 version, u8 steps K, u8 flags (bit 0: ẑ temporal, bit 1: context
+streams), u8 0, u16 mode table index, u16 dy index, u16 dx index, [Z × u8 ẑ scale index when bit 0],
+u32 length of the side stream (modes, dy, dx of every block), u32 length of the ẑ stream, [u32 length of
+the anchor stream when bit 1], then the streams (the last one's length is the rest).
+"""
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import ops
+from ..entropy import intnet as _intnet
+from ..entropy.rans import BitstreamError
+from ..entropy.tables import MEAN_BUCKETS
+from .context import anchor_mask
+from .hyperprior import HYPER_FACTOR
+
+__all__ = ["P_PAYLOAD_VERSION", "BLOCK", "SEARCH", "Reference", "TemporalPrior", "encode_p", "decode_p",
+           "intra_reference", "payload_is_p", "TEMPORAL_VERSION"]
+
+P_PAYLOAD_VERSION = 6
+TEMPORAL_VERSION = 1
+BLOCK = 4            # latent pixels per motion block side (32 frame pixels at f = 8)
+SEARCH = 3           # vectors in [−SEARCH, SEARCH]² latent pixels
+E_BOUNDS = (4, 8, 16, 32, 64, 128, 256)     # |ŷ_ref − μ_h|/Δ bucket bounds, in 1/16 Δ
+N_E, N_SH, N_LV = len(E_BOUNDS) + 1, 8, 4
+CELLS = N_E * N_SH * N_LV * 2
+W_ONE = 256
+R_MIN, R_MAX = -2048, 2048
+MV_PENALTY = 1.0     # the encoder's block-matching cost per unit of |dy| + |dx| (bits, roughly)
+_HDR = struct.Struct("<BBBBHHH")
+_LEN = struct.Struct("<I")
+_SIDE_INDEXES = 64 * MEAN_BUCKETS
+
+
+def payload_is_p(payload) -> bool:
+    return len(payload) > 0 and payload[0] == P_PAYLOAD_VERSION
+
+
+@dataclass
+class Reference:
+    """The decoded state a P-frame refers to; integers only, identical at both ends."""
+    k: torch.Tensor          # int32 (1, C, h, w): the levels
+    level: torch.Tensor      # int32 (1, 1, h, w): the (padded) importance-level map
+    quality: int
+    z: torch.Tensor          # int32 (1, Z, h/4, w/4): ẑ
+    index: int = -1          # the frame's index in its stream (container bookkeeping)
+
+
+class TemporalPrior:
+    """The integer temporal prior table (module docstring, step 3): ``w`` (CELLS,) and ``r`` (CELLS,)."""
+
+    def __init__(self, state: dict, device="cpu"):
+        if int(state.get("version", -1)) != TEMPORAL_VERSION:
+            raise ValueError(f"temporal prior format {int(state.get('version', -1))}, this build reads "
+                             f"{TEMPORAL_VERSION}")
+        w, r = state["w"], state["r"]
+        if w.shape != (CELLS,) or r.shape != (CELLS,) or w.dtype != torch.int16 or r.dtype != torch.int16:
+            raise ValueError("temporal prior: bad table shape or dtype")
+        if int(w.min()) < 0 or int(w.max()) > W_ONE or int(r.min()) < R_MIN or int(r.max()) > R_MAX:
+            raise ValueError("temporal prior: table values out of range")
+        self.device = torch.device(device)
+        self.w = w.to(self.device, torch.int64)
+        self.r = r.to(self.device, torch.int64)
+
+    @staticmethod
+    def state(w, r) -> dict:
+        return {"w": torch.as_tensor(w).round().clamp(0, W_ONE).to(torch.int16).reshape(CELLS),
+                "r": torch.as_tensor(r).round().clamp(R_MIN, R_MAX).to(torch.int16).reshape(CELLS),
+                "version": torch.tensor(TEMPORAL_VERSION)}
+
+    @classmethod
+    def initial_state(cls) -> dict:
+        """An untrained table (trust the reference where it agrees with the hyperprior): the training's start."""
+        e = torch.arange(N_E).view(N_E, 1, 1, 1).expand(N_E, N_SH, N_LV, 2)
+        exact = torch.arange(2).view(1, 1, 1, 2).expand(N_E, N_SH, N_LV, 2)
+        w = torch.where(e <= 4, torch.full_like(e, W_ONE), torch.full_like(e, W_ONE // 2))
+        r = torch.where(exact == 1, torch.full_like(e, -400), torch.full_like(e, -64))
+        return cls.state(w, r)
+
+    def params(self, mu_h, lam_h, index_h, yr, lev_t, exact, tabs):
+        """(μ, λ) int64 of the temporal prior from the hyperprior's (μ_h, λ_h, table index) and ŷ_ref."""
+        inv, lam_delta = tabs
+        lv = lev_t.long()
+        d = yr - mu_h
+        e16 = (d.abs() * inv[lv]) >> 40
+        eb = torch.zeros_like(e16)
+        for b in E_BOUNDS:
+            eb += (e16 >= b).to(torch.int64)
+        sh = (index_h.to(torch.int64) // MEAN_BUCKETS) >> 3
+        cell = ((eb * N_SH + sh) * N_LV + (lv >> 2)) * 2 + exact.to(torch.int64)
+        w, r = self.w[cell], self.r[cell]
+        mu = (mu_h + ((w * d + 128) >> 8)).clamp(-_intnet.MU_LIMIT, _intnet.MU_LIMIT)
+        lam = (lam_delta[lv] + r).clamp(_intnet.LAMBDA_MIN, _intnet.LAMBDA_MAX)
+        return mu, lam
+
+
+# ------------------------------------------------------------------------------------------ integer helpers
+def _lambda_delta(quality: int, schedule_version: int, levels: int, device) -> tuple:
+    """invΔ = round(2^32/Δ) and round(256·ln Δ) per level (int64 on ``device``)."""
+    inv = _intnet._device_tables(quality, schedule_version, levels, str(device))[1]
+    return inv, _lam_delta_cpu(quality, schedule_version, levels).to(device)
+
+
+_LD: dict = {}
+
+
+def _lam_delta_cpu(quality, schedule_version, levels):
+    key = (quality, schedule_version, levels)
+    if key not in _LD:
+        from .. import schedule
+        delta = schedule.level_table(quality, levels, schedule_version).delta.double().numpy()
+        _LD[key] = torch.tensor([int(math.floor(256.0 * math.log(float(d)) + 0.5)) for d in delta], dtype=torch.int64)
+    return _LD[key]
+
+
+def y_fixed(k, level, quality, schedule_version, levels, seed, frame_index) -> torch.Tensor:
+    """ŷ = Δ·(k − u) in 2^−12 latent units, int64, from integers only (Δ·2^20 and the 24-bit dither)."""
+    d20 = _intnet._device_tables(quality, schedule_version, levels, str(k.device))[2][level.long()]
+    u24 = ops.hashed_dither(tuple(k.shape), seed, frame_index, device=k.device, bits=True).to(torch.int64)
+    num = (k.to(torch.int64).clamp(-2**15, 2**15) << 16) - (u24 >> 8) + (1 << 15)      # (k − u)·2^16
+    return ((num * d20 + (1 << 23)) >> 24).clamp(-_intnet.MU_LIMIT, _intnet.MU_LIMIT)
+
+
+def _source_index(mv: torch.Tensor, h: int, w: int):
+    """Per latent element the (row, col) it is predicted from: (i + dy, j + dx) of its block, clamped."""
+    dy = mv[..., 0].repeat_interleave(BLOCK, 0).repeat_interleave(BLOCK, 1)[:h, :w]
+    dx = mv[..., 1].repeat_interleave(BLOCK, 0).repeat_interleave(BLOCK, 1)[:h, :w]
+    i = torch.arange(h, device=mv.device).view(-1, 1)
+    j = torch.arange(w, device=mv.device).view(1, -1)
+    return (i + dy).clamp(0, h - 1), (j + dx).clamp(0, w - 1), (dy == 0) & (dx == 0)
+
+
+def _blocks(h, w):
+    return -(-h // BLOCK), -(-w // BLOCK)
+
+
+def _expand_blocks(b: torch.Tensor, h, w) -> torch.Tensor:
+    return b.repeat_interleave(BLOCK, 0).repeat_interleave(BLOCK, 1)[:h, :w]
+
+
+class _Frame:
+    """Everything about a P-frame that both ends compute the same way once motion and ẑ are known."""
+
+    def __init__(self, codec, ref: Reference, level, quality, seed, frame_index, mv, mode):
+        self.codec, self.level, self.quality, self.seed, self.fi = codec, level, quality, seed, frame_index
+        sv, L = codec.schedule_version, codec.levels
+        h, w = level.shape[-2:]
+        yr = y_fixed(ref.k, ref.level, ref.quality, sv, L, seed, frame_index)
+        rows, cols, still = _source_index(mv, h, w)
+        self.yr = yr[:, :, rows, cols]
+        lev_r = ref.level[:, :, rows, cols]
+        self.exact = (lev_r == level) & still
+        self.tabs = _lambda_delta(quality, sv, L, level.device)
+        self.temporal = _expand_blocks(mode, h, w).bool()[None, None]
+
+    def int_params(self, mu, lam):
+        c = self.codec
+        return c.conditional.int_params(mu, lam, self.level, self.quality, c.schedule_version, c.levels, self.seed,
+                                        self.fi)
+
+    def both(self, prm_h):
+        """(hyper (μ, λ, offset, index), temporal (μ, λ, offset, index)) of the hyperprior's (or context's) params."""
+        off_h, ix_h = self.int_params(*prm_h)
+        mu_t, lam_t = self.codec.temporal.params(*prm_h, ix_h, self.yr, self.level, self.exact, self.tabs)
+        off_t, ix_t = self.int_params(mu_t, lam_t)
+        return (*prm_h, off_h, ix_h), (mu_t, lam_t, off_t, ix_t)
+
+    def chosen(self, prm_h):
+        hp, tp = self.both(prm_h)
+        return tuple(torch.where(self.temporal, t, h) for h, t in zip(hp, tp))
+
+
+def _check(codec):
+    if codec.intnet is None or getattr(codec, "temporal", None) is None:
+        raise ValueError(f"model {codec.name} has no integer temporal prior: it codes intra frames only (--gop 1)")
+
+
+def _best_index(sym: np.ndarray, tables) -> tuple[int, float]:
+    """The table index (of all scale × bucket) that codes ``sym`` in the fewest bits, and those bits."""
+    s = np.ascontiguousarray(sym, dtype=np.int32).reshape(-1)
+    if s.size == 0:
+        return 0, 0.0
+    vals, counts = np.unique(s, return_counts=True)
+    ix = np.repeat(np.arange(_SIDE_INDEXES, dtype=np.int32), vals.size)
+    b = tables.symbol_bits(np.tile(vals, _SIDE_INDEXES), ix).reshape(_SIDE_INDEXES, vals.size) @ counts
+    i = int(np.argmin(b))
+    return i, float(b[i])
+
+
+def _z_temporal_indexes(dz: np.ndarray, tables) -> np.ndarray:
+    """Per ẑ channel the zero-mean table (scale index·MEAN_BUCKETS + centre bucket) that codes ẑ − ẑ_ref best."""
+    out = np.empty(dz.shape[1], np.int32)
+    centre = MEAN_BUCKETS // 2
+    cand = np.arange(64, dtype=np.int32) * MEAN_BUCKETS + centre
+    for c in range(dz.shape[1]):
+        vals, counts = np.unique(dz[:, c].reshape(-1), return_counts=True)
+        b = tables.symbol_bits(np.tile(vals, cand.size), np.repeat(cand, vals.size)).reshape(cand.size, -1) @ counts
+        out[c] = cand[int(np.argmin(b))] // MEAN_BUCKETS
+    return out
+
+
+# ------------------------------------------------------------------------------------------ motion (encoder)
+def motion_search(y, yref_hat, delta_map, search: int = SEARCH) -> torch.Tensor:
+    """(nby, nbx, 2) int64 block vectors minimising Σ log2(1 + |y − ŷ_ref(shifted)|/Δ) + MV_PENALTY·|v|₁."""
+    _, _, h, w = y.shape
+    nby, nbx = _blocks(h, w)
+    pad = F.pad(yref_hat, (search, search, search, search), mode="replicate")
+    ph, pw = nby * BLOCK - h, nbx * BLOCK - w
+    costs, vecs = [], []
+    for dy in range(-search, search + 1):
+        for dx in range(-search, search + 1):
+            s = pad[:, :, search + dy:search + dy + h, search + dx:search + dx + w]
+            c = torch.log2(1 + (y - s).abs() / delta_map).sum(1, keepdim=True)
+            c = F.pad(c, (0, pw, 0, ph))
+            costs.append(F.avg_pool2d(c, BLOCK)[0, 0] * BLOCK * BLOCK + MV_PENALTY * (abs(dy) + abs(dx)))
+            vecs.append((dy, dx))
+    best = torch.stack(costs).argmin(0)
+    v = torch.tensor(vecs, dtype=torch.int64, device=y.device)
+    return v[best]
+
+
+# ------------------------------------------------------------------------------------------ encode / decode
+@torch.no_grad()
+def encode_p(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int = 0, frame_index: int = 0,
+             steps: int | None = None, index: int = -1, stats: dict | None = None) -> tuple[bytes, Reference]:
+    """One P-frame's payload (version 6) and the reference state the decoder will have after it."""
+    _check(codec)
+    from .model import MAX_STEPS
+    x = codec.frame_tensor(frame)
+    H, W = np.asarray(frame).shape[:2]
+    level = codec.level_map(levels_u8, H, W)
+    _check_ref(codec, ref, level)
+    K = codec.steps if steps is None else int(steps)
+    if not 0 <= K <= MAX_STEPS:
+        raise ValueError(f"steps must be in 0..{MAX_STEPS}")
+    table = codec.level_table(quality)
+    delta = table.delta.to(codec.device)
+    gc = codec.conditional
+    y = codec.g_a(x)
+    cond, _ = codec.condition(level, table)
+    z_hat = torch.round(codec.hyper.analysis(y, cond))
+    zi = z_hat.to(torch.int32)
+    k = gc.quantize(y, level, delta, seed, frame_index)
+    h, w = level.shape[-2:]
+    # motion against the reference's decoded latent (float at the encoder only: the vectors are sent)
+    ref_delta = codec.level_table(ref.quality).delta.to(codec.device)
+    yref_hat = gc.dequantize(ref.k, ref.level, ref_delta, seed, frame_index)
+    mv = motion_search(y, yref_hat, delta[level.long()])
+    nby, nbx = _blocks(h, w)
+    ones = torch.ones((nby, nbx), dtype=torch.int64, device=codec.device)
+    fr = _Frame(codec, ref, level, quality, seed, frame_index, mv, ones)
+    prm_h = codec.intnet.synthesis(zi.to(torch.int64), _intnet.integer_condition(level, quality,
+                                                                                  codec.schedule_version,
+                                                                                  codec.levels))
+    C = k.shape[1]
+    bits = []
+    if codec.has_context:
+        a = anchor_mask(h, w, codec.device)
+        hp_a, tp_a = fr.both(prm_h)
+        prm_c, _, _ = codec.context_params(prm_h, k, cond, level, quality, seed, frame_index)
+        hp_b, tp_b = fr.both(prm_c)
+        hp = tuple(torch.where(a, p, q) for p, q in zip(hp_a, hp_b))
+        tp = tuple(torch.where(a, p, q) for p, q in zip(tp_a, tp_b))
+    else:
+        hp, tp = fr.both(prm_h)
+    for prm in (hp, tp):
+        sb = gc.symbol_bits((k - prm[2]).cpu().numpy(), prm[3].cpu().numpy()).reshape(C, h, w).sum(0)
+        sb = np.pad(sb, ((0, nby * BLOCK - h), (0, nbx * BLOCK - w)))
+        bits.append(sb.reshape(nby, BLOCK, nbx, BLOCK).sum((1, 3)))
+    mode = torch.from_numpy((bits[1] < bits[0]).astype(np.int64)).to(codec.device)
+    mv = mv * mode[..., None]
+    # the final frame state with the chosen modes and vectors (what the decoder rebuilds)
+    fr = _Frame(codec, ref, level, quality, seed, frame_index, mv, mode)
+    if codec.has_context:
+        _, _, off_a, ix_a = fr.chosen(prm_h)
+        mu_c, lam_c, off_b, ix_b = fr.chosen(prm_c)
+        streams = [((k - off_a)[a.expand_as(k)], ix_a[a.expand_as(k)]),
+                   ((k - off_b)[~a.expand_as(k)], ix_b[~a.expand_as(k)])]
+    else:
+        _, _, off, ix = fr.chosen(prm_h)
+        streams = [(k - off, ix)]
+    y_bytes = [gc.compress(s.cpu().numpy(), i.cpu().numpy()) for s, i in streams]
+    # side: modes, dy, dx of every block, each with its best table
+    side = [mode.cpu().numpy(), mv[..., 0].cpu().numpy(), mv[..., 1].cpu().numpy()]
+    sidx = [_best_index(s, gc.tables)[0] for s in side]
+    side_sym = np.concatenate([s.reshape(-1) for s in side]).astype(np.int32)
+    side_ix = np.concatenate([np.full(s.size, i, np.int32) for s, i in zip(side, sidx)])
+    side_bytes = gc.compress(side_sym, side_ix)
+    # ẑ: intra or against ẑ_ref, the smaller
+    zn = zi.cpu().numpy()
+    z_intra = codec.z_prior.compress(zn)
+    dz = zn.astype(np.int64) - ref.z.cpu().numpy().astype(np.int64)
+    zsc = _z_temporal_indexes(dz, gc.tables)
+    zix = np.broadcast_to((zsc.astype(np.int32) * MEAN_BUCKETS + MEAN_BUCKETS // 2).reshape(1, -1, 1, 1), dz.shape)
+    z_temp = gc.compress(np.clip(dz, -2**30, 2**30).astype(np.int32), zix) if np.abs(dz).max(initial=0) < 2**30 else None
+    flags = 2 if codec.has_context else 0
+    if z_temp is not None and len(z_temp) + len(zsc) < len(z_intra):
+        z_bytes, flags, zhead = z_temp, flags | 1, zsc.astype(np.uint8).tobytes()
+    else:
+        z_bytes, zhead = z_intra, b""
+    lengths = [len(side_bytes), len(z_bytes)] + [len(b) for b in y_bytes[:-1]]
+    payload = (_HDR.pack(P_PAYLOAD_VERSION, K, flags, 0, *sidx) + zhead + b"".join(_LEN.pack(n) for n in lengths)
+               + side_bytes + z_bytes + b"".join(y_bytes))
+    if stats is not None:
+        stats.update({"temporal_blocks": int(mode.sum()), "blocks": int(mode.numel()), "z_temporal": bool(flags & 1),
+                      "side_bytes": len(side_bytes), "z_bytes": len(z_bytes), "y_bytes": sum(map(len, y_bytes))})
+    return payload, Reference(k.to(torch.int32), level, int(quality), zi, index)
+
+
+def _check_ref(codec, ref: Reference, level):
+    h, w = level.shape[-2:]
+    C = codec.latent_channels
+    if (ref is None or tuple(ref.k.shape) != (1, C, h, w) or tuple(ref.level.shape) != (1, 1, h, w)
+            or tuple(ref.z.shape) != (1, codec.z_prior.channels, h // HYPER_FACTOR, w // HYPER_FACTOR)):
+        raise ValueError("the reference frame does not match this frame's size or model")
+
+
+def _split(codec, payload: bytes):
+    from .model import MAX_STEPS, PayloadError
+    p = bytes(payload)
+    if len(p) < _HDR.size:
+        raise PayloadError(f"P-frame payload of {len(p)} bytes is shorter than its header")
+    version, K, flags, zero, *sidx = _HDR.unpack_from(p)
+    if version != P_PAYLOAD_VERSION or K > MAX_STEPS or flags > 3 or zero != 0 or max(sidx) >= _SIDE_INDEXES:
+        raise PayloadError("P-frame payload header is inconsistent (version, steps, flags or table index)")
+    if bool(flags & 2) != codec.has_context:
+        raise PayloadError("P-frame payload's stream layout does not match the model")
+    pos = _HDR.size
+    Z = codec.z_prior.channels
+    zsc = None
+    if flags & 1:
+        if len(p) < pos + Z:
+            raise PayloadError("P-frame payload is cut in its header")
+        zsc = np.frombuffer(p, np.uint8, Z, pos).astype(np.int32)
+        if zsc.max(initial=0) >= 64:
+            raise PayloadError("P-frame payload: ẑ scale index out of range")
+        pos += Z
+    n = 2 + (1 if flags & 2 else 0)
+    if len(p) < pos + 4 * n:
+        raise PayloadError("P-frame payload is cut in its header")
+    lengths = [_LEN.unpack_from(p, pos + 4 * i)[0] for i in range(n)]
+    pos += 4 * n
+    if sum(lengths) > len(p) - pos:
+        raise PayloadError("P-frame payload header is inconsistent (lengths out of range)")
+    ends = np.cumsum([pos, *lengths]).tolist()
+    parts = [p[a:b] for a, b in zip(ends[:-1], ends[1:])] + [p[ends[-1]:]]
+    return K, flags, sidx, zsc, parts
+
+
+@torch.no_grad()
+def decode_p(codec, payload: bytes, levels_u8, quality: int, ref: Reference | None, *, seed: int = 0,
+             frame_index: int = 0, height: int, width: int, index: int = -1):
+    """(k, params, K, Reference) of a P-frame: the entropy half (everything that decides symbols, integers
+    only); ``codec.reconstruct(k, params, ...)`` makes the picture."""
+    from .model import PayloadError
+    _check(codec)
+    level = codec.level_map(levels_u8, height, width)
+    try:
+        _check_ref(codec, ref, level)
+    except ValueError as exc:
+        raise PayloadError(f"P-frame without a usable reference: {exc}") from None
+    K, flags, sidx, zsc, parts = _split(codec, payload)
+    gc = codec.conditional
+    h, w = level.shape[-2:]
+    C = codec.latent_channels
+    nby, nbx = _blocks(h, w)
+    nb = nby * nbx
+    try:
+        side = gc.decompress(parts[0], np.repeat(np.asarray(sidx, np.int32), nb)).astype(np.int64)
+        mode, dy, dx = side[:nb], side[nb:2 * nb], side[2 * nb:]
+        if mode.min() < 0 or mode.max() > 1 or np.abs(dy).max() > SEARCH or np.abs(dx).max() > SEARCH:
+            raise PayloadError("corrupt P-frame payload: block mode or motion vector out of range")
+        dev = codec.device
+        mode_t = torch.from_numpy(mode.reshape(nby, nbx)).to(dev)
+        mv = torch.from_numpy(np.stack([dy, dx], -1).reshape(nby, nbx, 2)).to(dev) * mode_t[..., None]
+        zshape = (1, codec.z_prior.channels, h // HYPER_FACTOR, w // HYPER_FACTOR)
+        if zsc is not None:
+            zix = np.broadcast_to((zsc * MEAN_BUCKETS + MEAN_BUCKETS // 2).reshape(1, -1, 1, 1), zshape)
+            dz = gc.decompress(parts[1], zix).astype(np.int64).reshape(zshape)
+            zn = np.clip(ref.z.cpu().numpy().astype(np.int64) + dz, -2**15, 2**15).astype(np.int32)
+        else:
+            zn = codec.z_prior.decompress(parts[1], zshape)
+        zi = torch.from_numpy(np.ascontiguousarray(zn)).to(dev)
+        fr = _Frame(codec, ref, level, quality, seed, frame_index, mv, mode_t)
+        cond_int = _intnet.integer_condition(level, quality, codec.schedule_version, codec.levels)
+        prm_h = codec.intnet.synthesis(zi.to(torch.int64), cond_int)
+        if not codec.has_context:
+            mu, lam, off, ix = fr.chosen(prm_h)
+            sym = gc.decompress(parts[2], ix.cpu().numpy())
+            k = torch.from_numpy(sym).to(dev).view(1, C, h, w) + off
+        else:
+            a = anchor_mask(h, w, dev).expand(1, C, h, w)
+            mu_a, lam_a, off, ix = fr.chosen(prm_h)
+            k = torch.zeros((1, C, h, w), dtype=torch.int32, device=dev)
+            k[a] = torch.from_numpy(gc.decompress(parts[2], ix[a].cpu().numpy()).reshape(-1)).to(dev) + off[a]
+            cond, _ = codec.condition(level, codec.level_table(quality))
+            prm_c, _, _ = codec.context_params(prm_h, k, cond, level, quality, seed, frame_index)
+            mu_b, lam_b, off, ix = fr.chosen(prm_c)
+            k[~a] = torch.from_numpy(gc.decompress(parts[3], ix[~a].cpu().numpy()).reshape(-1)).to(dev) + off[~a]
+            mu, lam = torch.where(a, mu_a, mu_b), torch.where(a, lam_a, lam_b)
+    except BitstreamError as exc:
+        raise PayloadError(f"corrupt P-frame payload: {exc}") from exc
+    k = k.to(torch.int32)
+    return k, (mu, lam), K, Reference(k, level, int(quality), zi.to(torch.int32), index)
+
+
+@torch.no_grad()
+def intra_reference(codec, payload: bytes, k: torch.Tensor, levels_u8, quality: int, *, height: int, width: int,
+                    index: int = -1) -> Reference:
+    """The reference state after an I-frame: its decoded levels ``k`` (``Codec.decode_levels``) and its ẑ,
+    read again from the payload (the ẑ stream alone: cheap)."""
+    level = codec.level_map(levels_u8, height, width)
+    _, z_bytes, _ = codec._split_payload(payload)
+    h, w = level.shape[-2:]
+    try:
+        zi = codec.z_prior.decompress(z_bytes, (1, codec.z_prior.channels, h // HYPER_FACTOR, w // HYPER_FACTOR))
+    except BitstreamError as exc:
+        from .model import PayloadError
+        raise PayloadError(f"corrupt frame payload: {exc}") from exc
+    return Reference(k.to(torch.int32), level, int(quality), torch.from_numpy(zi).to(codec.device), index)
