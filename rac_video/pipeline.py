@@ -26,6 +26,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import arith, schedule
+from .codec import inter
 from .codec.model import MAX_STEPS, Codec, PayloadError, load_model
 from .codec.rdoq import check_alpha
 from .codec.weights import DEFAULT_MODEL, ModelMismatchError
@@ -45,6 +46,7 @@ class PipelineError(InvalidInputError):
     """A user-facing failure of encode/decode (bad input file, model mismatch, corrupt stream)."""
 
 
+MAX_GOP = 100000          # the longest GOP --gop takes
 MAX_FPS = 1000            # frame rates a stream may declare: (0, MAX_FPS] with a denominator <= MAX_FPS_DEN
 MAX_FPS_DEN = 1_000_000
 _MODEL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
@@ -112,6 +114,7 @@ class EncodeOptions:
     max_frames: int | None = None
     fps: float | None = None             # frame rate of an image folder (a video file has its own)
     queue_size: int = 4
+    gop: int = 1                         # an intra frame every gop frames, P-frames between (1: all intra)
 
     def check(self):
         if self.bitrate_kbps is None:
@@ -131,6 +134,11 @@ class EncodeOptions:
             check_alpha(self.rdoq)
         if not 0 <= int(self.seed) < 2**32:
             raise ValueError("seed must be in [0, 2^32)")
+        if isinstance(self.gop, bool) or not isinstance(self.gop, int) or not 1 <= self.gop <= MAX_GOP:
+            raise ValueError(f"gop must be an integer in 1..{MAX_GOP}, got {self.gop!r}")
+        if self.gop > 1 and self.bitrate_kbps is not None:
+            raise ValueError("--gop > 1 works with a constant quality (-q) only: the rate control estimates "
+                             "intra frames")
 
 
 def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: EncodeOptions) -> Header:
@@ -147,20 +155,41 @@ def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: Encod
                 "arith": "integer" if codec.device_independent else arith.arith_class(codec.device),
                 "rate_control": ({"mode": "bitrate", "target_kbps": float(opts.bitrate_kbps)}
                                  if opts.bitrate_kbps else {"mode": "quality", "quality": int(opts.quality)})}
+    if opts.gop > 1:                     # informational (packets say which frames are P and their reference)
+        settings["gop"] = int(opts.gop)
     return Header(model=codec.name, weights_hash=codec.weights_hash, width=int(width), height=int(height),
                   fps_num=fps.numerator, fps_den=fps.denominator, color="rgb24", settings=settings)
 
 
 class FrameEncoder:
-    """Frame + importance → :class:`~rac_video.container.Packet` (with per-frame stats)."""
+    """Frame + importance → :class:`~rac_video.container.Packet` (with per-frame stats).
+
+    With ``opts.gop`` > 1 (a model with a temporal prior) frames between intra frames are P-frames
+    predicted from the frame before (``rac_video.codec.inter``); an intra frame also comes at a scene cut
+    (a P-frame whose blocks almost all chose intra coding is coded again as an I-frame) and on request
+    (:meth:`request_intra`, or ``encode(..., intra=True)``)."""
+
+    SCENE_CUT = 0.1          # a P-frame with fewer temporal blocks than this share is a scene cut
 
     def __init__(self, codec: Codec, width: int, height: int, fps, opts: EncodeOptions):
         opts.check()
         self.codec, self.width, self.height, self.opts = codec, int(width), int(height), opts
         self.latent_hw = codec.latent_hw(height, width)
         self.rate = RateController(opts.bitrate_kbps, fps) if opts.bitrate_kbps else None
+        self.gop = int(opts.gop)
+        if self.gop > 1 and getattr(codec, "temporal", None) is None:
+            raise PipelineError(f"model {codec.name} has no temporal prior: --gop > 1 needs a model with one "
+                                f"(rac-video info lists them)")
+        self.ref = None                  # the decoder's reference state after the last frame (codec.inter)
+        self.since_intra = 0
+        self._intra_requested = False
 
-    def encode(self, frame: np.ndarray, imp: ImportanceFrame, index: int, pts: int) -> tuple[Packet, dict]:
+    def request_intra(self):
+        """Make the next frame an intra frame."""
+        self._intra_requested = True
+
+    def encode(self, frame: np.ndarray, imp: ImportanceFrame, index: int, pts: int, *,
+               intra: bool = False) -> tuple[Packet, dict]:
         t0 = time.perf_counter()
         side = imp.side_info(self.latent_hw)
         side_bytes = side.to_bytes()
@@ -173,16 +202,36 @@ class FrameEncoder:
             q, est = self.rate.choose(lambda q: rate_fn(q) + overhead)
         else:
             q = int(self.opts.quality)
-        payload = self.codec.encode_frame(frame, levels, q, seed=self.opts.seed, frame_index=DITHER_FRAME,
-                                          steps=self.opts.steps, rdoq=self.opts.rdoq)
-        pkt = Packet(index=index, pts=pts, quality=q, side_info=side_bytes, payload=payload)
+        payload, ref, pstats = None, None, {}
+        if self.gop > 1 and not (intra or self._intra_requested) and self.ref is not None \
+                and self.since_intra < self.gop and index > self.ref.index:
+            payload, ref_state = inter.encode_p(self.codec, frame, levels, q, self.ref, seed=self.opts.seed,
+                                                frame_index=DITHER_FRAME, steps=self.opts.steps, index=index,
+                                                stats=pstats)
+            if pstats["temporal_blocks"] < self.SCENE_CUT * pstats["blocks"]:
+                payload, pstats = None, {"scene_cut": True}
+            else:
+                ref, self.since_intra = self.ref.index, self.since_intra + 1
+        if payload is None:
+            payload = self.codec.encode_frame(frame, levels, q, seed=self.opts.seed, frame_index=DITHER_FRAME,
+                                              steps=self.opts.steps, rdoq=self.opts.rdoq)
+            self._intra_requested, self.since_intra = False, 1
+            ref_state = None
+            if self.gop > 1:             # the decoder's state after this frame: its decoded levels and ẑ
+                H, W = self.height, self.width
+                k, _, _ = self.codec.decode_levels(payload, levels, q, seed=self.opts.seed, frame_index=DITHER_FRAME,
+                                                   height=H, width=W)
+                ref_state = inter.intra_reference(self.codec, payload, k, levels, q, height=H, width=W, index=index)
+        self.ref = ref_state
+        pkt = Packet(index=index, pts=pts, quality=q, side_info=side_bytes, payload=payload, ref=ref)
         nbytes = len(pkt.to_bytes())
         if self.rate is not None:
             self.rate.update(8 * nbytes)
         stats = {"index": index, "quality": q, "bytes": nbytes, "payload_bytes": len(payload),
                  "side_info_bytes": len(side_bytes), "header_bytes": nbytes - len(payload) - len(side_bytes),
                  "estimated_bits": est, "encode_ms": 1e3 * (time.perf_counter() - t0),
-                 "mean_level": float(levels.mean()) if levels.size else 0.0}
+                 "mean_level": float(levels.mean()) if levels.size else 0.0, "type": pkt.kind,
+                 **({"ref": ref} if ref is not None else {}), **pstats}
         return pkt, stats
 
 
@@ -204,6 +253,7 @@ class FrameDecoder:
         self.steps = check_steps(steps)
         self.arith_mismatch = None if codec.device_independent else arith.warn_if_mismatch(s.get("arith"),
                                                                                              codec.device)
+        self.ref = None      # P-frames: the reference state after the last decoded frame (codec.inter)
 
     def decode(self, pkt: Packet) -> np.ndarray:
         try:
@@ -218,10 +268,25 @@ class FrameDecoder:
                                      frame=pkt.index)
         if not 0 <= pkt.quality <= schedule.Q_MAX:
             raise CorruptPacketError(f"frame {pkt.index}: quality {pkt.quality} out of range", frame=pkt.index)
+        c, H, W = self.codec, self.header.height, self.header.width
         try:
-            return self.codec.decode_frame(pkt.payload, levels, pkt.quality, seed=self.seed,
-                                           frame_index=self.dither_frame, height=self.header.height,
-                                           width=self.header.width, steps=self.steps)
+            if pkt.ref is None:
+                k, prm, K = c.decode_levels(pkt.payload, levels, pkt.quality, seed=self.seed,
+                                            frame_index=self.dither_frame, height=H, width=W)
+                ref = (inter.intra_reference(c, pkt.payload, k, levels, pkt.quality, height=H, width=W,
+                                             index=pkt.index) if c.temporal is not None else None)
+            else:
+                if c.temporal is None:
+                    raise PayloadError(f"a P-frame, and the model {c.name} has no temporal prior")
+                if self.ref is None or self.ref.index != pkt.ref:
+                    raise PayloadError(f"its reference frame {pkt.ref} is not available (decoding starts at an "
+                                       f"intra frame)")
+                k, prm, K, ref = inter.decode_p(c, pkt.payload, levels, pkt.quality, self.ref, seed=self.seed,
+                                                frame_index=self.dither_frame, height=H, width=W, index=pkt.index)
+            frame = c.reconstruct(k, prm, levels, pkt.quality, seed=self.seed, frame_index=self.dither_frame,
+                                  height=H, width=W, steps=K if self.steps is None else self.steps)
+            self.ref = ref
+            return frame
         except PayloadError as exc:
             cause = f" (likely cause: {self.arith_mismatch})" if self.arith_mismatch else ""
             raise CorruptPacketError(f"frame {pkt.index}: {exc}{cause}", frame=pkt.index) from exc
@@ -378,6 +443,7 @@ def _summary(header: Header, stats, seconds, file_bytes, opts) -> dict:
            "bpp": 8 * file_bytes / (n * header.width * header.height), "kbps": kbps,
            "encode_seconds": seconds, "encode_fps": n / seconds if seconds > 0 else None,
            "quality_mean": float(np.mean([s["quality"] for s in stats])), "settings": header.settings,
+           "p_frames": sum(s.get("type") == "P" for s in stats),
            "per_frame": stats}
     if opts.bitrate_kbps:
         out["target_kbps"] = float(opts.bitrate_kbps)

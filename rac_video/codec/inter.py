@@ -111,9 +111,10 @@ class TemporalPrior:
         r = torch.where(exact == 1, torch.full_like(e, -400), torch.full_like(e, -64))
         return cls.state(w, r)
 
-    def params(self, mu_h, lam_h, index_h, yr, lev_t, exact, tabs):
-        """(μ, λ) int64 of the temporal prior from the hyperprior's (μ_h, λ_h, table index) and ŷ_ref."""
-        inv, lam_delta = tabs
+    @staticmethod
+    def cells(mu_h, index_h, yr, lev_t, exact, tabs):
+        """The table cell of every element (int64) and d = ŷ_ref − μ_h."""
+        inv = tabs[0]
         lv = lev_t.long()
         d = yr - mu_h
         e16 = (d.abs() * inv[lv]) >> 40
@@ -121,7 +122,13 @@ class TemporalPrior:
         for b in E_BOUNDS:
             eb += (e16 >= b).to(torch.int64)
         sh = (index_h.to(torch.int64) // MEAN_BUCKETS) >> 3
-        cell = ((eb * N_SH + sh) * N_LV + (lv >> 2)) * 2 + exact.to(torch.int64)
+        return ((eb * N_SH + sh) * N_LV + (lv >> 2)) * 2 + exact.to(torch.int64), d
+
+    def params(self, mu_h, lam_h, index_h, yr, lev_t, exact, tabs):
+        """(μ, λ) int64 of the temporal prior from the hyperprior's (μ_h, λ_h, table index) and ŷ_ref."""
+        lam_delta = tabs[1]
+        lv = lev_t.long()
+        cell, d = self.cells(mu_h, index_h, yr, lev_t, exact, tabs)
         w, r = self.w[cell], self.r[cell]
         mu = (mu_h + ((w * d + 128) >> 8)).clamp(-_intnet.MU_LIMIT, _intnet.MU_LIMIT)
         lam = (lam_delta[lv] + r).clamp(_intnet.LAMBDA_MIN, _intnet.LAMBDA_MAX)
@@ -255,25 +262,21 @@ def motion_search(y, yref_hat, delta_map, search: int = SEARCH) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------------------ encode / decode
 @torch.no_grad()
-def encode_p(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int = 0, frame_index: int = 0,
-             steps: int | None = None, index: int = -1, stats: dict | None = None) -> tuple[bytes, Reference]:
-    """One P-frame's payload (version 6) and the reference state the decoder will have after it."""
+def analyse(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int = 0, frame_index: int = 0) -> dict:
+    """The encoder's view of a P-frame before the mode decision: y's levels k, ẑ, the block vectors, and
+    for every element the hyperprior's (or context's) and the temporal prior's (μ, λ, offset, index), the
+    temporal table's cell and the exact block bits of both (also what the temporal training reads)."""
     _check(codec)
-    from .model import MAX_STEPS
     x = codec.frame_tensor(frame)
     H, W = np.asarray(frame).shape[:2]
     level = codec.level_map(levels_u8, H, W)
     _check_ref(codec, ref, level)
-    K = codec.steps if steps is None else int(steps)
-    if not 0 <= K <= MAX_STEPS:
-        raise ValueError(f"steps must be in 0..{MAX_STEPS}")
     table = codec.level_table(quality)
     delta = table.delta.to(codec.device)
     gc = codec.conditional
     y = codec.g_a(x)
     cond, _ = codec.condition(level, table)
-    z_hat = torch.round(codec.hyper.analysis(y, cond))
-    zi = z_hat.to(torch.int32)
+    zi = torch.round(codec.hyper.analysis(y, cond)).to(torch.int32)
     k = gc.quantize(y, level, delta, seed, frame_index)
     h, w = level.shape[-2:]
     # motion against the reference's decoded latent (float at the encoder only: the vectors are sent)
@@ -287,7 +290,7 @@ def encode_p(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int
                                                                                   codec.schedule_version,
                                                                                   codec.levels))
     C = k.shape[1]
-    bits = []
+    prm_c = None
     if codec.has_context:
         a = anchor_mask(h, w, codec.device)
         hp_a, tp_a = fr.both(prm_h)
@@ -297,10 +300,31 @@ def encode_p(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int
         tp = tuple(torch.where(a, p, q) for p, q in zip(tp_a, tp_b))
     else:
         hp, tp = fr.both(prm_h)
+    bits = []
     for prm in (hp, tp):
         sb = gc.symbol_bits((k - prm[2]).cpu().numpy(), prm[3].cpu().numpy()).reshape(C, h, w).sum(0)
         sb = np.pad(sb, ((0, nby * BLOCK - h), (0, nbx * BLOCK - w)))
         bits.append(sb.reshape(nby, BLOCK, nbx, BLOCK).sum((1, 3)))
+    cell, d = TemporalPrior.cells(hp[0], hp[3], fr.yr, level, fr.exact, fr.tabs)
+    u = ops.hashed_dither(tuple(k.shape), seed, frame_index, device=k.device).double()
+    return {"k": k, "z": zi, "level": level, "mv": mv, "prm_h": prm_h, "prm_c": prm_c, "hyper": hp,
+            "temporal": tp, "block_bits": bits, "cell": cell, "d": d, "mu_h": hp[0], "lam_h": hp[1], "u": u,
+            "lam_delta": fr.tabs[1][level.long()].expand_as(k)}
+
+
+@torch.no_grad()
+def encode_p(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int = 0, frame_index: int = 0,
+             steps: int | None = None, index: int = -1, stats: dict | None = None) -> tuple[bytes, Reference]:
+    """One P-frame's payload (version 6) and the reference state the decoder will have after it."""
+    from .model import MAX_STEPS
+    K = codec.steps if steps is None else int(steps)
+    if not 0 <= K <= MAX_STEPS:
+        raise ValueError(f"steps must be in 0..{MAX_STEPS}")
+    an = analyse(codec, frame, levels_u8, quality, ref, seed=seed, frame_index=frame_index)
+    k, zi, level, mv, prm_h, prm_c, bits = (an[n] for n in ("k", "z", "level", "mv", "prm_h", "prm_c", "block_bits"))
+    gc = codec.conditional
+    h, w = level.shape[-2:]
+    a = anchor_mask(h, w, codec.device)
     mode = torch.from_numpy((bits[1] < bits[0]).astype(np.int64)).to(codec.device)
     mv = mv * mode[..., None]
     # the final frame state with the chosen modes and vectors (what the decoder rebuilds)
