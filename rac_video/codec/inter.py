@@ -9,13 +9,14 @@ its importance-level map, its quality and its hyper-latent ẑ_ref.
 
 Per P-frame:
 
-1. **Motion** (encoder only, sent): one integer vector (dy, dx) ∈ [−R, R]² per BLOCK × BLOCK latent block,
-   chosen by block matching of y_t against ŷ_ref (cost Σ log2(1 + |y − ŷ_ref|/Δ), an estimate of bits),
+1. **Motion** (encoder only, sent): one vector (dy, dx) ∈ [−R, R]² in 1/SUB latent pixels per BLOCK × BLOCK
+   latent block, chosen by block matching of y_t against ŷ_ref (cost Σ log2(1 + |y − ŷ_ref|/Δ), an estimate of
+   bits; whole pixels, then the fractions),
    and a **mode** per block: 0 = intra (the hyperprior's (μ, λ), as an I-frame), 1 = temporal. The encoder
    picks the mode with the fewer exact coded bits.
 2. **Aligned reference** in fixed point: ŷ_ref = Δ_ref·(k_ref − u) in 2^−12 latent units (integer Δ·2^20 and
-   the 24-bit dither), gathered at (i + dy, j + dx) clamped to the latent; the reference's level map moves
-   with it. With the shared dither of a file (the pipeline's fixed dither counter), a static element at the
+   the 24-bit dither), interpolated bilinearly in integers at (i + dy, j + dx), edges replicated
+   (:func:`align`); the reference's level map moves with it (nearest). With the shared dither of a file (the pipeline's fixed dither counter), a static element at the
    same level quantizes to the same k in both frames, so its prediction is exact.
 3. **Temporal prior** (a learned integer table, :class:`TemporalPrior`): per element the features
    e = bucket of |ŷ_ref − μ_h|/Δ (8), the hyperprior's scale-index group (8), the level group ℓ/4 (4) and
@@ -55,12 +56,16 @@ P_PAYLOAD_VERSION = 6
 TEMPORAL_VERSION = 1
 BLOCK = 4            # latent pixels per motion block side (32 frame pixels at f = 8)
 SEARCH = 3           # vectors in [−SEARCH, SEARCH]² latent pixels
+SUB = 4              # vectors in 1/SUB latent pixel (2 frame pixels at f = 8), bilinear in integers
+MV_MAX = SEARCH * SUB
 E_BOUNDS = (4, 8, 16, 32, 64, 128, 256)     # |ŷ_ref − μ_h|/Δ bucket bounds, in 1/16 Δ
-N_E, N_SH, N_LV = len(E_BOUNDS) + 1, 8, 4
-CELLS = N_E * N_SH * N_LV * 2
+NB_BOUNDS = (1, 3, 7, 15, 31)              # Σ over the 4 anchor neighbours and channels of min(|ŷ − ŷ_ref|/Δ, 3)
+N_E, N_SH, N_LV, N_NB = len(E_BOUNDS) + 1, 8, 4, len(NB_BOUNDS) + 2     # the last NB bucket: an anchor
+NB_ANCHOR = N_NB - 1
+CELLS = N_E * N_SH * N_LV * 2 * N_NB
 W_ONE = 256
 R_MIN, R_MAX = -2048, 2048
-MV_PENALTY = 1.0     # the encoder's block-matching cost per unit of |dy| + |dx| (bits, roughly)
+MV_PENALTY = 0.25    # the encoder's block-matching cost per 1/SUB pixel of |dy| + |dx| (bits, roughly)
 _HDR = struct.Struct("<BBBBHHH")
 _LEN = struct.Struct("<I")
 _SIDE_INDEXES = 64 * MEAN_BUCKETS
@@ -105,15 +110,16 @@ class TemporalPrior:
     @classmethod
     def initial_state(cls) -> dict:
         """An untrained table (trust the reference where it agrees with the hyperprior): the training's start."""
-        e = torch.arange(N_E).view(N_E, 1, 1, 1).expand(N_E, N_SH, N_LV, 2)
-        exact = torch.arange(2).view(1, 1, 1, 2).expand(N_E, N_SH, N_LV, 2)
+        shape = (N_E, N_SH, N_LV, 2, N_NB)
+        e = torch.arange(N_E).view(N_E, 1, 1, 1, 1).expand(shape)
+        exact = torch.arange(2).view(1, 1, 1, 2, 1).expand(shape)
         w = torch.where(e <= 4, torch.full_like(e, W_ONE), torch.full_like(e, W_ONE // 2))
         r = torch.where(exact == 1, torch.full_like(e, -400), torch.full_like(e, -64))
         return cls.state(w, r)
 
     @staticmethod
-    def cells(mu_h, index_h, yr, lev_t, exact, tabs):
-        """The table cell of every element (int64) and d = ŷ_ref − μ_h."""
+    def cells(mu_h, index_h, yr, lev_t, exact, tabs, nb):
+        """The table cell of every element (int64) and d = ŷ_ref − μ_h; ``nb`` the neighbourhood bucket."""
         inv = tabs[0]
         lv = lev_t.long()
         d = yr - mu_h
@@ -122,13 +128,13 @@ class TemporalPrior:
         for b in E_BOUNDS:
             eb += (e16 >= b).to(torch.int64)
         sh = (index_h.to(torch.int64) // MEAN_BUCKETS) >> 3
-        return ((eb * N_SH + sh) * N_LV + (lv >> 2)) * 2 + exact.to(torch.int64), d
+        return (((eb * N_SH + sh) * N_LV + (lv >> 2)) * 2 + exact.to(torch.int64)) * N_NB + nb, d
 
-    def params(self, mu_h, lam_h, index_h, yr, lev_t, exact, tabs):
+    def params(self, mu_h, lam_h, index_h, yr, lev_t, exact, tabs, nb):
         """(μ, λ) int64 of the temporal prior from the hyperprior's (μ_h, λ_h, table index) and ŷ_ref."""
         lam_delta = tabs[1]
         lv = lev_t.long()
-        cell, d = self.cells(mu_h, index_h, yr, lev_t, exact, tabs)
+        cell, d = self.cells(mu_h, index_h, yr, lev_t, exact, tabs, nb)
         w, r = self.w[cell], self.r[cell]
         mu = (mu_h + ((w * d + 128) >> 8)).clamp(-_intnet.MU_LIMIT, _intnet.MU_LIMIT)
         lam = (lam_delta[lv] + r).clamp(_intnet.LAMBDA_MIN, _intnet.LAMBDA_MAX)
@@ -162,13 +168,35 @@ def y_fixed(k, level, quality, schedule_version, levels, seed, frame_index) -> t
     return ((num * d20 + (1 << 23)) >> 24).clamp(-_intnet.MU_LIMIT, _intnet.MU_LIMIT)
 
 
-def _source_index(mv: torch.Tensor, h: int, w: int):
-    """Per latent element the (row, col) it is predicted from: (i + dy, j + dx) of its block, clamped."""
-    dy = mv[..., 0].repeat_interleave(BLOCK, 0).repeat_interleave(BLOCK, 1)[:h, :w]
-    dx = mv[..., 1].repeat_interleave(BLOCK, 0).repeat_interleave(BLOCK, 1)[:h, :w]
+def align(x: torch.Tensor, mv: torch.Tensor, h: int, w: int):
+    """``x`` (1, C, h, w) moved by the block vectors ``mv`` (nby, nbx, 2) in 1/SUB latent pixels: element (i, j)
+    of block b takes x at (i, j) + mv[b], bilinear between the four nearest, the frame's edge replicated.
+    Integer ``x`` gives exact integers (⌊(Σ weight·x + SUB²/2) / SUB²⌋, weights in 0..SUB); a float one (the
+    encoder's search) the same formula in float. Also returns where the vector is zero."""
+    dy, dx = _expand_blocks(mv[..., 0], h, w), _expand_blocks(mv[..., 1], h, w)
     i = torch.arange(h, device=mv.device).view(-1, 1)
     j = torch.arange(w, device=mv.device).view(1, -1)
-    return (i + dy).clamp(0, h - 1), (j + dx).clamp(0, w - 1), (dy == 0) & (dx == 0)
+    iy, fy = i + torch.div(dy, SUB, rounding_mode="floor"), dy % SUB
+    ix, fx = j + torch.div(dx, SUB, rounding_mode="floor"), dx % SUB
+    r0, r1 = iy.clamp(0, h - 1), (iy + 1).clamp(0, h - 1)
+    c0, c1 = ix.clamp(0, w - 1), (ix + 1).clamp(0, w - 1)
+    wy0, wy1, wx0, wx1 = SUB - fy, fy, SUB - fx, fx
+    if not x.dtype.is_floating_point:
+        wy0, wy1, wx0, wx1 = (v.to(x.dtype) for v in (wy0, wy1, wx0, wx1))
+    acc = (wy0 * (wx0 * x[:, :, r0, c0] + wx1 * x[:, :, r0, c1]) + wy1 * (wx0 * x[:, :, r1, c0] + wx1 * x[:, :, r1, c1]))
+    if x.dtype.is_floating_point:
+        return acc / (SUB * SUB), (dy == 0) & (dx == 0)
+    return (acc + SUB * SUB // 2) // (SUB * SUB), (dy == 0) & (dx == 0)
+
+
+def align_nearest(x: torch.Tensor, mv: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """``x`` moved by the block vectors to the nearest latent pixel (for the level map)."""
+    dy, dx = _expand_blocks(mv[..., 0], h, w), _expand_blocks(mv[..., 1], h, w)
+    i = torch.arange(h, device=mv.device).view(-1, 1)
+    j = torch.arange(w, device=mv.device).view(1, -1)
+    r = (i + torch.div(dy + SUB // 2, SUB, rounding_mode="floor")).clamp(0, h - 1)
+    c = (j + torch.div(dx + SUB // 2, SUB, rounding_mode="floor")).clamp(0, w - 1)
+    return x[:, :, r, c]
 
 
 def _blocks(h, w):
@@ -187,9 +215,8 @@ class _Frame:
         sv, L = codec.schedule_version, codec.levels
         h, w = level.shape[-2:]
         yr = y_fixed(ref.k, ref.level, ref.quality, sv, L, seed, frame_index)
-        rows, cols, still = _source_index(mv, h, w)
-        self.yr = yr[:, :, rows, cols]
-        lev_r = ref.level[:, :, rows, cols]
+        self.yr, still = align(yr, mv, h, w)
+        lev_r = align_nearest(ref.level, mv, h, w)
         self.exact = (lev_r == level) & still
         self.tabs = _lambda_delta(quality, sv, L, level.device)
         self.temporal = _expand_blocks(mode, h, w).bool()[None, None]
@@ -199,15 +226,33 @@ class _Frame:
         return c.conditional.int_params(mu, lam, self.level, self.quality, c.schedule_version, c.levels, self.seed,
                                         self.fi)
 
-    def both(self, prm_h):
+    def neighbours(self, k):
+        """The neighbourhood bucket of every element from the anchors of ``k`` (int64 (1, 1, h, w)): how far
+        the four anchor neighbours' decoded ŷ moved from the aligned reference, Σ over channels of
+        min(⌊|ŷ − ŷ_ref|/Δ⌋, 3); NB_ANCHOR at the anchors themselves."""
+        c = self.codec
+        h, w = k.shape[-2:]
+        a = anchor_mask(h, w, k.device)
+        yk = y_fixed(k, self.level, self.quality, c.schedule_version, c.levels, self.seed, self.fi)
+        inv = self.tabs[0][self.level.long()]
+        e = (((yk - self.yr).abs() * inv) >> 44).clamp(0, 3)
+        e = torch.where(a, e, torch.zeros((), dtype=e.dtype, device=e.device)).sum(1, keepdim=True)
+        p = F.pad(e, (1, 1, 1, 1))
+        s = p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:]
+        nb = torch.zeros_like(s)
+        for b in NB_BOUNDS:
+            nb += (s >= b).to(torch.int64)
+        return torch.where(a, torch.full_like(nb, NB_ANCHOR), nb)
+
+    def both(self, prm_h, nb=NB_ANCHOR):
         """(hyper (μ, λ, offset, index), temporal (μ, λ, offset, index)) of the hyperprior's (or context's) params."""
         off_h, ix_h = self.int_params(*prm_h)
-        mu_t, lam_t = self.codec.temporal.params(*prm_h, ix_h, self.yr, self.level, self.exact, self.tabs)
+        mu_t, lam_t = self.codec.temporal.params(*prm_h, ix_h, self.yr, self.level, self.exact, self.tabs, nb)
         off_t, ix_t = self.int_params(mu_t, lam_t)
         return (*prm_h, off_h, ix_h), (mu_t, lam_t, off_t, ix_t)
 
-    def chosen(self, prm_h):
-        hp, tp = self.both(prm_h)
+    def chosen(self, prm_h, nb=NB_ANCHOR):
+        hp, tp = self.both(prm_h, nb)
         return tuple(torch.where(self.temporal, t, h) for h, t in zip(hp, tp))
 
 
@@ -241,23 +286,40 @@ def _z_temporal_indexes(dz: np.ndarray, tables) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------ motion (encoder)
-def motion_search(y, yref_hat, delta_map, search: int = SEARCH) -> torch.Tensor:
-    """(nby, nbx, 2) int64 block vectors minimising Σ log2(1 + |y − ŷ_ref(shifted)|/Δ) + MV_PENALTY·|v|₁."""
-    _, _, h, w = y.shape
+def motion_search(k, u, yref_hat, delta_map, search: int = SEARCH) -> torch.Tensor:
+    """(nby, nbx, 2) int64 block vectors (1/SUB latent pixels) minimising Σ log2(1 + |k − ⌊ŷ_ref(moved)/Δ + u + ½⌋|)
+    + MV_PENALTY·|v|₁ (the levels the moved reference predicts: with the shared dither a static element is
+    predicted exactly, which a distance in y would not reward): whole latent pixels first, then the
+    fractions around the best."""
+    _, _, h, w = k.shape
     nby, nbx = _blocks(h, w)
-    pad = F.pad(yref_hat, (search, search, search, search), mode="replicate")
     ph, pw = nby * BLOCK - h, nbx * BLOCK - w
+    kf = k.to(yref_hat.dtype)
+
+    def block_cost(moved):
+        c = torch.log2(1 + (kf - torch.floor(moved / delta_map + u + 0.5)).abs()).sum(1, keepdim=True)
+        return F.avg_pool2d(F.pad(c, (0, pw, 0, ph)), BLOCK)[0, 0] * BLOCK * BLOCK
+
+    pad = F.pad(yref_hat, (search, search, search, search), mode="replicate")
     costs, vecs = [], []
     for dy in range(-search, search + 1):
         for dx in range(-search, search + 1):
             s = pad[:, :, search + dy:search + dy + h, search + dx:search + dx + w]
-            c = torch.log2(1 + (y - s).abs() / delta_map).sum(1, keepdim=True)
-            c = F.pad(c, (0, pw, 0, ph))
-            costs.append(F.avg_pool2d(c, BLOCK)[0, 0] * BLOCK * BLOCK + MV_PENALTY * (abs(dy) + abs(dx)))
-            vecs.append((dy, dx))
-    best = torch.stack(costs).argmin(0)
-    v = torch.tensor(vecs, dtype=torch.int64, device=y.device)
-    return v[best]
+            costs.append(block_cost(s) + MV_PENALTY * SUB * (abs(dy) + abs(dx)))
+            vecs.append((dy * SUB, dx * SUB))
+    v = torch.tensor(vecs, dtype=torch.int64, device=k.device)
+    cost = torch.stack(costs)
+    best = v[cost.argmin(0)]
+    if SUB == 1:
+        return best
+    costs, cands = [], []
+    for oy in range(-SUB + 1, SUB):
+        for ox in range(-SUB + 1, SUB):
+            cand = (best + torch.tensor([oy, ox], device=k.device)).clamp(-search * SUB, search * SUB)
+            costs.append(block_cost(align(yref_hat, cand, h, w)[0]) + MV_PENALTY * cand.abs().sum(-1))
+            cands.append(cand)
+    pick = torch.stack(costs).argmin(0)
+    return torch.stack(cands)[pick, torch.arange(nby).view(-1, 1), torch.arange(nbx).view(1, -1)]
 
 
 # ------------------------------------------------------------------------------------------ encode / decode
@@ -282,7 +344,8 @@ def analyse(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int 
     # motion against the reference's decoded latent (float at the encoder only: the vectors are sent)
     ref_delta = codec.level_table(ref.quality).delta.to(codec.device)
     yref_hat = gc.dequantize(ref.k, ref.level, ref_delta, seed, frame_index)
-    mv = motion_search(y, yref_hat, delta[level.long()])
+    u = ops.hashed_dither(tuple(k.shape), seed, frame_index, device=k.device)
+    mv = motion_search(k, u, yref_hat, delta[level.long()])
     nby, nbx = _blocks(h, w)
     ones = torch.ones((nby, nbx), dtype=torch.int64, device=codec.device)
     fr = _Frame(codec, ref, level, quality, seed, frame_index, mv, ones)
@@ -295,21 +358,23 @@ def analyse(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int 
         a = anchor_mask(h, w, codec.device)
         hp_a, tp_a = fr.both(prm_h)
         prm_c, _, _ = codec.context_params(prm_h, k, cond, level, quality, seed, frame_index)
-        hp_b, tp_b = fr.both(prm_c)
+        nb = fr.neighbours(k)
+        hp_b, tp_b = fr.both(prm_c, nb)
         hp = tuple(torch.where(a, p, q) for p, q in zip(hp_a, hp_b))
         tp = tuple(torch.where(a, p, q) for p, q in zip(tp_a, tp_b))
     else:
         hp, tp = fr.both(prm_h)
+        nb = NB_ANCHOR
     bits = []
     for prm in (hp, tp):
         sb = gc.symbol_bits((k - prm[2]).cpu().numpy(), prm[3].cpu().numpy()).reshape(C, h, w).sum(0)
         sb = np.pad(sb, ((0, nby * BLOCK - h), (0, nbx * BLOCK - w)))
         bits.append(sb.reshape(nby, BLOCK, nbx, BLOCK).sum((1, 3)))
-    cell, d = TemporalPrior.cells(hp[0], hp[3], fr.yr, level, fr.exact, fr.tabs)
-    u = ops.hashed_dither(tuple(k.shape), seed, frame_index, device=k.device).double()
+    cell, d = TemporalPrior.cells(hp[0], hp[3], fr.yr, level, fr.exact, fr.tabs, nb)
+    u = u.double()
     return {"k": k, "z": zi, "level": level, "mv": mv, "prm_h": prm_h, "prm_c": prm_c, "hyper": hp,
             "temporal": tp, "block_bits": bits, "cell": cell, "d": d, "mu_h": hp[0], "lam_h": hp[1], "u": u,
-            "lam_delta": fr.tabs[1][level.long()].expand_as(k)}
+            "lam_delta": fr.tabs[1][level.long()].expand_as(k), "nb": nb}
 
 
 @torch.no_grad()
@@ -331,7 +396,7 @@ def encode_p(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int
     fr = _Frame(codec, ref, level, quality, seed, frame_index, mv, mode)
     if codec.has_context:
         _, _, off_a, ix_a = fr.chosen(prm_h)
-        mu_c, lam_c, off_b, ix_b = fr.chosen(prm_c)
+        mu_c, lam_c, off_b, ix_b = fr.chosen(prm_c, fr.neighbours(k))     # the final vectors' neighbourhoods
         streams = [((k - off_a)[a.expand_as(k)], ix_a[a.expand_as(k)]),
                    ((k - off_b)[~a.expand_as(k)], ix_b[~a.expand_as(k)])]
     else:
@@ -426,7 +491,7 @@ def decode_p(codec, payload: bytes, levels_u8, quality: int, ref: Reference | No
     try:
         side = gc.decompress(parts[0], np.repeat(np.asarray(sidx, np.int32), nb)).astype(np.int64)
         mode, dy, dx = side[:nb], side[nb:2 * nb], side[2 * nb:]
-        if mode.min() < 0 or mode.max() > 1 or np.abs(dy).max() > SEARCH or np.abs(dx).max() > SEARCH:
+        if mode.min() < 0 or mode.max() > 1 or np.abs(dy).max() > MV_MAX or np.abs(dx).max() > MV_MAX:
             raise PayloadError("corrupt P-frame payload: block mode or motion vector out of range")
         dev = codec.device
         mode_t = torch.from_numpy(mode.reshape(nby, nbx)).to(dev)
@@ -453,7 +518,7 @@ def decode_p(codec, payload: bytes, levels_u8, quality: int, ref: Reference | No
             k[a] = torch.from_numpy(gc.decompress(parts[2], ix[a].cpu().numpy()).reshape(-1)).to(dev) + off[a]
             cond, _ = codec.condition(level, codec.level_table(quality))
             prm_c, _, _ = codec.context_params(prm_h, k, cond, level, quality, seed, frame_index)
-            mu_b, lam_b, off, ix = fr.chosen(prm_c)
+            mu_b, lam_b, off, ix = fr.chosen(prm_c, fr.neighbours(k))
             k[~a] = torch.from_numpy(gc.decompress(parts[3], ix[~a].cpu().numpy()).reshape(-1)).to(dev) + off[~a]
             mu, lam = torch.where(a, mu_a, mu_b), torch.where(a, lam_a, lam_b)
     except BitstreamError as exc:

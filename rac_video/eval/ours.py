@@ -31,9 +31,10 @@ class OursMethod:
     integer = True
     param_name = "quality"
 
-    def __init__(self, *, model=None, uniform=False, levels=16, seed=0, steps=None, fps=25):
+    def __init__(self, *, model=None, uniform=False, levels=16, seed=0, steps=None, fps=25, gop=1):
         """``model``: a shipped model name (``rac_video/weights/`` or $RAC_VIDEO_WEIGHTS); None or
-        "default": the codec's default model."""
+        "default": the codec's default model. ``gop`` > 1: an intra frame every ``gop`` frames and P-frames
+        (``rac_video.codec.inter``, a model with a temporal prior) between them ("ours-p")."""
         ok, why = available()
         if not ok:
             raise BaselineError(f"our codec is not available: {why}")
@@ -48,7 +49,12 @@ class OursMethod:
         self.seed = int(seed)
         self.steps = steps
         self.fps = Fraction(fps).limit_denominator(1001)
-        self.name = "ours-uniform" if uniform else "ours"
+        self.gop = int(gop)
+        if self.gop < 1:
+            raise BaselineError(f"gop must be at least 1, got {gop}")
+        if self.gop > 1 and getattr(self.model, "temporal", None) is None:
+            raise BaselineError(f"model {self.model.name} has no temporal prior: gop {self.gop} needs one")
+        self.name = ("ours-uniform" if uniform else "ours") + ("-p" if self.gop > 1 else "")
         from .. import schedule
 
         self.lo, self.hi = 0.0, float(schedule.Q_MAX)
@@ -56,7 +62,7 @@ class OursMethod:
 
     def describe(self) -> dict:
         return {"name": self.name, "model": self.model.name, "weights_hash": self.model.weights_hash,
-                "uniform": self.uniform, "levels": self.levels, "seed": self.seed, "steps": self.steps,
+                "uniform": self.uniform, "levels": self.levels, "seed": self.seed, "steps": self.steps, "gop": self.gop,
                 "param": self.param_name}
 
     def encode(self, frames, importance=None, param=None, *, gaze=None) -> Encoded:
@@ -81,7 +87,9 @@ class OursMethod:
         settings = {"eval": True, "levels": self.levels, "seed": self.seed, "steps": self.steps}
         total = len(Header(self.model.name, self.model.weights_hash, W, H, self.fps.numerator, self.fps.denominator,
                            settings=settings).to_bytes())
-        packets = []
+        from ..codec import inter
+
+        packets, ref = [], None
         use_gaze = gaze is not None and not self.uniform
         for t in range(T):
             if use_gaze:
@@ -93,19 +101,39 @@ class OursMethod:
                 lv = np.asarray(levels_from_importance(imp[t], hw, levels=self.levels), dtype=np.uint8)
                 si = RasterLevels(lv, n_levels=self.levels)
             side = si.to_bytes()
-            payload = self.model.encode_frame(np.ascontiguousarray(f[t]), lv, q, seed=self.seed, frame_index=0)
-            pk = Packet(index=t, pts=t, quality=q, side_info=side, payload=payload, stream_id=1)  # as a file stores it (2.0)
+            fr = np.ascontiguousarray(f[t])
+            if t % self.gop:
+                payload, ref = inter.encode_p(self.model, fr, lv, q, ref, seed=self.seed, frame_index=0, index=t)
+            else:
+                payload = self.model.encode_frame(fr, lv, q, seed=self.seed, frame_index=0)
+                if self.gop > 1:
+                    k, _, _ = self.model.decode_levels(payload, lv, q, seed=self.seed, frame_index=0, height=H, width=W)
+                    ref = inter.intra_reference(self.model, payload, k, lv, q, height=H, width=W, index=t)
+            pk = Packet(index=t, pts=t, quality=q, side_info=side, payload=payload, stream_id=1,  # as a file stores it
+                        ref=t - 1 if t % self.gop else None)
             total += len(pk.to_bytes())
             packets.append(pk)
 
         def decode():
-            out = []
+            out, dref = [], None
             for pk in packets:
                 lv = from_bytes(pk.side_info).levels(hw)
-                out.append(self.model.decode_frame(pk.payload, lv, pk.quality, seed=self.seed, frame_index=0,
-                                                   height=H, width=W, steps=self.steps))
+                if self.gop == 1:
+                    out.append(self.model.decode_frame(pk.payload, lv, pk.quality, seed=self.seed, frame_index=0,
+                                                       height=H, width=W, steps=self.steps))
+                    continue
+                if pk.ref is None:
+                    k, prm, K = self.model.decode_levels(pk.payload, lv, pk.quality, seed=self.seed, frame_index=0,
+                                                         height=H, width=W)
+                    dref = inter.intra_reference(self.model, pk.payload, k, lv, pk.quality, height=H, width=W)
+                else:
+                    k, prm, K, dref = inter.decode_p(self.model, pk.payload, lv, pk.quality, dref, seed=self.seed,
+                                                     frame_index=0, height=H, width=W)
+                out.append(self.model.reconstruct(k, prm, lv, pk.quality, seed=self.seed, frame_index=0, height=H,
+                                                  width=W, steps=K if self.steps is None else self.steps))
             return np.stack(out)
 
         info = {"latent_hw": list(hw), "side_info": "gaze" if use_gaze else "raster", "container": True,
+                "gop": self.gop, "payload_bytes": [len(pk.payload) for pk in packets],
                 "side_info_bytes": sum(len(pk.side_info) for pk in packets)}
         return Encoded(nbytes=total, param=float(q), _decode=decode, info=info)

@@ -132,6 +132,11 @@ def default_qualities(n=4) -> list:
 
 def _make_method(name, cfg, fps):
     bcfg = cfg.get("baseline", {})
+    if name == "ours-p":        # P-frames (rac_video.codec.inter): [ours-p] gop, model in the config
+        from .ours import OursMethod
+
+        pcfg = {"gop": 12, **cfg.get("ours-p", {})}
+        return OursMethod(fps=fps, **pcfg)
     if name in ("ours", "ours-uniform"):
         from .ours import OursMethod
 
