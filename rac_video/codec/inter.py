@@ -12,8 +12,9 @@ Per P-frame:
 1. **Motion** (encoder only, sent): one vector (dy, dx) ∈ [−R, R]² in 1/SUB latent pixels per BLOCK × BLOCK
    latent block, chosen by block matching of y_t against ŷ_ref (cost Σ log2(1 + |y − ŷ_ref|/Δ), an estimate of
    bits; whole pixels, then the fractions),
-   and a **mode** per block: 0 = intra (the hyperprior's (μ, λ), as an I-frame), 1 = temporal. The encoder
-   picks the mode with the fewer exact coded bits.
+   and a **mode** per block: 0 = intra (the hyperprior's (μ, λ), as an I-frame), 1 or 2 = temporal with
+   table 1 or 2 (the second one trained for blocks that repeat almost exactly). The encoder picks the
+   vector (none, best whole-pixel, best fractional) and the mode with the fewest exact coded bits.
 2. **Aligned reference** in fixed point: ŷ_ref = Δ_ref·(k_ref − u) in 2^−12 latent units (integer Δ·2^20 and
    the 24-bit dither), interpolated bilinearly in integers at (i + dy, j + dx), edges replicated
    (:func:`align`); the reference's level map moves with it (nearest). With the shared dither of a file (the pipeline's fixed dither counter), a static element at the
@@ -62,7 +63,9 @@ E_BOUNDS = (4, 8, 16, 32, 64, 128, 256)     # |ŷ_ref − μ_h|/Δ bucket bounds
 NB_BOUNDS = (1, 3, 7, 15, 31)              # Σ over the 4 anchor neighbours and channels of min(|ŷ − ŷ_ref|/Δ, 3)
 N_E, N_SH, N_LV, N_NB = len(E_BOUNDS) + 1, 8, 4, len(NB_BOUNDS) + 2     # the last NB bucket: an anchor
 NB_ANCHOR = N_NB - 1
-CELLS = N_E * N_SH * N_LV * 2 * N_NB
+N_TABLES = 2                                # temporal modes 1 and 2: two tables, the block picks one
+BASE_CELLS = N_E * N_SH * N_LV * 2 * N_NB
+CELLS = N_TABLES * BASE_CELLS
 W_ONE = 256
 R_MIN, R_MAX = -2048, 2048
 MV_PENALTY = 0.25    # the encoder's block-matching cost per 1/SUB pixel of |dy| + |dx| (bits, roughly)
@@ -115,7 +118,9 @@ class TemporalPrior:
         exact = torch.arange(2).view(1, 1, 1, 2, 1).expand(shape)
         w = torch.where(e <= 4, torch.full_like(e, W_ONE), torch.full_like(e, W_ONE // 2))
         r = torch.where(exact == 1, torch.full_like(e, -400), torch.full_like(e, -64))
-        return cls.state(w, r)
+        # table 2 (mode 2): trust the reference more, with a narrower scale
+        w2, r2 = torch.full_like(e, W_ONE), torch.where(exact == 1, torch.full_like(e, -700), torch.full_like(e, -300))
+        return cls.state(torch.cat([w.reshape(-1), w2.reshape(-1)]), torch.cat([r.reshape(-1), r2.reshape(-1)]))
 
     @staticmethod
     def cells(mu_h, index_h, yr, lev_t, exact, tabs, nb):
@@ -130,11 +135,13 @@ class TemporalPrior:
         sh = (index_h.to(torch.int64) // MEAN_BUCKETS) >> 3
         return (((eb * N_SH + sh) * N_LV + (lv >> 2)) * 2 + exact.to(torch.int64)) * N_NB + nb, d
 
-    def params(self, mu_h, lam_h, index_h, yr, lev_t, exact, tabs, nb):
-        """(μ, λ) int64 of the temporal prior from the hyperprior's (μ_h, λ_h, table index) and ŷ_ref."""
+    def params(self, mu_h, lam_h, index_h, yr, lev_t, exact, tabs, nb, table: int = 0):
+        """(μ, λ) int64 of the temporal prior (table ``table``: mode table + 1) from the hyperprior's
+        (μ_h, λ_h, table index) and ŷ_ref."""
         lam_delta = tabs[1]
         lv = lev_t.long()
         cell, d = self.cells(mu_h, index_h, yr, lev_t, exact, tabs, nb)
+        cell = cell + table * BASE_CELLS
         w, r = self.w[cell], self.r[cell]
         mu = (mu_h + ((w * d + 128) >> 8)).clamp(-_intnet.MU_LIMIT, _intnet.MU_LIMIT)
         lam = (lam_delta[lv] + r).clamp(_intnet.LAMBDA_MIN, _intnet.LAMBDA_MAX)
@@ -219,7 +226,7 @@ class _Frame:
         lev_r = align_nearest(ref.level, mv, h, w)
         self.exact = (lev_r == level) & still
         self.tabs = _lambda_delta(quality, sv, L, level.device)
-        self.temporal = _expand_blocks(mode, h, w).bool()[None, None]
+        self.mode = _expand_blocks(mode, h, w)[None, None]
 
     def int_params(self, mu, lam):
         c = self.codec
@@ -245,15 +252,21 @@ class _Frame:
         return torch.where(a, torch.full_like(nb, NB_ANCHOR), nb)
 
     def both(self, prm_h, nb=NB_ANCHOR):
-        """(hyper (μ, λ, offset, index), temporal (μ, λ, offset, index)) of the hyperprior's (or context's) params."""
+        """hyper (μ, λ, offset, index) of the hyperprior's (or context's) params and the same under each
+        temporal table: [hyper, table 1, table 2] (modes 0, 1, 2)."""
         off_h, ix_h = self.int_params(*prm_h)
-        mu_t, lam_t = self.codec.temporal.params(*prm_h, ix_h, self.yr, self.level, self.exact, self.tabs, nb)
-        off_t, ix_t = self.int_params(mu_t, lam_t)
-        return (*prm_h, off_h, ix_h), (mu_t, lam_t, off_t, ix_t)
+        out = [(*prm_h, off_h, ix_h)]
+        for t in range(N_TABLES):
+            mu_t, lam_t = self.codec.temporal.params(*prm_h, ix_h, self.yr, self.level, self.exact, self.tabs, nb, t)
+            out.append((mu_t, lam_t, *self.int_params(mu_t, lam_t)))
+        return out
 
     def chosen(self, prm_h, nb=NB_ANCHOR):
-        hp, tp = self.both(prm_h, nb)
-        return tuple(torch.where(self.temporal, t, h) for h, t in zip(hp, tp))
+        modes = self.both(prm_h, nb)
+        out = modes[0]
+        for m in range(1, len(modes)):
+            out = tuple(torch.where(self.mode == m, t, o) for o, t in zip(out, modes[m]))
+        return out
 
 
 def _check(codec):
@@ -311,7 +324,7 @@ def motion_search(k, u, yref_hat, delta_map, search: int = SEARCH) -> torch.Tens
     cost = torch.stack(costs)
     best = v[cost.argmin(0)]
     if SUB == 1:
-        return best
+        return best, best
     costs, cands = [], []
     for oy in range(-SUB + 1, SUB):
         for ox in range(-SUB + 1, SUB):
@@ -319,7 +332,7 @@ def motion_search(k, u, yref_hat, delta_map, search: int = SEARCH) -> torch.Tens
             costs.append(block_cost(align(yref_hat, cand, h, w)[0]) + MV_PENALTY * cand.abs().sum(-1))
             cands.append(cand)
     pick = torch.stack(costs).argmin(0)
-    return torch.stack(cands)[pick, torch.arange(nby).view(-1, 1), torch.arange(nbx).view(1, -1)]
+    return best, torch.stack(cands)[pick, torch.arange(nby).view(-1, 1), torch.arange(nbx).view(1, -1)]
 
 
 # ------------------------------------------------------------------------------------------ encode / decode
@@ -345,35 +358,43 @@ def analyse(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int 
     ref_delta = codec.level_table(ref.quality).delta.to(codec.device)
     yref_hat = gc.dequantize(ref.k, ref.level, ref_delta, seed, frame_index)
     u = ops.hashed_dither(tuple(k.shape), seed, frame_index, device=k.device)
-    mv = motion_search(k, u, yref_hat, delta[level.long()])
     nby, nbx = _blocks(h, w)
-    ones = torch.ones((nby, nbx), dtype=torch.int64, device=codec.device)
-    fr = _Frame(codec, ref, level, quality, seed, frame_index, mv, ones)
     prm_h = codec.intnet.synthesis(zi.to(torch.int64), _intnet.integer_condition(level, quality,
                                                                                   codec.schedule_version,
                                                                                   codec.levels))
+    prm_c = codec.context_params(prm_h, k, cond, level, quality, seed, frame_index)[0] if codec.has_context else None
     C = k.shape[1]
-    prm_c = None
-    if codec.has_context:
-        a = anchor_mask(h, w, codec.device)
-        hp_a, tp_a = fr.both(prm_h)
-        prm_c, _, _ = codec.context_params(prm_h, k, cond, level, quality, seed, frame_index)
-        nb = fr.neighbours(k)
-        hp_b, tp_b = fr.both(prm_c, nb)
-        hp = tuple(torch.where(a, p, q) for p, q in zip(hp_a, hp_b))
-        tp = tuple(torch.where(a, p, q) for p, q in zip(tp_a, tp_b))
-    else:
-        hp, tp = fr.both(prm_h)
-        nb = NB_ANCHOR
-    bits = []
-    for prm in (hp, tp):
+
+    def block_bits(prm):
         sb = gc.symbol_bits((k - prm[2]).cpu().numpy(), prm[3].cpu().numpy()).reshape(C, h, w).sum(0)
         sb = np.pad(sb, ((0, nby * BLOCK - h), (0, nbx * BLOCK - w)))
-        bits.append(sb.reshape(nby, BLOCK, nbx, BLOCK).sum((1, 3)))
+        return sb.reshape(nby, BLOCK, nbx, BLOCK).sum((1, 3))
+
+    def evaluate(mv):
+        fr = _Frame(codec, ref, level, quality, seed, frame_index, mv, torch.ones((nby, nbx), dtype=torch.int64,
+                                                                                   device=codec.device))
+        if codec.has_context:
+            a = anchor_mask(h, w, codec.device)
+            nb = fr.neighbours(k)
+            modes = [tuple(torch.where(a, p, q) for p, q in zip(ma, mb))
+                     for ma, mb in zip(fr.both(prm_h), fr.both(prm_c, nb))]
+        else:
+            modes, nb = fr.both(prm_h), NB_ANCHOR
+        return fr, modes, nb
+
+    # candidate vectors per block (none, whole pixels, fractions): the one with the fewest exact bits
+    cands = [torch.zeros((nby, nbx, 2), dtype=torch.int64, device=codec.device),
+             *motion_search(k, u, yref_hat, delta[level.long()])]
+    cost = np.stack([np.min([block_bits(m) for m in evaluate(mv)[1][1:]], 0) for mv in cands])
+    pick = torch.from_numpy(cost.argmin(0)).to(codec.device)
+    mv = torch.stack(cands)[pick, torch.arange(nby).view(-1, 1), torch.arange(nbx).view(1, -1)]
+    fr, modes, nb = evaluate(mv)
+    hp = modes[0]
+    bits = [block_bits(m) for m in modes]
     cell, d = TemporalPrior.cells(hp[0], hp[3], fr.yr, level, fr.exact, fr.tabs, nb)
     u = u.double()
-    return {"k": k, "z": zi, "level": level, "mv": mv, "prm_h": prm_h, "prm_c": prm_c, "hyper": hp,
-            "temporal": tp, "block_bits": bits, "cell": cell, "d": d, "mu_h": hp[0], "lam_h": hp[1], "u": u,
+    return {"k": k, "z": zi, "level": level, "mv": mv, "prm_h": prm_h, "prm_c": prm_c, "modes": modes,
+            "block_bits": bits, "cell": cell, "d": d, "mu_h": hp[0], "lam_h": hp[1], "u": u,
             "lam_delta": fr.tabs[1][level.long()].expand_as(k), "nb": nb}
 
 
@@ -390,8 +411,8 @@ def encode_p(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int
     gc = codec.conditional
     h, w = level.shape[-2:]
     a = anchor_mask(h, w, codec.device)
-    mode = torch.from_numpy((bits[1] < bits[0]).astype(np.int64)).to(codec.device)
-    mv = mv * mode[..., None]
+    mode = torch.from_numpy(np.stack(bits).argmin(0).astype(np.int64)).to(codec.device)
+    mv = mv * (mode > 0)[..., None]
     # the final frame state with the chosen modes and vectors (what the decoder rebuilds)
     fr = _Frame(codec, ref, level, quality, seed, frame_index, mv, mode)
     if codec.has_context:
@@ -425,7 +446,7 @@ def encode_p(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int
     payload = (_HDR.pack(P_PAYLOAD_VERSION, K, flags, 0, *sidx) + zhead + b"".join(_LEN.pack(n) for n in lengths)
                + side_bytes + z_bytes + b"".join(y_bytes))
     if stats is not None:
-        stats.update({"temporal_blocks": int(mode.sum()), "blocks": int(mode.numel()), "z_temporal": bool(flags & 1),
+        stats.update({"temporal_blocks": int((mode > 0).sum()), "blocks": int(mode.numel()), "z_temporal": bool(flags & 1),
                       "side_bytes": len(side_bytes), "z_bytes": len(z_bytes), "y_bytes": sum(map(len, y_bytes))})
     return payload, Reference(k.to(torch.int32), level, int(quality), zi, index)
 
@@ -491,11 +512,11 @@ def decode_p(codec, payload: bytes, levels_u8, quality: int, ref: Reference | No
     try:
         side = gc.decompress(parts[0], np.repeat(np.asarray(sidx, np.int32), nb)).astype(np.int64)
         mode, dy, dx = side[:nb], side[nb:2 * nb], side[2 * nb:]
-        if mode.min() < 0 or mode.max() > 1 or np.abs(dy).max() > MV_MAX or np.abs(dx).max() > MV_MAX:
+        if mode.min() < 0 or mode.max() > N_TABLES or np.abs(dy).max() > MV_MAX or np.abs(dx).max() > MV_MAX:
             raise PayloadError("corrupt P-frame payload: block mode or motion vector out of range")
         dev = codec.device
         mode_t = torch.from_numpy(mode.reshape(nby, nbx)).to(dev)
-        mv = torch.from_numpy(np.stack([dy, dx], -1).reshape(nby, nbx, 2)).to(dev) * mode_t[..., None]
+        mv = torch.from_numpy(np.stack([dy, dx], -1).reshape(nby, nbx, 2)).to(dev) * (mode_t > 0)[..., None]
         zshape = (1, codec.z_prior.channels, h // HYPER_FACTOR, w // HYPER_FACTOR)
         if zsc is not None:
             zix = np.broadcast_to((zsc * MEAN_BUCKETS + MEAN_BUCKETS // 2).reshape(1, -1, 1, 1), zshape)

@@ -201,11 +201,14 @@ def fit(data, state, minutes, log, ckpt, lr=0.05):
     t0, step, last = time.time(), int(state.get("step", 0)), time.time()
     n = x.numel()
     while time.time() - t0 < 60 * minutes:
-        wgt = torch.sigmoid(wl)[cell]
-        scale = torch.exp(rho[cell] + rd).clamp_min(SCALE_MIN)
-        bits_t = _bits(x, a + wgt * b, scale)
-        blk_t = torch.zeros(nb, dtype=torch.float64).index_add_(0, blk, bits_t.double())
-        loss = torch.minimum(blk_t, blk_h).sum() / n
+        best = blk_h
+        for t in range(inter.N_TABLES):
+            c = cell + t * inter.BASE_CELLS
+            scale = torch.exp(rho[c] + rd).clamp_min(SCALE_MIN)
+            bits_t = _bits(x, a + torch.sigmoid(wl)[c] * b, scale)
+            blk_t = torch.zeros(nb, dtype=torch.float64).index_add_(0, blk, bits_t.double())
+            best = torch.minimum(best, blk_t)
+        loss = best.sum() / n
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -214,7 +217,7 @@ def fit(data, state, minutes, log, ckpt, lr=0.05):
             wl.clamp_(-8, 8)
         step += 1
         if step % 50 == 0 or time.time() - last > 60:
-            frac_t = float((blk_t < blk_h).double().mean())
+            frac_t = float((best < blk_h).double().mean())
             log(json.dumps({"step": step, "bits_per_element": float(loss), "intra_bits_per_element":
                             float(blk_h.sum() / n), "temporal_blocks": round(frac_t, 4),
                             "time": round(time.time() - t0, 1)}))
