@@ -283,8 +283,11 @@ class FrameDecoder:
                                        f"intra frame)")
                 k, prm, K, ref = inter.decode_p(c, pkt.payload, levels, pkt.quality, self.ref, seed=self.seed,
                                                 frame_index=self.dither_frame, height=H, width=W, index=pkt.index)
-            frame = c.reconstruct(k, prm, levels, pkt.quality, seed=self.seed, frame_index=self.dither_frame,
-                                  height=H, width=W, steps=K if self.steps is None else self.steps)
+            frame, y0 = inter.reconstruct(c, k, prm, levels, pkt.quality, seed=self.seed, frame_index=self.dither_frame,
+                                          height=H, width=W, steps=K if self.steps is None else self.steps,
+                                          ref=self.ref if pkt.ref is not None else None)
+            if ref is not None:
+                ref.y0 = y0
             self.ref = ref
             return frame
         except PayloadError as exc:

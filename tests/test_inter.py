@@ -234,3 +234,54 @@ def test_cli_gop_errors(tmp_path, capsys):
                  "--model", weights.DEFAULT_MODEL]) == 2
     assert "temporal prior" in capsys.readouterr().err
     assert not (tmp_path / "a.racv").exists()
+
+
+def test_shipped_p_model_builds_on_v6_and_its_intra_frames_are_v6s():
+    if "rac-tiny-v6p" not in weights.available():
+        pytest.skip("rac-tiny-v6p not installed")
+    rec = weights.read_record("rac-tiny-v6p")
+    assert rec["base"]["name"] == "rac-tiny-v6" and rec["bytes"] < 100_000
+    p, base = Codec("rac-tiny-v6p"), Codec("rac-tiny-v6")
+    assert p.temporal is not None and base.temporal is None and p.device_independent
+    frames = _clip(n=3, pan=1)
+    lv, q = _levels(p, frames[0]), 9
+    assert p.encode_frame(frames[0], lv, q) == base.encode_frame(frames[0], lv, q)
+    H, W = frames[0].shape[:2]
+    _, ref = _intra(p, frames[0], lv, q)
+    dref = ref
+    for f in frames[1:]:
+        payload, ref = inter.encode_p(p, f, lv, q, ref)
+        k, prm, K, dref = inter.decode_p(p, payload, lv, q, dref, height=H, width=W)
+        assert torch.equal(k, ref.k)
+        rec_p, y0 = inter.reconstruct(p, k, prm, lv, q, height=H, width=W, steps=K, ref=None)
+        # without holding, a P-frame reconstructs exactly as an I-frame of the same levels
+        kk, prm_i, _ = base.decode_levels(base.encode_frame(f, lv, q), lv, q, height=H, width=W)
+        assert torch.equal(kk, k)
+        assert np.array_equal(rec_p, base.reconstruct(kk, prm_i, lv, q, height=H, width=W, steps=K))
+
+
+def test_hold_keeps_the_reference_where_low_importance_levels_repeat(codec):
+    frames = _clip(n=2, pan=0)
+    H, W = frames[0].shape[:2]
+    lv = _levels(codec, frames[0], 2)                   # all low importance
+    q = 6
+    p0, ref = _intra(codec, frames[0], lv, q)
+    k0, prm0, K = codec.decode_levels(p0, lv, q, height=H, width=W)
+    _, ref.y0 = inter.reconstruct(codec, k0, prm0, lv, q, height=H, width=W, steps=K)
+    payload, _ = inter.encode_p(codec, frames[1], lv, q, ref)
+    k, prm, K, _ = inter.decode_p(codec, payload, lv, q, ref, height=H, width=W)
+    same = (k == ref.k)
+    assert same.float().mean() > 0.5
+    _, y_hold = inter.reconstruct(codec, k, prm, lv, q, height=H, width=W, steps=K, ref=ref)
+    _, y_free = inter.reconstruct(codec, k, prm, lv, q, height=H, width=W, steps=K, ref=ref, hold=False)
+    assert torch.equal(y_hold[same], ref.y0[same]) and torch.equal(y_hold[~same], y_free[~same])
+    lv_hi = _levels(codec, frames[0], 12)               # important content is never held
+    p0, ref = _intra(codec, frames[0], lv_hi, q)
+    k0, prm0, K = codec.decode_levels(p0, lv_hi, q, height=H, width=W)
+    _, ref.y0 = inter.reconstruct(codec, k0, prm0, lv_hi, q, height=H, width=W, steps=K)
+    payload, _ = inter.encode_p(codec, frames[1], lv_hi, q, ref)
+    k, prm, K, _ = inter.decode_p(codec, payload, lv_hi, q, ref, height=H, width=W)
+    assert (k == ref.k).float().mean() > 0.3
+    _, y_hi = inter.reconstruct(codec, k, prm, lv_hi, q, height=H, width=W, steps=K, ref=ref)
+    _, y_hi_free = inter.reconstruct(codec, k, prm, lv_hi, q, height=H, width=W, steps=K, ref=ref, hold=False)
+    assert torch.equal(y_hi, y_hi_free)

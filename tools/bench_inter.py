@@ -20,7 +20,6 @@ import time
 import tomllib
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +34,7 @@ def main(argv=None):
     p.add_argument("--qualities", default="4,7,10,13")
     p.add_argument("--frames", type=int, default=None)
     p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--no-hold", action="store_true", help="P-frames re-generate repeated content (inter.reconstruct)")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
@@ -47,7 +47,8 @@ def main(argv=None):
     cfg = tomllib.loads(Path(args.config).read_text().replace("{data}", args.data))
     thr = float(cfg.get("roi_threshold", 0.5))
     qs = [int(q) for q in args.qualities.split(",")]
-    results = {"command": " ".join(sys.argv), "model": args.model, "gop": args.gop, "sequences": {}}
+    results = {"command": " ".join(sys.argv), "model": args.model, "gop": args.gop, "hold": not args.no_hold,
+               "sequences": {}}
     for scfg in cfg["sequence"]:
         if args.sequence and scfg["name"] not in args.sequence:
             continue
@@ -58,7 +59,7 @@ def main(argv=None):
         T = len(seq.frames)
         out = {"frames": T, "fps": seq.fps, "curves": {}}
         for name, gop in (("intra", 1), ("p", args.gop)):
-            m = OursMethod(model=args.model, fps=seq.fps, gop=gop)
+            m = OursMethod(model=args.model, fps=seq.fps, gop=gop, hold=not args.no_hold)
             pts = []
             for q in qs:
                 enc = m.encode(seq.frames, seq.importance, q, gaze=gaze)

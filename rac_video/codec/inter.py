@@ -68,6 +68,9 @@ BASE_CELLS = N_E * N_SH * N_LV * 2 * N_NB
 CELLS = N_TABLES * BASE_CELLS
 W_ONE = 256
 R_MIN, R_MAX = -2048, 2048
+HOLD_BELOW_LEVEL = 8   # reconstruct(hold=True): only importance levels below this (importance < 0.5) hold still
+FUSION = "hyper"     # the decoder's posterior fusion params of P-frames (decode_p)
+MV_BITS = 10.0       # the encoder's estimate of what a non-zero vector costs in side information (bits)
 MV_PENALTY = 0.25    # the encoder's block-matching cost per 1/SUB pixel of |dy| + |dx| (bits, roughly)
 _HDR = struct.Struct("<BBBBHHH")
 _LEN = struct.Struct("<I")
@@ -86,6 +89,7 @@ class Reference:
     quality: int
     z: torch.Tensor          # int32 (1, Z, h/4, w/4): ẑ
     index: int = -1          # the frame's index in its stream (container bookkeeping)
+    y0: torch.Tensor | None = None   # the decoder's reconstructed latent (float; decoders only, see reconstruct)
 
 
 class TemporalPrior:
@@ -385,7 +389,8 @@ def analyse(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int 
     # candidate vectors per block (none, whole pixels, fractions): the one with the fewest exact bits
     cands = [torch.zeros((nby, nbx, 2), dtype=torch.int64, device=codec.device),
              *motion_search(k, u, yref_hat, delta[level.long()])]
-    cost = np.stack([np.min([block_bits(m) for m in evaluate(mv)[1][1:]], 0) for mv in cands])
+    cost = np.stack([np.min([block_bits(m) for m in evaluate(mv)[1][1:]], 0)
+                     + MV_BITS * (mv != 0).any(-1).cpu().numpy() for mv in cands])
     pick = torch.from_numpy(cost.argmin(0)).to(codec.device)
     mv = torch.stack(cands)[pick, torch.arange(nby).view(-1, 1), torch.arange(nbx).view(1, -1)]
     fr, modes, nb = evaluate(mv)
@@ -493,9 +498,12 @@ def _split(codec, payload: bytes):
 
 @torch.no_grad()
 def decode_p(codec, payload: bytes, levels_u8, quality: int, ref: Reference | None, *, seed: int = 0,
-             frame_index: int = 0, height: int, width: int, index: int = -1):
+             frame_index: int = 0, height: int, width: int, index: int = -1, fusion: str | None = None):
     """(k, params, K, Reference) of a P-frame: the entropy half (everything that decides symbols, integers
-    only); ``codec.reconstruct(k, params, ...)`` makes the picture."""
+    only); ``codec.reconstruct(k, params, ...)`` makes the picture. ``params``: the (μ, λ) the posterior
+    fusion uses — ``fusion`` "hyper" (default, ``FUSION``): the hyperprior's and context's, as an I-frame
+    of the same levels would have them (so a P-frame reconstructs exactly as that I-frame); "temporal": the
+    temporal prior's (pulls the reconstruction toward the reference where the prior is sure)."""
     from .model import PayloadError
     _check(codec)
     level = codec.level_map(levels_u8, height, width)
@@ -532,6 +540,7 @@ def decode_p(codec, payload: bytes, levels_u8, quality: int, ref: Reference | No
             mu, lam, off, ix = fr.chosen(prm_h)
             sym = gc.decompress(parts[2], ix.cpu().numpy())
             k = torch.from_numpy(sym).to(dev).view(1, C, h, w) + off
+            hyper = prm_h
         else:
             a = anchor_mask(h, w, dev).expand(1, C, h, w)
             mu_a, lam_a, off, ix = fr.chosen(prm_h)
@@ -542,10 +551,12 @@ def decode_p(codec, payload: bytes, levels_u8, quality: int, ref: Reference | No
             mu_b, lam_b, off, ix = fr.chosen(prm_c, fr.neighbours(k))
             k[~a] = torch.from_numpy(gc.decompress(parts[3], ix[~a].cpu().numpy()).reshape(-1)).to(dev) + off[~a]
             mu, lam = torch.where(a, mu_a, mu_b), torch.where(a, lam_a, lam_b)
+            hyper = (torch.where(a, prm_h[0], prm_c[0]), torch.where(a, prm_h[1], prm_c[1]))
     except BitstreamError as exc:
         raise PayloadError(f"corrupt P-frame payload: {exc}") from exc
     k = k.to(torch.int32)
-    return k, (mu, lam), K, Reference(k, level, int(quality), zi.to(torch.int32), index)
+    prm = hyper if (fusion or FUSION) == "hyper" else (mu, lam)
+    return k, prm, K, Reference(k, level, int(quality), zi.to(torch.int32), index)
 
 
 @torch.no_grad()
@@ -562,3 +573,28 @@ def intra_reference(codec, payload: bytes, k: torch.Tensor, levels_u8, quality: 
         from .model import PayloadError
         raise PayloadError(f"corrupt frame payload: {exc}") from exc
     return Reference(k.to(torch.int32), level, int(quality), torch.from_numpy(zi).to(codec.device), index)
+
+
+@torch.no_grad()
+def reconstruct(codec, k, prm, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0, height: int,
+                width: int, steps: int, ref: Reference | None = None, hold: bool = True):
+    """``Codec.reconstruct`` that also returns the reconstructed latent y₀, and (``hold``, a P-frame's
+    ``ref`` with its y₀) keeps the reference's y₀ wherever the element's levels repeat the reference's at
+    the same place (same k, same importance level: the same quantization bin) in the low-importance part
+    (level < HOLD_BELOW_LEVEL), so content that does not change is not re-generated differently in every
+    frame (less flicker where the denoiser synthesises) while the ROI is reconstructed as in an I-frame.
+    Pixels only: nothing here decides a symbol. (uint8 frame, y₀)."""
+    from .posterior import fuse_posterior
+    table = codec.level_table(quality)
+    level = codec.level_map(levels_u8, height, width)
+    gamma = table.gamma.to(codec.device)[level.long()]
+    delta = table.delta.to(codec.device)
+    y_hat = codec.conditional.dequantize(k, level, delta, seed, frame_index)
+    y0 = codec.denoise(y_hat, gamma, steps)
+    if codec.fusion:
+        mu, s = codec.gaussian_params(prm)
+        y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], codec.fusion)
+    if hold and ref is not None and ref.y0 is not None and ref.y0.shape == y0.shape:
+        same = (ref.k == k) & (ref.level == level) & (ref.quality == quality) & (level < HOLD_BELOW_LEVEL)
+        y0 = torch.where(same, ref.y0, y0)
+    return codec.synthesize(y0, height, width), y0

@@ -231,7 +231,7 @@ def fit(data, state, minutes, log, ckpt, lr=0.05):
 
 def export(run: Path, out_dir: Path, name: str, base: str) -> dict:
     from . import inter
-    from .weights import load_state, read_record, sha256
+    from .weights import load_state, sha256
     st = torch.load(run / "temporal.pt", map_location="cpu", weights_only=False)
     w = torch.round(torch.sigmoid(st["wl"].detach()) * inter.W_ONE)
     tstate = inter.TemporalPrior.state(w, st["r"].detach())
@@ -245,7 +245,7 @@ def export(run: Path, out_dir: Path, name: str, base: str) -> dict:
            "base": {"name": base, "sha256": base_record["sha256"], "modules": sorted(base_state)},
            **{k: base_record[k] for k in ("device_independent", "posterior_fusion", "rdoq", "steps") if k in base_record},
            "inter": {"payload_version": inter.P_PAYLOAD_VERSION, "temporal_version": inter.TEMPORAL_VERSION,
-                     "block": inter.BLOCK, "search": inter.SEARCH},
+                     "block": inter.BLOCK, "search": inter.SEARCH, "sub": inter.SUB},
            "exported": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
            "stages": {"temporal": {"steps": int(st.get("step", 0)), "pairs": int(st.get("pairs", 0)),
                                    "seconds": round(float(st.get("seconds", 0))),

@@ -31,10 +31,11 @@ class OursMethod:
     integer = True
     param_name = "quality"
 
-    def __init__(self, *, model=None, uniform=False, levels=16, seed=0, steps=None, fps=25, gop=1):
+    def __init__(self, *, model=None, uniform=False, levels=16, seed=0, steps=None, fps=25, gop=1, hold=True):
         """``model``: a shipped model name (``rac_video/weights/`` or $RAC_VIDEO_WEIGHTS); None or
         "default": the codec's default model. ``gop`` > 1: an intra frame every ``gop`` frames and P-frames
-        (``rac_video.codec.inter``, a model with a temporal prior) between them ("ours-p")."""
+        (``rac_video.codec.inter``, a model with a temporal prior) between them ("ours-p"); ``hold``: P-frames keep
+        the reference's reconstruction where their levels repeat it (``inter.reconstruct``)."""
         ok, why = available()
         if not ok:
             raise BaselineError(f"our codec is not available: {why}")
@@ -50,6 +51,7 @@ class OursMethod:
         self.steps = steps
         self.fps = Fraction(fps).limit_denominator(1001)
         self.gop = int(gop)
+        self.hold = bool(hold)
         if self.gop < 1:
             raise BaselineError(f"gop must be at least 1, got {gop}")
         if self.gop > 1 and getattr(self.model, "temporal", None) is None:
@@ -62,7 +64,7 @@ class OursMethod:
 
     def describe(self) -> dict:
         return {"name": self.name, "model": self.model.name, "weights_hash": self.model.weights_hash,
-                "uniform": self.uniform, "levels": self.levels, "seed": self.seed, "steps": self.steps, "gop": self.gop,
+                "uniform": self.uniform, "levels": self.levels, "seed": self.seed, "steps": self.steps, "gop": self.gop, "hold": self.hold,
                 "param": self.param_name}
 
     def encode(self, frames, importance=None, param=None, *, gaze=None) -> Encoded:
@@ -122,6 +124,7 @@ class OursMethod:
                     out.append(self.model.decode_frame(pk.payload, lv, pk.quality, seed=self.seed, frame_index=0,
                                                        height=H, width=W, steps=self.steps))
                     continue
+                prev = dref
                 if pk.ref is None:
                     k, prm, K = self.model.decode_levels(pk.payload, lv, pk.quality, seed=self.seed, frame_index=0,
                                                          height=H, width=W)
@@ -129,8 +132,10 @@ class OursMethod:
                 else:
                     k, prm, K, dref = inter.decode_p(self.model, pk.payload, lv, pk.quality, dref, seed=self.seed,
                                                      frame_index=0, height=H, width=W)
-                out.append(self.model.reconstruct(k, prm, lv, pk.quality, seed=self.seed, frame_index=0, height=H,
-                                                  width=W, steps=K if self.steps is None else self.steps))
+                rec, dref.y0 = inter.reconstruct(self.model, k, prm, lv, pk.quality, seed=self.seed, frame_index=0,
+                                                 height=H, width=W, steps=K if self.steps is None else self.steps,
+                                                 ref=prev if pk.ref is not None else None, hold=self.hold)
+                out.append(rec)
             return np.stack(out)
 
         info = {"latent_hw": list(hw), "side_info": "gaze" if use_gaze else "raster", "container": True,
