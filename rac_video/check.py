@@ -75,13 +75,29 @@ def _frames(path, device, max_frames):
 
 def frame_digests(path, *, device: str = "cpu", max_frames: int | None = None) -> list[dict]:
     """Per frame: {"index", "symbols": hash of k, "pixels": hash of the decoded frame} or {"index", "error"}."""
-    out = []
+    from .codec import inter
+
+    out, ref = [], None
     for idx, codec, payload, levels, q, seed, dframe, H, W in _frames(path, device, max_frames):
         try:
-            k, prm, K = codec.decode_levels(payload, levels, q, seed=seed, frame_index=dframe, height=H, width=W)
-            px = codec.reconstruct(k, prm, levels, q, seed=seed, frame_index=dframe, height=H, width=W, steps=K)
+            if inter.payload_is_p(payload):     # a P-frame: against the frame decoded before it
+                prev = ref
+                ref = None
+                k, prm, K, nref = inter.decode_p(codec, payload, levels, q, prev, seed=seed, frame_index=dframe,
+                                                 height=H, width=W, index=idx)
+            else:
+                prev = None
+                k, prm, K = codec.decode_levels(payload, levels, q, seed=seed, frame_index=dframe, height=H, width=W)
+                nref = (inter.intra_reference(codec, payload, k, levels, q, height=H, width=W, index=idx)
+                        if codec.temporal is not None else None)
+            px, y0 = inter.reconstruct(codec, k, prm, levels, q, seed=seed, frame_index=dframe, height=H, width=W,
+                                       steps=K, ref=prev)
+            if nref is not None:
+                nref.y0 = y0
+            ref = nref
             out.append({"index": idx, "symbols": _sha(k.cpu().numpy()), "pixels": _sha(px)})
         except Exception as exc:  # noqa: BLE001 — a failed decode is a finding, reported per frame
+            ref = None
             out.append({"index": idx, "error": f"{type(exc).__name__}: {exc}"})
     return out
 
