@@ -285,3 +285,21 @@ def test_hold_keeps_the_reference_where_low_importance_levels_repeat(codec):
     _, y_hi = inter.reconstruct(codec, k, prm, lv_hi, q, height=H, width=W, steps=K, ref=ref)
     _, y_hi_free = inter.reconstruct(codec, k, prm, lv_hi, q, height=H, width=W, steps=K, ref=ref, hold=False)
     assert torch.equal(y_hi, y_hi_free)
+
+
+def test_frame_encoder_intra_on_request_and_at_scene_cuts(codec):
+    from rac_video.importance.source import open_source
+
+    frames = _clip(n=4, pan=1)
+    H, W = frames[0].shape[:2]
+    enc = pipeline.FrameEncoder(codec, W, H, 10, pipeline.EncodeOptions(quality=8, model=codec.name, gop=10, steps=0))
+    src = open_source("uniform", (H, W), 10.0, levels=codec.levels)
+    kinds = []
+    for i, f in enumerate(frames):
+        if i == 2:
+            enc.request_intra()
+        kinds.append(enc.encode(f, src.step(f), i, i)[0].kind)
+    assert kinds == ["I", "P", "I", "P"]
+    other = np.ascontiguousarray(np.random.default_rng(5).integers(0, 256, frames[0].shape).astype(np.uint8))
+    pkt, st = enc.encode(other, src.step(other), 4, 4)      # nothing in common with the frame before
+    assert pkt.kind == "I" and st.get("scene_cut")
