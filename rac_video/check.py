@@ -91,7 +91,7 @@ def frame_digests(path, *, device: str = "cpu", max_frames: int | None = None) -
                 nref = (inter.intra_reference(codec, payload, k, levels, q, height=H, width=W, index=idx)
                         if codec.temporal is not None else None)
             px, y0 = inter.reconstruct(codec, k, prm, levels, q, seed=seed, frame_index=dframe, height=H, width=W,
-                                       steps=K, ref=prev)
+                                       steps=K, ref=prev, hold=nref.hold if nref is not None else None)
             if nref is not None:
                 nref.y0 = y0
             ref = nref

@@ -210,6 +210,8 @@ class FrameEncoder:
                                                 stats=pstats)
             if pstats["temporal_blocks"] < self.SCENE_CUT * pstats["blocks"]:
                 payload, pstats = None, {"scene_cut": True}
+            elif len(payload) >= pstats["intra_estimate"]:     # prediction does not pay: an I-frame
+                payload, pstats = None, {"p_not_smaller": True}
             else:
                 ref, self.since_intra = self.ref.index, self.since_intra + 1
         if payload is None:
@@ -221,7 +223,8 @@ class FrameEncoder:
                 H, W = self.height, self.width
                 k, _, _ = self.codec.decode_levels(payload, levels, q, seed=self.opts.seed, frame_index=DITHER_FRAME,
                                                    height=H, width=W)
-                ref_state = inter.intra_reference(self.codec, payload, k, levels, q, height=H, width=W, index=index)
+                ref_state = inter.intra_reference(self.codec, payload, k, levels, q, height=H, width=W, index=index,
+                                                  source=frame)
         self.ref = ref_state
         pkt = Packet(index=index, pts=pts, quality=q, side_info=side_bytes, payload=payload, ref=ref)
         nbytes = len(pkt.to_bytes())
@@ -285,7 +288,8 @@ class FrameDecoder:
                                                 frame_index=self.dither_frame, height=H, width=W, index=pkt.index)
             frame, y0 = inter.reconstruct(c, k, prm, levels, pkt.quality, seed=self.seed, frame_index=self.dither_frame,
                                           height=H, width=W, steps=K if self.steps is None else self.steps,
-                                          ref=self.ref if pkt.ref is not None else None)
+                                          ref=self.ref if pkt.ref is not None else None,
+                                          hold=ref.hold if ref is not None else None)
             if ref is not None:
                 ref.y0 = y0
             self.ref = ref

@@ -46,14 +46,15 @@ def decode_timing(model, seq, gaze, q, gop, repeat):
     n = min(T, gop)
     intra = [c.encode_frame(seq.frames[t], lvs[t], q) for t in range(n)]
     k, prm, K = c.decode_levels(intra[0], lvs[0], q, height=H, width=W)
-    ref = inter.intra_reference(c, intra[0], k, lvs[0], q, height=H, width=W)
+    ref = inter.intra_reference(c, intra[0], k, lvs[0], q, height=H, width=W, source=seq.frames[0])
     _, ref.y0 = inter.reconstruct(c, k, prm, lvs[0], q, height=H, width=W, steps=K)
     refs, pay = [], []
     for t in range(1, n):
-        p, _ = inter.encode_p(c, seq.frames[t], lvs[t], q, ref)
+        p, eref = inter.encode_p(c, seq.frames[t], lvs[t], q, ref)
         refs.append(ref)
         k, prm, K, nref = inter.decode_p(c, p, lvs[t], q, ref, height=H, width=W)
-        _, nref.y0 = inter.reconstruct(c, k, prm, lvs[t], q, height=H, width=W, steps=K, ref=ref)
+        _, nref.y0 = inter.reconstruct(c, k, prm, lvs[t], q, height=H, width=W, steps=K, ref=ref, hold=nref.hold)
+        nref.y = eref.y
         pay.append(p)
         ref = nref
     ti, tp = [], []
@@ -64,7 +65,7 @@ def decode_timing(model, seq, gaze, q, gop, repeat):
             c.reconstruct(k, prm, lvs[t], q, height=H, width=W, steps=K)
             t1 = time.perf_counter()
             k, prm, K, nref = inter.decode_p(c, pay[t - 1], lvs[t], q, refs[t - 1], height=H, width=W)
-            inter.reconstruct(c, k, prm, lvs[t], q, height=H, width=W, steps=K, ref=refs[t - 1])
+            inter.reconstruct(c, k, prm, lvs[t], q, height=H, width=W, steps=K, ref=refs[t - 1], hold=nref.hold)
             t2 = time.perf_counter()
             ti.append(t1 - t0)
             tp.append(t2 - t1)

@@ -13,7 +13,9 @@ Per P-frame:
    latent block, chosen by block matching of y_t against ŷ_ref (cost Σ log2(1 + |y − ŷ_ref|/Δ), an estimate of
    bits; whole pixels, then the fractions),
    and a **mode** per block: 0 = intra (the hyperprior's (μ, λ), as an I-frame), 1 or 2 = temporal with
-   table 1 or 2 (the second one trained for blocks that repeat almost exactly). The encoder picks the
+   table 1 or 2 (the second one trained for blocks that repeat almost exactly), 3 = table 2 without a
+   vector, and the decoder holds the reference's reconstruction where the levels repeat (:func:`reconstruct`;
+   set by the encoder for low-importance blocks whose source latent did not change). The encoder picks the
    vector (none, best whole-pixel, best fractional) and the mode with the fewest exact coded bits.
 2. **Aligned reference** in fixed point: ŷ_ref = Δ_ref·(k_ref − u) in 2^−12 latent units (integer Δ·2^20 and
    the 24-bit dither), interpolated bilinearly in integers at (i + dy, j + dx), edges replicated
@@ -68,7 +70,9 @@ BASE_CELLS = N_E * N_SH * N_LV * 2 * N_NB
 CELLS = N_TABLES * BASE_CELLS
 W_ONE = 256
 R_MIN, R_MAX = -2048, 2048
-HOLD_BELOW_LEVEL = 8   # reconstruct(hold=True): only importance levels below this (importance < 0.5) hold still
+HOLD_MODE = 3          # block mode 3: table 2, no vector, and the decoder holds repeated content (reconstruct)
+HOLD_BELOW_LEVEL = 8   # the encoder marks hold blocks only where every importance level is below this (< 0.5)
+HOLD_RMS = 0.1         # ... and the source's latent changed by at most this RMS since the reference's
 FUSION = "hyper"     # the decoder's posterior fusion params of P-frames (decode_p)
 MV_BITS = 10.0       # the encoder's estimate of what a non-zero vector costs in side information (bits)
 MV_PENALTY = 0.25    # the encoder's block-matching cost per 1/SUB pixel of |dy| + |dx| (bits, roughly)
@@ -90,6 +94,8 @@ class Reference:
     z: torch.Tensor          # int32 (1, Z, h/4, w/4): ẑ
     index: int = -1          # the frame's index in its stream (container bookkeeping)
     y0: torch.Tensor | None = None   # the decoder's reconstructed latent (float; decoders only, see reconstruct)
+    hold: torch.Tensor | None = None  # bool (1, 1, h, w): the P-frame's hold blocks (mode 3, see reconstruct)
+    y: torch.Tensor | None = None    # the encoder's latent of the frame's source (float; encoders only)
 
 
 class TemporalPrior:
@@ -230,7 +236,7 @@ class _Frame:
         lev_r = align_nearest(ref.level, mv, h, w)
         self.exact = (lev_r == level) & still
         self.tabs = _lambda_delta(quality, sv, L, level.device)
-        self.mode = _expand_blocks(mode, h, w)[None, None]
+        self.mode = _expand_blocks(torch.where(mode == HOLD_MODE, 2, mode), h, w)[None, None]   # hold: table 2
 
     def int_params(self, mu, lam):
         c = self.codec
@@ -398,7 +404,7 @@ def analyse(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int 
     bits = [block_bits(m) for m in modes]
     cell, d = TemporalPrior.cells(hp[0], hp[3], fr.yr, level, fr.exact, fr.tabs, nb)
     u = u.double()
-    return {"k": k, "z": zi, "level": level, "mv": mv, "prm_h": prm_h, "prm_c": prm_c, "modes": modes,
+    return {"k": k, "y": y, "z": zi, "level": level, "mv": mv, "prm_h": prm_h, "prm_c": prm_c, "modes": modes,
             "block_bits": bits, "cell": cell, "d": d, "mu_h": hp[0], "lam_h": hp[1], "u": u,
             "lam_delta": fr.tabs[1][level.long()].expand_as(k), "nb": nb}
 
@@ -418,6 +424,13 @@ def encode_p(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int
     a = anchor_mask(h, w, codec.device)
     mode = torch.from_numpy(np.stack(bits).argmin(0).astype(np.int64)).to(codec.device)
     mv = mv * (mode > 0)[..., None]
+    if ref.y is not None and ref.y.shape == an["y"].shape:   # hold: static low-importance blocks (the source says)
+        ph, pw = -h % BLOCK, -w % BLOCK
+        d2 = F.pad(((an["y"] - ref.y) ** 2).mean(1, keepdim=True), (0, pw, 0, ph))
+        rms = F.avg_pool2d(d2, BLOCK)[0, 0].sqrt()
+        low = F.max_pool2d(F.pad(level.float(), (0, pw, 0, ph), value=0), BLOCK)[0, 0] < HOLD_BELOW_LEVEL
+        still = (mode == 2) & (mv == 0).all(-1) & low & (rms <= HOLD_RMS)
+        mode = torch.where(still, torch.full_like(mode, HOLD_MODE), mode)
     # the final frame state with the chosen modes and vectors (what the decoder rebuilds)
     fr = _Frame(codec, ref, level, quality, seed, frame_index, mv, mode)
     if codec.has_context:
@@ -451,9 +464,14 @@ def encode_p(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int
     payload = (_HDR.pack(P_PAYLOAD_VERSION, K, flags, 0, *sidx) + zhead + b"".join(_LEN.pack(n) for n in lengths)
                + side_bytes + z_bytes + b"".join(y_bytes))
     if stats is not None:
-        stats.update({"temporal_blocks": int((mode > 0).sum()), "blocks": int(mode.numel()), "z_temporal": bool(flags & 1),
+        stats.update({"temporal_blocks": int((mode > 0).sum()), "hold_blocks": int((mode == HOLD_MODE).sum()),
+                      "blocks": int(mode.numel()), "z_temporal": bool(flags & 1),
+                      # what the same frame would take as an I-frame (its exact y bits under the hyperprior
+                      # and context, the ẑ stream, headers): callers code the frame intra when it is smaller
+                      "intra_estimate": int(math.ceil(float(bits[0].sum()) / 8)) + len(z_intra) + 24,
                       "side_bytes": len(side_bytes), "z_bytes": len(z_bytes), "y_bytes": sum(map(len, y_bytes))})
-    return payload, Reference(k.to(torch.int32), level, int(quality), zi, index)
+    hold = _expand_blocks(mode == HOLD_MODE, h, w)[None, None]
+    return payload, Reference(k.to(torch.int32), level, int(quality), zi, index, hold=hold, y=an["y"])
 
 
 def _check_ref(codec, ref: Reference, level):
@@ -520,11 +538,12 @@ def decode_p(codec, payload: bytes, levels_u8, quality: int, ref: Reference | No
     try:
         side = gc.decompress(parts[0], np.repeat(np.asarray(sidx, np.int32), nb)).astype(np.int64)
         mode, dy, dx = side[:nb], side[nb:2 * nb], side[2 * nb:]
-        if mode.min() < 0 or mode.max() > N_TABLES or np.abs(dy).max() > MV_MAX or np.abs(dx).max() > MV_MAX:
+        if mode.min() < 0 or mode.max() > HOLD_MODE or np.abs(dy).max() > MV_MAX or np.abs(dx).max() > MV_MAX:
             raise PayloadError("corrupt P-frame payload: block mode or motion vector out of range")
         dev = codec.device
         mode_t = torch.from_numpy(mode.reshape(nby, nbx)).to(dev)
-        mv = torch.from_numpy(np.stack([dy, dx], -1).reshape(nby, nbx, 2)).to(dev) * (mode_t > 0)[..., None]
+        moving = (mode_t > 0) & (mode_t < HOLD_MODE)
+        mv = torch.from_numpy(np.stack([dy, dx], -1).reshape(nby, nbx, 2)).to(dev) * moving[..., None]
         zshape = (1, codec.z_prior.channels, h // HYPER_FACTOR, w // HYPER_FACTOR)
         if zsc is not None:
             zix = np.broadcast_to((zsc * MEAN_BUCKETS + MEAN_BUCKETS // 2).reshape(1, -1, 1, 1), zshape)
@@ -556,12 +575,13 @@ def decode_p(codec, payload: bytes, levels_u8, quality: int, ref: Reference | No
         raise PayloadError(f"corrupt P-frame payload: {exc}") from exc
     k = k.to(torch.int32)
     prm = hyper if (fusion or FUSION) == "hyper" else (mu, lam)
-    return k, prm, K, Reference(k, level, int(quality), zi.to(torch.int32), index)
+    hold = _expand_blocks(mode_t == HOLD_MODE, h, w)[None, None]
+    return k, prm, K, Reference(k, level, int(quality), zi.to(torch.int32), index, hold=hold)
 
 
 @torch.no_grad()
 def intra_reference(codec, payload: bytes, k: torch.Tensor, levels_u8, quality: int, *, height: int, width: int,
-                    index: int = -1) -> Reference:
+                    index: int = -1, source=None) -> Reference:
     """The reference state after an I-frame: its decoded levels ``k`` (``Codec.decode_levels``) and its ẑ,
     read again from the payload (the ẑ stream alone: cheap)."""
     level = codec.level_map(levels_u8, height, width)
@@ -572,17 +592,19 @@ def intra_reference(codec, payload: bytes, k: torch.Tensor, levels_u8, quality: 
     except BitstreamError as exc:
         from .model import PayloadError
         raise PayloadError(f"corrupt frame payload: {exc}") from exc
-    return Reference(k.to(torch.int32), level, int(quality), torch.from_numpy(zi).to(codec.device), index)
+    y = codec.g_a(codec.frame_tensor(source)) if source is not None else None   # encoders: the hold decision
+    return Reference(k.to(torch.int32), level, int(quality), torch.from_numpy(zi).to(codec.device), index, y=y)
 
 
 @torch.no_grad()
 def reconstruct(codec, k, prm, levels_u8, quality: int, *, seed: int = 0, frame_index: int = 0, height: int,
-                width: int, steps: int, ref: Reference | None = None, hold: bool = True):
-    """``Codec.reconstruct`` that also returns the reconstructed latent y₀, and (``hold``, a P-frame's
-    ``ref`` with its y₀) keeps the reference's y₀ wherever the element's levels repeat the reference's at
-    the same place (same k, same importance level: the same quantization bin) in the low-importance part
-    (level < HOLD_BELOW_LEVEL), so content that does not change is not re-generated differently in every
-    frame (less flicker where the denoiser synthesises) while the ROI is reconstructed as in an I-frame.
+                width: int, steps: int, ref: Reference | None = None, hold: torch.Tensor | None = None):
+    """``Codec.reconstruct`` that also returns the reconstructed latent y₀, and, for a P-frame (``ref``: the
+    reference with its y₀, ``hold``: the P-frame's hold map, ``Reference.hold`` from ``decode_p``), keeps
+    the reference's y₀ in the hold blocks wherever the element's levels repeat the reference's (same k, same
+    importance level: the same quantization bin). The encoder marks hold blocks (mode 3) only in
+    low-importance regions whose source did not change, so static generated content is not re-synthesised
+    differently in every frame (less flicker), while moving content and the ROI reconstruct as in an I-frame.
     Pixels only: nothing here decides a symbol. (uint8 frame, y₀)."""
     from .posterior import fuse_posterior
     table = codec.level_table(quality)
@@ -594,7 +616,7 @@ def reconstruct(codec, k, prm, levels_u8, quality: int, *, seed: int = 0, frame_
     if codec.fusion:
         mu, s = codec.gaussian_params(prm)
         y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], codec.fusion)
-    if hold and ref is not None and ref.y0 is not None and ref.y0.shape == y0.shape:
-        same = (ref.k == k) & (ref.level == level) & (ref.quality == quality) & (level < HOLD_BELOW_LEVEL)
+    if hold is not None and ref is not None and ref.y0 is not None and ref.y0.shape == y0.shape:
+        same = (ref.k == k) & (ref.level == level) & (ref.quality == quality) & hold
         y0 = torch.where(same, ref.y0, y0)
     return codec.synthesize(y0, height, width), y0

@@ -104,15 +104,21 @@ class OursMethod:
                 si = RasterLevels(lv, n_levels=self.levels)
             side = si.to_bytes()
             fr = np.ascontiguousarray(f[t])
+            payload, st = None, {}
             if t % self.gop:
-                payload, ref = inter.encode_p(self.model, fr, lv, q, ref, seed=self.seed, frame_index=0, index=t)
-            else:
+                payload, pref = inter.encode_p(self.model, fr, lv, q, ref, seed=self.seed, frame_index=0, index=t,
+                                               stats=st)
+                if len(payload) >= st["intra_estimate"]:      # prediction does not pay: an I-frame
+                    payload = None
+                else:
+                    ref = pref
+            if payload is None:
                 payload = self.model.encode_frame(fr, lv, q, seed=self.seed, frame_index=0)
                 if self.gop > 1:
                     k, _, _ = self.model.decode_levels(payload, lv, q, seed=self.seed, frame_index=0, height=H, width=W)
-                    ref = inter.intra_reference(self.model, payload, k, lv, q, height=H, width=W, index=t)
+                    ref = inter.intra_reference(self.model, payload, k, lv, q, height=H, width=W, index=t, source=fr)
             pk = Packet(index=t, pts=t, quality=q, side_info=side, payload=payload, stream_id=1,  # as a file stores it
-                        ref=t - 1 if t % self.gop else None)
+                        ref=t - 1 if inter.payload_is_p(payload) else None)
             total += len(pk.to_bytes())
             packets.append(pk)
 
@@ -134,7 +140,8 @@ class OursMethod:
                                                      frame_index=0, height=H, width=W)
                 rec, dref.y0 = inter.reconstruct(self.model, k, prm, lv, pk.quality, seed=self.seed, frame_index=0,
                                                  height=H, width=W, steps=K if self.steps is None else self.steps,
-                                                 ref=prev if pk.ref is not None else None, hold=self.hold)
+                                                 ref=prev if pk.ref is not None else None,
+                                                 hold=dref.hold if self.hold else None)
                 out.append(rec)
             return np.stack(out)
 
