@@ -48,7 +48,8 @@ def _is_image(path) -> bool:
 
 
 def _frames(path, device, max_frames):
-    """Yield (index, codec, payload, levels, quality, seed, dither frame, height, width) of each frame."""
+    """Yield (index, reference index or None, codec, payload, levels, quality, seed, dither frame, height,
+    width) of each frame."""
     from .codec import load_model
     from .codec.image import parse_header
     from .importance import sideinfo
@@ -58,7 +59,7 @@ def _frames(path, device, max_frames):
         h = parse_header(data)
         codec = load_model(h["model"], device=device)
         levels = sideinfo.from_bytes(h["side_info"]).levels(codec.latent_hw(h["height"], h["width"]))
-        yield 0, codec, h["payload"], levels, h["quality"], h["seed"], 0, h["height"], h["width"]
+        yield 0, None, codec, h["payload"], levels, h["quality"], h["seed"], 0, h["height"], h["width"]
         return
     from .container import Reader
     from .pipeline import FrameDecoder
@@ -69,21 +70,23 @@ def _frames(path, device, max_frames):
             if max_frames is not None and n >= max_frames:
                 break
             levels = sideinfo.from_bytes(pkt.side_info).levels(dec.latent_hw)
-            yield (pkt.index, dec.codec, pkt.payload, levels, pkt.quality, dec.seed, dec.dither_frame,
+            yield (pkt.index, pkt.ref, dec.codec, pkt.payload, levels, pkt.quality, dec.seed, dec.dither_frame,
                    r.header.height, r.header.width)
 
 
 def frame_digests(path, *, device: str = "cpu", max_frames: int | None = None) -> list[dict]:
     """Per frame: {"index", "symbols": hash of k, "pixels": hash of the decoded frame} or {"index", "error"}."""
-    out = []
-    for idx, codec, payload, levels, q, seed, dither_frame, H, W in _frames(path, device, max_frames):
+    from .codec.inter import SequenceDecoder
+
+    out, seq = [], None
+    for idx, ref, codec, payload, levels, q, seed, dither_frame, H, W in _frames(path, device, max_frames):
+        if seq is None:
+            seq = SequenceDecoder(codec, seed=seed, dither_frame=dither_frame, height=H, width=W)
         try:
-            k, prm, K, masked = codec.decode_levels(payload, levels, q, seed=seed, dither_frame=dither_frame,
-                                                    height=H, width=W)
-            px = codec.reconstruct(k, prm, levels, q, seed=seed, dither_frame=dither_frame, height=H, width=W,
-                                   steps=K, masked=masked)
-            out.append({"index": idx, "symbols": _sha(k.cpu().numpy()), "pixels": _sha(px)})
+            d = seq.decode(payload, levels, q, index=idx, ref=ref)
+            out.append({"index": idx, "symbols": _sha(d.k.cpu().numpy()), "pixels": _sha(d.frame)})
         except Exception as exc:  # noqa: BLE001 — a failed decode is a finding, reported per frame
+            seq.forget()
             out.append({"index": idx, "error": f"{type(exc).__name__}: {exc}"})
     return out
 

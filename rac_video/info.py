@@ -69,6 +69,7 @@ def _models() -> dict:
         out[name] = {"default": name == DEFAULT_MODEL, "sha256": r.get("sha256", "")[:16], "bytes": r.get("bytes"),
                      "steps": r.get("steps", DEFAULT_STEPS), "posterior_fusion": r.get("posterior_fusion", 0.0),
                      "rdoq": r.get("rdoq", 0.0), "device_independent": bool(r.get("device_independent")),
+                     "p_frames": bool(r.get("inter")),            # a temporal prior: --gop > 1 works
                      **({"base": r["base"]["name"]} if r.get("base") else {})}
     return out
 
@@ -104,6 +105,7 @@ def format_text(info: dict) -> str:
             f"sha256 {m['sha256']}…, {m['bytes'] / 1e6:.1f} MB, K = {m['steps']}, c = {m['posterior_fusion']:g}, "
             f"α = {m['rdoq']:g}, "
             + ("device-independent" if m["device_independent"] else "device-dependent")
+            + (", P-frames (--gop)" if m.get("p_frames") else "")
             + (f", builds on {m['base']}" if m.get("base") else "")
             if "error" not in m else f"unreadable record: {m['error']}"))
     if info["env"]:

@@ -33,6 +33,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import arith, schedule
+from .codec import inter
 from .codec.model import MAX_STEPS, Codec, PayloadError, load_model
 from .codec.rdoq import check_alpha
 from .codec.realism import check_realism
@@ -53,6 +54,8 @@ class PipelineError(InvalidInputError):
     """A user-facing failure of encode/decode (bad input file, model mismatch, corrupt stream)."""
 
 
+MAX_GOP = 100000          # the longest GOP --gop takes
+STREAM_REFERENCES = 16    # reference states a stream keeps at each end (P-frames predict from an acknowledged one)
 MAX_FPS = 1000            # frame rates a stream may declare: (0, MAX_FPS] with a denominator <= MAX_FPS_DEN
 MAX_FPS_DEN = 1_000_000
 _MODEL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
@@ -129,6 +132,7 @@ class EncodeOptions:
     fps: float | None = None             # frame rate of an image folder (a video file has its own)
     queue_size: int = 4
     stream_id: int | None = None         # the .racv stream id in the header and every packet; None: random
+    gop: int = 1                         # an intra frame every gop frames, P-frames between (1: all intra)
 
     def check(self):
         if self.bitrate_kbps is None:
@@ -153,6 +157,13 @@ class EncodeOptions:
             raise ValueError(f"masked levels must be in 0..{schedule.DEFAULT_LEVELS - 1}, got {self.masked!r}")
         if self.stream_id is not None and not 1 <= int(self.stream_id) < 2**32:
             raise ValueError(f"stream id must be in [1, 2^32), got {self.stream_id!r}")
+        if isinstance(self.gop, bool) or not isinstance(self.gop, int) or not 1 <= self.gop <= MAX_GOP:
+            raise ValueError(f"gop must be an integer in 1..{MAX_GOP}, got {self.gop!r}")
+        if self.gop > 1 and self.bitrate_kbps is not None:
+            raise ValueError("--gop > 1 works with a constant quality (-q) only: the rate control estimates "
+                             "intra frames")
+        if self.gop > 1 and int(self.masked):
+            raise ValueError("masked levels (--masked) are coded in intra frames only: use --gop 1")
 
 
 def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: EncodeOptions) -> Header:
@@ -172,24 +183,45 @@ def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: Encod
                 "arith": "integer" if codec.device_independent else arith.arith_class(codec.device),
                 "rate_control": ({"mode": "bitrate", "target_kbps": float(opts.bitrate_kbps)}
                                  if opts.bitrate_kbps else {"mode": "quality", "quality": int(opts.quality)})}
+    if opts.gop > 1:                     # informational (packets say which frames are P and their reference)
+        settings["gop"] = int(opts.gop)
     return Header(model=codec.name, weights_hash=codec.weights_hash, width=int(width), height=int(height),
                   fps_num=fps.numerator, fps_den=fps.denominator, color="rgb24", settings=settings,
                   stream_id=None if opts.stream_id is None else int(opts.stream_id))
 
 
 class FrameEncoder:
-    """Frame + importance → :class:`~rac_video.container.Packet` (with per-frame stats)."""
+    """Frame + importance → :class:`~rac_video.container.Packet` (with per-frame stats).
 
-    def __init__(self, codec: Codec, width: int, height: int, fps, opts: EncodeOptions):
+    With ``opts.gop`` > 1 (a model with a temporal prior) frames between intra frames are P-frames
+    predicted from the frame before (``rac_video.codec.inter.SequenceEncoder``); an intra frame also comes
+    at a scene cut (a P-frame whose blocks almost all chose intra coding is coded again as an I-frame) and
+    on request (:meth:`request_intra`, or ``encode(..., intra=True)``). ``keep``: how many reference states
+    to keep (the stream predicts from the last acknowledged frame, not always the one before)."""
+
+    def __init__(self, codec: Codec, width: int, height: int, fps, opts: EncodeOptions, *, keep: int = 1):
         opts.check()
         self.codec, self.width, self.height, self.opts = codec, int(width), int(height), opts
         self.latent_hw = codec.latent_hw(height, width)
         self.rate = RateController(opts.bitrate_kbps, fps) if opts.bitrate_kbps else None
+        self.gop = int(opts.gop)
+        if self.gop > 1 and getattr(codec, "temporal", None) is None:
+            raise PipelineError(f"model {codec.name} has no temporal prior: --gop > 1 needs a model with one "
+                                f"(rac-video info lists them)")
+        self.seq = inter.SequenceEncoder(codec, gop=self.gop, seed=opts.seed, dither_frame=DITHER_FRAME,
+                                         steps=opts.steps, rdoq=opts.rdoq, colour=opts.colour,
+                                         masked=int(opts.masked), keep=keep)
+
+    def request_intra(self):
+        """Make the next frame an intra frame."""
+        self.seq.request_intra()
 
     def encode(self, frame: np.ndarray, importance: ImportanceFrame | sideinfo.SideInfo, index: int,
-               pts: int) -> tuple[Packet, dict]:
+               pts: int, *, intra: bool = False, ref: int | None = None) -> tuple[Packet, dict]:
         """One packet. ``importance``: the frame's :class:`ImportanceFrame`, or its side information
-        itself (what the stream builds from the newest gaze sample)."""
+        itself (what the stream builds from the newest gaze sample). ``intra``: code an intra frame;
+        ``ref``: the frame a P-frame predicts from (default: the frame before; the stream: the last frame
+        the client acknowledged)."""
         t0 = time.perf_counter()
         side = importance if isinstance(importance, sideinfo.SideInfo) else importance.side_info(self.latent_hw)
         side_bytes = side.to_bytes()
@@ -203,17 +235,16 @@ class FrameEncoder:
             q, est = self.rate.choose(lambda q: rate_fn(q) + overhead)
         else:
             q = int(self.opts.quality)
-        payload = self.codec.encode_frame(frame, levels_u8, q, seed=self.opts.seed, dither_frame=DITHER_FRAME,
-                                          steps=self.opts.steps, rdoq=self.opts.rdoq, colour=self.opts.colour,
-                                          masked=int(self.opts.masked))
-        pkt = Packet(index=index, pts=pts, quality=q, side_info=side_bytes, payload=payload)
+        payload, used, pstats = self.seq.encode(frame, levels_u8, q, index=index, ref=ref, intra=intra)
+        pkt = Packet(index=index, pts=pts, quality=q, side_info=side_bytes, payload=payload, ref=used)
         nbytes = len(pkt.to_bytes())
         if self.rate is not None:
             self.rate.update(8 * nbytes)
         stats = {"index": index, "quality": q, "bytes": nbytes, "payload_bytes": len(payload),
                  "side_info_bytes": len(side_bytes), "header_bytes": nbytes - len(payload) - len(side_bytes),
                  "estimated_bits": est, "encode_ms": 1e3 * (time.perf_counter() - t0),
-                 "mean_level": float(levels_u8.mean()) if levels_u8.size else 0.0}
+                 "mean_level": float(levels_u8.mean()) if levels_u8.size else 0.0, "type": pkt.kind,
+                 **({"ref": used} if used is not None else {}), **pstats}
         return pkt, stats
 
     def congested(self) -> None:
@@ -226,11 +257,14 @@ class FrameEncoder:
 class FrameDecoder:
     """:class:`~rac_video.container.Packet` → uint8 RGB frame, for the stream described by ``header``."""
 
-    def __init__(self, codec: Codec, header: Header, *, steps: int | None = None, realism: float | None = None):
+    def __init__(self, codec: Codec, header: Header, *, steps: int | None = None, realism: float | None = None,
+                 keep: int = 1):
         """``realism``: ρ for every frame (rac_video.codec.realism); None: the default the header records
         (0 for files written before the realism control). The noise of a realism decode is seeded by the
         stream's seed and dither frame, so a static background keeps the same generated texture from frame
-        to frame (no flicker) and every decode of the file is the same."""
+        to frame (no flicker) and every decode of the file is the same. P-frames decode against the state of
+        their reference frame (``rac_video.codec.inter.SequenceDecoder``); ``keep``: how many such states to
+        keep (the stream's reference is the last acknowledged frame)."""
         check_header(header)
         if header.model != codec.name or header.weights_hash != codec.weights_hash:
             raise ModelMismatchError(f"stream was encoded with {header.model} ({header.weights_hash[:16]}…), the "
@@ -249,6 +283,8 @@ class FrameDecoder:
             raise PipelineError(f"{exc} (in the stream header)" if realism is None else str(exc)) from None
         self.arith_mismatch = None if codec.device_independent else arith.warn_if_mismatch(s.get("arith"),
                                                                                              codec.device)
+        self.seq = inter.SequenceDecoder(codec, seed=self.seed, dither_frame=self.dither_frame, height=header.height,
+                                         width=header.width, steps=self.steps, realism=self.realism, keep=keep)
 
     def decode(self, pkt: Packet) -> np.ndarray:
         try:
@@ -264,9 +300,7 @@ class FrameDecoder:
         if not 0 <= pkt.quality <= schedule.Q_MAX:
             raise CorruptPacketError(f"frame {pkt.index}: quality {pkt.quality} out of range", frame=pkt.index)
         try:
-            return self.codec.decode_frame(pkt.payload, levels_u8, pkt.quality, seed=self.seed,
-                                           dither_frame=self.dither_frame, height=self.header.height,
-                                           width=self.header.width, steps=self.steps, realism=self.realism)
+            return self.seq.decode(pkt.payload, levels_u8, pkt.quality, index=pkt.index, ref=pkt.ref).frame
         except PayloadError as exc:
             cause = f" (likely cause: {self.arith_mismatch})" if self.arith_mismatch else ""
             raise CorruptPacketError(f"frame {pkt.index}: {exc}{cause}", frame=pkt.index) from exc
@@ -426,6 +460,7 @@ def _summary(header: Header, stats, seconds, file_bytes, opts) -> dict:
            "bpp": 8 * file_bytes / (n * header.width * header.height), "kbps": kbps,
            "encode_seconds": seconds, "encode_fps": n / seconds if seconds > 0 else None,
            "quality_mean": float(np.mean([s["quality"] for s in stats])), "settings": header.settings,
+           "p_frames": sum(s.get("type") == "P" for s in stats),
            "per_frame": stats}
     if opts.bitrate_kbps:
         out["target_kbps"] = float(opts.bitrate_kbps)

@@ -23,7 +23,9 @@ class _Codec:
     def latent_hw(self, H, W):
         return (H + 7) // 8, (W + 7) // 8
 
-    def encode_frame(self, frame, levels, quality, *, seed, dither_frame=0):
+    def encode_frame(self, frame, levels, quality, *, seed, dither_frame=0, **settings):
+        # the settings SequenceEncoder passes on (steps, rdoq, colour, masked) at their defaults
+        assert settings.get("masked", 0) == 0 and settings.get("steps") is None
         assert dither_frame == 0 and levels.dtype == np.uint8
         step = max(1, 64 - quality)
         q = (frame[::8, ::8] // step).astype(np.uint8)
@@ -31,7 +33,7 @@ class _Codec:
         q = np.where(np.kron(levels, np.ones((1, 1), np.uint8))[..., None] > 7, q, q // 2 * 2)
         return struct.pack("<B", step) + q.tobytes()
 
-    def decode_frame(self, payload, levels, quality, *, seed, dither_frame=0, height, width, steps=None):
+    def decode_frame(self, payload, levels, quality, *, seed, dither_frame=0, height, width, steps=None, **_):
         step = payload[0]
         h, w = self.latent_hw(height, width)
         q = np.frombuffer(payload[1:], np.uint8).reshape(h, w, 3)
@@ -41,8 +43,11 @@ class _Codec:
 
 @pytest.fixture
 def fake_modules(monkeypatch):
+    from rac_video.codec import inter     # the real sequence coder, around the fake frame codec
+
     codec = types.ModuleType("rac_video.codec")
     codec.load_model = lambda name="default": _Codec()
+    codec.inter = inter
     sched = types.ModuleType("rac_video.schedule")
     sched.Q_MAX = 63
     for name, mod in [("rac_video.codec", codec), ("rac_video.schedule", sched)]:

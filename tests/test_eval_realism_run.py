@@ -31,8 +31,11 @@ class _RealismCodec(_Codec):
 
 
 def _fake(monkeypatch, codec_cls):
+    from rac_video.codec import inter     # the real sequence coder, around the fake frame codec
+
     codec = types.ModuleType("rac_video.codec")
     codec.load_model = lambda name="default": codec_cls()
+    codec.inter = inter
     sched = types.ModuleType("rac_video.schedule")
     sched.Q_MAX = 63
     for name, mod in [("rac_video.codec", codec), ("rac_video.schedule", sched)]:

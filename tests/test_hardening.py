@@ -407,3 +407,26 @@ def test_trailer_of_another_stream_is_damage():
     c = encode(packets(2))
     assert a[:ha] != c[:ha]                     # two encodes of the same frames: different ids
     assert plan(a[:ha] + c[ha:])[0].damaged     # ... so their packets and trailer never pass as A's
+
+
+def test_index_trailer_count_never_sizes_a_read():
+    """Fuzzer finding (seed 102, case 12164, 239 bytes): an index trailer whose entry count field says
+    2^26 made the reader ask the file for ~1.3 GB in one read (MemoryError under a 2 GB address-space
+    limit). Reads are now capped, so the cost follows the file's real size."""
+    from rac_video.container.format import INDEX_MAGIC, MAX_INDEX_ENTRIES
+    from rac_video.container.reader import _MAX_READ
+
+    data = bytearray(encode(packets(2)))
+    at = bytes(data).rfind(INDEX_MAGIC)
+    data[at + 4:at + 8] = struct.pack("<I", MAX_INDEX_ENTRIES)
+
+    class Recording(io.BytesIO):
+        asked = 0
+
+        def read1(self, n=-1):
+            Recording.asked = max(Recording.asked, n)
+            return super().read1(n)
+
+    p = FramePlan(Reader(Recording(bytes(data)), skip_damaged=True))
+    assert [i for i, pk in p if pk is not None] == [0, 1] and p.damaged
+    assert 0 < Recording.asked <= _MAX_READ

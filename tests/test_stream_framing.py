@@ -93,7 +93,7 @@ def test_ack_lines():
     with pytest.raises(ValueError):
         framing.parse_gaze(framing.ack_line(3).strip(), (416, 240))
     acks = []
-    box = GazeInbox((416, 240), on_ack=lambda i, t: acks.append((i, t)))
+    box = GazeInbox((416, 240), on_ack=lambda i, t, dec: acks.append((i, t)))
     box.feed(b'{"ack": 5}', 2.0)
     box.feed(b'{"ack": "x"}', 2.0)
     assert acks == [(5, 2.0)] and box.bad == 1 and box.latest is None

@@ -119,3 +119,32 @@ def test_stream_packets_are_the_file_packets(tmp_path, weights_env, monkeypatch,
     assert stream_settings == file_header.settings
     assert (client.header.model, client.header.weights_hash, client.header.stream_id) == \
         (file_header.model, file_header.weights_hash, file_header.stream_id)
+
+
+@pytest.mark.skipif("rac-tiny-v6p" not in __import__("rac_video.codec.weights", fromlist=["available"]).available(),
+                    reason="shipped weights absent")
+@pytest.mark.parametrize("loss", [0.0, 0.3])
+def test_stream_p_frames_predict_from_decoded_frames(monkeypatch, loss):
+    """``--gop`` > 1: P-frames predict from the newest frame the client reported decoded, so a lost packet
+    never makes a later frame undecodable (it costs itself only), and the packets say which frame they
+    predict from."""
+    from rac_video.codec import inter
+    from rac_video.stream.netem import NetEmConfig
+
+    scfg = ServerConfig(size=(96, 64), fps=10, count=14, model="rac-tiny-v6p", quality=6, realtime=False, gop=100,
+                        netem=NetEmConfig(delay_s=0.01, loss=loss, seed=3))
+    client, server, received = _stream(scfg, monkeypatch)
+    c = client.stats.counts
+    report = client.server_reports[0]
+    assert report["gop"] == 100 and report["frame_types"].get("p", 0) >= 3, report
+    assert c.get("decode_errors", 0) == 0 and c["received"] == len(received)
+    if loss:
+        assert c.get("lost_in_network", 0) >= 1
+    from rac_video.container import unpack_packet
+
+    refs = {}
+    for i, b in received.items():
+        pk = unpack_packet(b)[0]
+        assert (pk.ref is not None) == inter.payload_is_p(pk.payload)
+        refs[i] = pk.ref
+    assert all(r in received and r < i for i, r in refs.items() if r is not None)   # a frame the client had

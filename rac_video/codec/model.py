@@ -61,6 +61,7 @@ from ..entropy.models import FactorizedPrior, GaussianConditional
 from ..entropy.rans import BitstreamError
 from ..errors import CorruptStreamError
 from . import colour as _colour
+from . import inter as _inter
 from . import rdoq as _rdoq
 from .autoencoder import FACTOR
 from .context import anchor_mask
@@ -96,6 +97,43 @@ class LatentLevels(NamedTuple):
     params: tuple
     steps: int
     masked: int = 0
+
+
+def payload_extensions(payload: bytes, start: int, levels: int) -> tuple[bytes | None, int, int]:
+    """The optional parts after a frame payload's fixed header at ``start`` that its version byte's flag bits
+    announce, for I- and P-frames alike: (colour layer or None, masked levels M (0: none), where the rest
+    starts). PayloadError when they are cut or out of range."""
+    layer, masked = None, 0
+    if payload[0] & COLOUR_FLAG:
+        if len(payload) < start + _COLOUR_LEN.size:
+            raise PayloadError("frame payload is cut inside its colour layer")
+        (n,) = _COLOUR_LEN.unpack_from(payload, start)
+        start += _COLOUR_LEN.size
+        layer, start = payload[start:start + n], start + n
+        if len(layer) != n:
+            raise PayloadError("frame payload is cut inside its colour layer")
+    if payload[0] & MASKED_FLAG:
+        if len(payload) < start + 1 or not 0 < payload[start] < levels:
+            raise PayloadError("frame payload's masked levels are missing or out of range")
+        masked, start = payload[start], start + 1
+    return layer, masked, start
+
+
+def colour_extension(frame) -> bytes:
+    """The colour layer of ``frame`` as a payload carries it (after the fixed header; COLOUR_FLAG set)."""
+    layer = _colour.encode(np.asarray(frame))
+    return _COLOUR_LEN.pack(len(layer)) + layer
+
+
+def apply_colour_layer(rec: np.ndarray, layer: bytes | None, height: int, width: int) -> np.ndarray:
+    """The decoded picture with a payload's colour layer applied (``layer`` None: unchanged)."""
+    if layer is None:
+        return rec
+    try:
+        target = _colour.decode(layer, height, width)
+    except _colour.ColourLayerError as exc:
+        raise PayloadError(f"corrupt frame payload: {exc}") from exc
+    return _colour.apply(rec, target)
 
 
 class Codec:
@@ -136,6 +174,8 @@ class Codec:
         self.intnet = _intnet.IntNet(state["intnet"], self.device) if "intnet" in state else None
         # the realism synthesis transform (rac_video.codec.realism), where the model ships one
         self.g_s_real = modules.get("g_s_real")
+        # the integer temporal prior of P-frames (rac_video.codec.inter), for models that have one
+        self.temporal = _inter.TemporalPrior(state["temporal"], self.device) if "temporal" in state else None
         self.latent_channels = C
         self.conditional = GaussianConditional()
         self._z_prior_cache = None
@@ -326,8 +366,7 @@ class Codec:
         flags = (COLOUR_FLAG if colour else 0) | (MASKED_FLAG if masked else 0)
         head = self._hdr.pack(self.payload_version | flags, K, *lengths)
         if colour:
-            layer = _colour.encode(np.asarray(frame))
-            head += _COLOUR_LEN.pack(len(layer)) + layer
+            head += colour_extension(frame)
         if masked:
             head += bytes([masked])
         return head + z_bytes + b"".join(y_streams)
@@ -343,20 +382,7 @@ class Codec:
             raise PayloadError(f"frame payload version {payload[0] & ~(COLOUR_FLAG | MASKED_FLAG)} (this model "
                                f"decodes {self.payload_version})")
         _, K, *lengths = hdr.unpack_from(payload)
-        start, layer = hdr.size, None
-        if payload[0] & COLOUR_FLAG:
-            if len(payload) < start + _COLOUR_LEN.size:
-                raise PayloadError("frame payload is cut inside its colour layer")
-            (n,) = _COLOUR_LEN.unpack_from(payload, start)
-            start += _COLOUR_LEN.size
-            layer, start = payload[start:start + n], start + n
-            if len(layer) != n:
-                raise PayloadError("frame payload is cut inside its colour layer")
-        masked = 0
-        if payload[0] & MASKED_FLAG:
-            if len(payload) < start + 1 or not 0 < payload[start] < self.levels:
-                raise PayloadError("frame payload's masked levels are missing or out of range")
-            masked, start = payload[start], start + 1
+        layer, masked, start = payload_extensions(payload, hdr.size, self.levels)
         if K > MAX_STEPS or sum(lengths) > len(payload) - start:
             raise PayloadError("frame payload header is inconsistent (steps or length out of range)")
         ends = np.cumsum([start, *lengths]).tolist()
@@ -420,23 +446,22 @@ class Codec:
                                                height=height, width=width)
         rec = self.reconstruct(k, prm, levels_u8, quality, seed=seed, dither_frame=dither_frame, height=height,
                                width=width, steps=K if steps is None else steps, realism=realism, masked=masked)
-        layer = self._split_payload(payload)[3]
-        if layer is None:
-            return rec
-        try:
-            target = _colour.decode(layer, height, width)
-        except _colour.ColourLayerError as exc:
-            raise PayloadError(f"corrupt frame payload: {exc}") from exc
-        return _colour.apply(rec, target)
+        return apply_colour_layer(rec, self._split_payload(payload)[3], height, width)
 
     @torch.no_grad()
     def reconstruct(self, k, prm, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0, height: int,
-                    width: int, steps: int, realism: float = 0.0, masked: int = 0) -> np.ndarray:
+                    width: int, steps: int, realism: float = 0.0, masked: int = 0, hold: tuple | None = None,
+                    return_latent: bool = False):
         """The generative half of ``decode_frame``: ŷ = Δ(k − u), K elementwise DDIM steps, the posterior
         fusion (models that have it) and g_s; with ``realism`` ρ > 0, the sampled variant of each step
         (rac_video.codec.realism). ``masked`` (the payload's M, ``LatentLevels.masked``): the masked
         levels' elements start from the entropy model's mean μ, and the fidelity decode keeps μ there
-        (module docstring); the realism decode samples them like any element of their level."""
+        (module docstring); the realism decode samples them like any element of their level.
+
+        ``hold`` (P-frames, rac_video.codec.inter): (y_ref, where) — the reconstructed latent of the reference
+        frame and a bool map; there the latent that g_s sees is y_ref's (static generated content is not
+        re-synthesised differently in every frame). ``return_latent``: return (pixels, that latent) — what a
+        later P-frame holds. Pixels only: nothing here decides a symbol."""
         rho = check_realism(realism)
         table = self.level_table(quality)
         level = self.level_map(levels_u8, height, width)
@@ -450,6 +475,16 @@ class Codec:
         if m is not None:
             y_hat = torch.where(m, mu.to(y_hat.dtype), y_hat)
         w = realism_weight(level, self.levels, rho) if rho else None
+
+        def held(y):
+            if hold is None or hold[0] is None or hold[0].shape != y.shape:
+                return y
+            return torch.where(hold[1], hold[0].to(y.dtype), y)
+
+        def out(x, y):
+            rec = uint8_frame(x, height, width)
+            return (rec, y) if return_latent else rec
+
         x_fid = None
         if not rho or (self.g_s_real is not None and float(w.max()) > 0):   # the fidelity picture is needed
             y0 = self.denoise(y_hat, gamma, steps)
@@ -457,21 +492,22 @@ class Codec:
                 y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
             if m is not None:
                 y0 = torch.where(m, y_hat, y0)
-            x_fid = self.g_s(y0)
             if not rho:
-                return uint8_frame(x_fid, height, width)
+                y0 = held(y0)
+                return out(self.g_s(y0), y0)
+            x_fid = self.g_s(y0)
         if float(w.max()) == 0:             # all ROI: nothing to generate, the fidelity decode
             return self.reconstruct(k, prm, levels_u8, quality, seed=seed, dither_frame=dither_frame, height=height,
-                                    width=width, steps=steps, masked=masked)
+                                    width=width, steps=steps, masked=masked, hold=hold, return_latent=return_latent)
         gen = realism_generator(seed, dither_frame)
         y_den = denoise(self.denoiser, y_hat, gamma, max(steps, REALISM_MIN_STEPS), eta=w, generator=gen)
         y_fused = fuse_posterior(y_den, y_hat, mu, s, delta[level.long()], self.fusion)
-        y_real = sample_posterior(y_fused, y_den, y_hat, mu, s, delta[level.long()], self.fusion, w, gen)
+        y_real = held(sample_posterior(y_fused, y_den, y_hat, mu, s, delta[level.long()], self.fusion, w, gen))
         if self.g_s_real is None:
-            return self.synthesize(y_real, height, width)
+            return out(self.g_s(y_real), y_real)
         x_real = self.g_s_real(y_real)
         w_px = F.interpolate(w, size=x_fid.shape[-2:], mode="bilinear", align_corners=False)
-        return uint8_frame(x_fid + w_px * (x_real - x_fid), height, width)
+        return out(x_fid + w_px * (x_real - x_fid), y_real)
 
     def synthesize(self, y0: torch.Tensor, height: int, width: int) -> np.ndarray:
         """g_s of a (denoised) latent, cropped to the frame and rounded to uint8 RGB (H, W, 3)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -633,6 +634,10 @@ def seed_run(folder: Path, model: str, restart: bool = False) -> list[str]:
 
 
 def main(argv=None):
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if any(a == "--stage=temporal" or (a == "temporal" and i and raw[i - 1] == "--stage") for i, a in enumerate(raw)):
+        from .inter_train import main as temporal_main      # P-frames' temporal prior (rac_video.codec.inter)
+        return temporal_main(raw)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--stage", choices=("0", "1", "1u", "2", "2q", "3", "4", "realism"),
                    help="1u = uniform-t denoiser (global-clock ablation), 3 = unconditioned hyperprior "

@@ -24,6 +24,9 @@ def add_arguments(p):
     p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
     p.add_argument("--fps", type=float, default=None, help="frame rate of an image folder (default 30)")
     p.add_argument("--seed", type=int, default=0, help="dither seed")
+    p.add_argument("--gop", type=int, default=1, metavar="N",
+                   help="an intra frame every N frames, P-frames predicted from the frame before in between "
+                        "(1, the default: every frame intra; N > 1 needs a model with a temporal prior and -q)")
     p.add_argument("--model", default=None, help="model name (default: the shipped one)")
     p.add_argument("--device", default="cpu", help="torch device for the networks (cpu, cuda)")
     p.add_argument("--report", default=None, help="write the JSON report here")
@@ -49,6 +52,10 @@ def run(args):
         pipeline.check_steps(args.steps)
     if not 0 <= args.seed < 2**32:
         raise ValueError(f"--seed must be in [0, 2^32), got {args.seed}")
+    if not 1 <= args.gop <= pipeline.MAX_GOP:
+        raise ValueError(f"--gop must be in 1..{pipeline.MAX_GOP}, got {args.gop}")
+    if args.gop > 1 and args.bitrate is not None:
+        raise ValueError("--gop > 1 works with a constant quality (-q) only: the rate control estimates intra frames")
     if args.model is not None:
         pipeline.check_model_name(args.model)
     from ..codec.realism import check_realism
@@ -61,7 +68,7 @@ def run(args):
                                   steps=args.steps, rdoq=args.rdoq, seed=args.seed, realism=args.realism,
                                   colour=not args.no_colour_layer, masked=args.masked,
                                   model=args.model or DEFAULT_MODEL, device=args.device, max_frames=args.frames,
-                                  fps=args.fps)
+                                  fps=args.fps, gop=args.gop)
     rep = pipeline.encode_video(args.input, args.output, opts, progress=not (args.no_progress or args.json))
     bpf = rep["bits_per_frame"]
     text = (f"{args.output}: {rep['frames']} frames {rep['width']}x{rep['height']} @ {rep['fps']:.3g} fps, "
@@ -69,7 +76,8 @@ def run(args):
             + (f" (target {rep['target_kbps']:.1f} kbit/s, {100 * rep['rate_error']:+.1f} %)" if "target_kbps" in rep
                else "")
             + f"\n  bits/frame: payload {bpf['payload']:.0f}, side info {bpf['side_info']:.0f}, headers "
-            f"{bpf['headers']:.0f}; encode {rep['encode_fps']:.2f} frames/s")
+            f"{bpf['headers']:.0f}; encode {rep['encode_fps']:.2f} frames/s"
+            + (f"\n  {rep['p_frames']} P-frames (gop {args.gop})" if args.gop > 1 else ""))
     emit(rep, args.json, text, args.report)
     if rep.get("gaze_lost_frames"):
         import sys

@@ -24,7 +24,8 @@ def describe(path) -> dict:
             if p is None:
                 continue
             ext = len(p.to_bytes()) - len(p.payload) - len(p.side_info)  # this packet's framing bytes
-            frames.append({"index": p.index, "pts": p.pts, "quality": p.quality, "payload_bytes": len(p.payload),
+            frames.append({"index": p.index, "pts": p.pts, "type": p.kind, "ref": p.ref, "quality": p.quality,
+                           "payload_bytes": len(p.payload),
                            "side_info_bytes": len(p.side_info), "bits": 8 * (len(p.payload) + len(p.side_info) + ext)})
         skipped = sorted(plan.skipped, key=lambda e: e["frame"])
         damaged = sorted({e["frame"] for e in skipped})
@@ -42,6 +43,7 @@ def describe(path) -> dict:
             "kbps": 8 * size / 1000 / (n / fps) if n else None,
             "bpp": 8 * size / (n * h.width * h.height) if n else None,
             "bytes_split": {"payload": pay, "side_info": side, "headers": size - pay - side},
+            "p_frames": sum(f["type"] == "P" for f in frames),
             "side_info_share": side / size if size else None, "per_frame": frames}
 
 
@@ -60,6 +62,8 @@ def run(args):
         print(f"  bytes: payload {b['payload']}, side info {b['side_info']} ({100 * (d['side_info_share'] or 0):.1f} %), "
               f"headers/index {b['headers']}; index {'present' if d['has_index'] else 'absent'}")
         print(f"  settings: {json.dumps(d['settings'])}")
+        if d["p_frames"]:
+            print(f"  frames: {d['frames'] - d['p_frames']} intra (I), {d['p_frames']} predicted (P)")
         if d["damaged"]:
             print(f"  DAMAGED: {len(d['skipped'])} frame(s) lost {d['damaged_frames'][:50]}"
                   + (", frames after the last may be lost" if d["end_lost"] else ""))
@@ -67,8 +71,8 @@ def run(args):
                 print(f"  error: {e}")
         if args.frames:
             for f in d["per_frame"]:
-                print(f"  frame {f['index']:5d} pts {f['pts']:6d} q {f['quality']:2d} bits {f['bits']:8d} "
-                      f"(side info {8 * f['side_info_bytes']})")
+                print(f"  frame {f['index']:5d} {f['type']}" + (f" ref {f['ref']:5d}" if f["ref"] is not None else " " * 10)
+                      + f" pts {f['pts']:6d} q {f['quality']:2d} bits {f['bits']:8d} (side info {8 * f['side_info_bytes']})")
         return 3 if d["damaged"] else 0
     from .. import info
 

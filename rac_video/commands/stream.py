@@ -52,6 +52,10 @@ def _server_args(p):
                    "[,queue=MS][,seed=N]")
     g.add_argument("--predict-ms", type=float, default=0.0, help="gaze prediction horizon (latency compensation)")
     g.add_argument("--deadzone-deg", type=float, default=0.5, help="gaze dead zone (no map change in fixations)")
+    g.add_argument("--gop", type=int, default=1,
+                   help="an intra frame every GOP frames, P-frames between, each predicted from the newest frame the "
+                        "client reported decoded (needs a model with a temporal prior and --quality; default 1: "
+                        "all intra)")
     g.add_argument("--window", type=int, default=0,
                    help="at most this many frames in flight, unacknowledged by the client (0: no limit)")
 
@@ -113,7 +117,11 @@ def _server_config(args):
         raise ValueError("target bitrate must be >= 0")
     if args.window < 0:
         raise ValueError("window must be >= 0")
-    return ServerConfig(source=args.source, size=_size(args.size), fps=args.fps, count=args.count,
+    if args.gop < 1:
+        raise ValueError("gop must be >= 1")
+    if args.gop > 1 and args.codec != "rac":
+        raise ValueError("--gop > 1 needs the region-adaptive codec (--codec rac)")
+    return ServerConfig(gop=args.gop, source=args.source, size=_size(args.size), fps=args.fps, count=args.count,
                         max_frames=args.max_frames, loop=not args.no_loop, codec=args.codec, model=args.model,
                         quality=args.quality, target_kbps=args.target_kbps, netem=parse_netem_spec(args.netem),
                         predict_ms=args.predict_ms, deadzone_deg=args.deadzone_deg, window=args.window,
@@ -267,7 +275,7 @@ def _bench(args):
             argv = ["--source", args.source, "--size", args.size, "--count", str(args.frames), "--codec", args.codec,
                     "--quality", str(args.quality), "--target-kbps", str(args.target_kbps), "--netem", spec,
                     "--predict-ms", str(args.predict_ms), "--deadzone-deg", str(args.deadzone_deg),
-                    "--max-frames", str(args.max_frames), "--window", str(args.window)]
+                    "--max-frames", str(args.max_frames), "--window", str(args.window), "--gop", str(args.gop)]
             argv += ["--every-frame"] if args.every_frame else []
             argv += ["--fps", str(args.fps)] if args.fps else []
             argv += ["--model", args.model] if args.model else []
@@ -278,7 +286,7 @@ def _bench(args):
                 return 1
         meta = {"netem": scfg.netem.describe(), "codec": args.codec, "source": args.source, "frames": args.frames,
                 "target_kbps": args.target_kbps, "quality": args.quality, "gaze": args.gaze, "window": args.window,
-                "realtime": not args.every_frame,
+                "gop": args.gop, "realtime": not args.every_frame,
                 "process_pair": not args.inprocess,
                 # what the client was sent: the stream header names the model and its weights hash
                 "model": client.header.model if client.header else None,

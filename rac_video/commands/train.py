@@ -2,7 +2,7 @@
 import argparse
 
 HELP = ("train the codec: --stage 0 (autoencoder), 1 (denoiser), 2 (hyperprior), 1u / 3 (ablation baselines), "
-        "4 (decoder fine-tune); --init-from MODEL seeds a run; --export DIR packs the weights")
+        "4 (decoder fine-tune), temporal (the P-frames' temporal prior); --init-from MODEL seeds a run; --export DIR packs the weights")
 
 
 def add_arguments(p):

@@ -49,6 +49,7 @@ _IDX_HEAD = struct.Struct("<4sI")           # "RVIX", entry count
 _IDX_ENTRY = struct.Struct("<IQq")          # frame index, offset (from the header's first byte), pts
 _IDX_TAIL = struct.Struct("<IQ4s")          # CRC32, offset of "RVIX", "RVND"
 _STREAM_ID = struct.Struct("<I")            # 2.0: last header field and first packet extension field
+_REF = struct.Struct("<I")                  # packet extension field 2: a P-frame's reference frame index
 # bytes around side info + payload of a 2.0 packet (with its stream id); 38 for a 1.x packet
 PACKET_OVERHEAD = _PKT_FIXED.size + _PKT_FIELDS.size + _STREAM_ID.size + 4
 
@@ -283,6 +284,15 @@ class Packet:
     flags: int = 0
     # 2.0: the id of the stream the packet belongs to (the Writer sets it from its header); None: none
     stream_id: int | None = field(default=None, compare=False)
+    # the frame index of the reference an inter (P) frame is predicted from; None: an intra (I) frame.
+    # Packet extension field 2 (after the stream id), written only for P-frames: I-frame packets stay
+    # byte-identical to 2.0 ones, and readers that predate it skip it (docs/container.md)
+    ref: int | None = None
+
+    @property
+    def kind(self) -> str:
+        """"I" (intra: decodable alone) or "P" (predicted from frame ``ref``)."""
+        return "I" if self.ref is None else "P"
 
     def to_bytes(self) -> bytes:
         for name, lo, hi in (("index", 0, _U32), ("pts", -(1 << 63), (1 << 63) - 1),
@@ -294,6 +304,11 @@ class Packet:
         if not isinstance(sid, int) or isinstance(sid, bool) or not 0 <= sid <= _U32:
             raise ContainerError(f"packet stream_id must be an integer in [0, 2^32), got {self.stream_id!r}")
         ext = _STREAM_ID.pack(sid) if sid else b""
+        if self.ref is not None:
+            if not isinstance(self.ref, int) or isinstance(self.ref, bool) or not 0 <= self.ref < self.index:
+                raise ContainerError(f"packet ref must be an earlier frame index, got {self.ref!r} for frame "
+                                     f"{self.index}")
+            ext = _STREAM_ID.pack(sid) + _REF.pack(self.ref)
         side, payload = bytes(self.side_info), bytes(self.payload)
         blen = _PKT_FIELDS.size + len(ext) + len(side) + len(payload)
         if blen > MAX_PACKET:
@@ -351,9 +366,15 @@ def unpack_packet(buf, offset: int = 0, *, max_size: int = MAX_PACKET) -> tuple[
     sid = None
     if elen >= _STREAM_ID.size:  # 2.0: the extension area starts with the stream id
         sid = _STREAM_ID.unpack_from(mv, _PKT_FIXED.size + _PKT_FIELDS.size)[0] or None
+    ref = None
+    if elen >= _STREAM_ID.size + _REF.size:  # the reference of a P-frame
+        ref = _REF.unpack_from(mv, _PKT_FIXED.size + _PKT_FIELDS.size + _STREAM_ID.size)[0]
+        if ref >= idx:
+            raise CorruptPacketError(f"frame {idx}: its reference frame {ref} is not an earlier frame", idx, offset,
+                                     total)
     side = bytes(mv[start:start + slen])
     payload = bytes(mv[start + slen:total - 4])
-    return Packet(idx, pts, quality, side, payload, flags, sid), total
+    return Packet(idx, pts, quality, side, payload, flags, sid, ref), total
 
 
 # ---------------------------------------------------------------------------------------- index

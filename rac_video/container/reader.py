@@ -12,6 +12,7 @@ from .format import (END_MAGIC, HEADER_HAS_INDEX, INDEX_MAGIC, MAX_FRAME_GAP, MA
 __all__ = ["read_packet", "Reader", "NotSeekableError"]
 
 _CHUNK = 1 << 16
+_MAX_READ = 1 << 22   # one read asks for at most this: a size field read from a file never sizes an allocation
 
 
 class NotSeekableError(ContainerError, TypeError):
@@ -78,7 +79,7 @@ class _Stream:
         while self.avail < n and not self.eof:
             if self.seekable:
                 self.f.seek(self.base + len(self.buf))
-            b = self._read(max(_CHUNK, n - self.avail))
+            b = self._read(min(max(_CHUNK, n - self.avail), _MAX_READ))
             if b is None:
                 raise ContainerError("the stream is non-blocking and has no data ready")
             if not b:

@@ -135,7 +135,11 @@ _PARAM = {  # name, lo, hi, integer, default start
 class VideoBaseline:
     """A PyAV video encoder at a CRF, intra-only or normal GOP, with or without ROI QP offsets."""
 
-    def __init__(self, codec="libx264", *, intra=False, roi=False, preset=None, roi_strength=12.0, fps=25, threads=1):
+    def __init__(self, codec="libx264", *, intra=False, roi=False, preset=None, roi_strength=12.0, fps=25, threads=1,
+                 low_delay=False):
+        """``low_delay``: the configuration of live streaming and of our P-frames (each frame predicted
+        from earlier ones only, sent as soon as coded): no B-frames, ``tune=zerolatency`` (no lookahead);
+        named ``<codec>-ld``."""
         import av
 
         if codec not in _DECODERS:
@@ -144,13 +148,17 @@ class VideoBaseline:
             raise BaselineError(f"{codec} is not in this PyAV build")
         if roi and codec not in _ROI_CAPABLE:
             raise BaselineError(f"{codec} ignores ROI side data in PyAV; use it without roi")
-        self.codec, self.intra, self.roi = codec, bool(intra), bool(roi)
+        if low_delay and intra:
+            raise BaselineError("an intra-only coding is low delay already: use -intra or -ld, not both")
+        if low_delay and codec not in ("libx264", "libx265"):
+            raise BaselineError(f"low delay (-ld) is defined for x264 and x265, not {codec}")
+        self.codec, self.intra, self.roi, self.low_delay = codec, bool(intra), bool(roi), bool(low_delay)
         self.preset = preset if preset is not None else ("8" if codec == "libsvtav1" else "medium")
         self.roi_strength = float(roi_strength)
         self.fps = Fraction(fps).limit_denominator(1001)
         self.threads = int(threads)
         short = {"libx264": "x264", "libx265": "x265", "libsvtav1": "svtav1"}[codec]
-        self.name = short + ("-intra" if intra else "") + ("-roi" if roi else "")
+        self.name = short + ("-intra" if intra else "") + ("-ld" if low_delay else "") + ("-roi" if roi else "")
         pname, self.lo, self.hi, self.integer, self.start = _PARAM[codec]
         self.param_name = pname
         self.decreasing = True  # higher CRF -> smaller stream
@@ -159,7 +167,8 @@ class VideoBaseline:
         import av
 
         return {
-            "name": self.name, "codec": self.codec, "intra": self.intra, "roi": self.roi, "preset": self.preset,
+            "name": self.name, "codec": self.codec, "intra": self.intra, "low_delay": self.low_delay, "roi": self.roi,
+            "preset": self.preset,
             "roi_strength": self.roi_strength if self.roi else None, "roi_block": ROI_BLOCK if self.roi else None,
             "param": self.param_name, "pyav": av.__version__, "threads": self.threads,
         }
@@ -175,6 +184,12 @@ class VideoBaseline:
                 del opts["svtav1-params"]
         if self.codec == "libx264" and self.intra:
             opts["x264-params"] = "keyint=1:min-keyint=1"
+        if self.low_delay:              # zerolatency: no B-frames, no lookahead, no frame threads
+            opts["tune"] = "zerolatency"
+            if self.codec == "libx264":
+                opts["x264-params"] = "bframes=0"
+            else:
+                opts["x265-params"] += ":bframes=0"
         return opts
 
     def encode(self, frames, importance=None, param=None) -> Encoded:
@@ -293,7 +308,7 @@ def available_baselines() -> list:
     names = ["jpeg"]
     for codec, short in (("libx264", "x264"), ("libx265", "x265"), ("libsvtav1", "svtav1")):
         if codec in av.codecs_available:
-            for intra in ("", "-intra"):
+            for intra in ("", "-intra") + (("-ld",) if codec != "libsvtav1" else ()):
                 names.append(short + intra)
                 if codec in _ROI_CAPABLE:
                     names.append(short + intra + "-roi")
@@ -301,12 +316,12 @@ def available_baselines() -> list:
 
 
 def make_baseline(name: str, **kw):
-    """'jpeg', or '<x264|x265|svtav1>[-intra][-roi]' with VideoBaseline keyword options."""
+    """'jpeg', or '<x264|x265|svtav1>[-intra|-ld][-roi]' with VideoBaseline keyword options."""
     if name == "jpeg":
         return JpegBaseline()
     parts = name.split("-")
     codec = {"x264": "libx264", "x265": "libx265", "svtav1": "libsvtav1"}.get(parts[0])
     rest = set(parts[1:])
-    if codec is None or not rest <= {"intra", "roi"} or len(rest) != len(parts) - 1:
+    if codec is None or not rest <= {"intra", "ld", "roi"} or len(rest) != len(parts) - 1:
         raise BaselineError(f"unknown baseline {name!r}; known: {available_baselines()}")
-    return VideoBaseline(codec, intra="intra" in rest, roi="roi" in rest, **kw)
+    return VideoBaseline(codec, intra="intra" in rest, roi="roi" in rest, low_delay="ld" in rest, **kw)

@@ -48,9 +48,12 @@ class OursMethod:
     integer = True
     param_name = "quality"
 
-    def __init__(self, *, model=None, uniform=False, levels=16, seed=0, steps=None, fps=25, realism=0.0):
+    def __init__(self, *, model=None, uniform=False, levels=16, seed=0, steps=None, fps=25, realism=0.0, gop=1,
+                 hold=True, skip_tol=None):
         """``model``: a shipped model name (``rac_video/weights/`` or $RAC_VIDEO_WEIGHTS); None or
-        "default": the codec's default model."""
+        "default": the codec's default model. ``gop`` > 1: an intra frame every ``gop`` frames and P-frames
+        (``rac_video.codec.inter``, a model with a temporal prior) between them ("ours-p"); ``hold``: P-frames keep
+        the reference's reconstruction where their levels repeat it (``inter.reconstruct``)."""
         ok, why = available()
         if not ok:
             raise BaselineError(f"our codec is not available: {why}")
@@ -70,7 +73,15 @@ class OursMethod:
         self.seed = int(seed)
         self.steps = steps
         self.fps = Fraction(fps).limit_denominator(1001)
-        self.name = "ours-uniform" if uniform else ("ours-realism" if self.realism else "ours")
+        self.gop = int(gop)
+        self.hold = bool(hold)
+        self.skip_tol = skip_tol     # P-frames: the encoder's skip tolerance (codec.inter.encode_p; None: default)
+        if self.gop < 1:
+            raise BaselineError(f"gop must be at least 1, got {gop}")
+        if self.gop > 1 and getattr(self.model, "temporal", None) is None:
+            raise BaselineError(f"model {self.model.name} has no temporal prior: gop {self.gop} needs one")
+        self.name = ("ours-uniform" if uniform else ("ours-realism" if self.realism else "ours")) + \
+            ("-p" if self.gop > 1 else "")
         from .. import schedule
 
         self.lo, self.hi = 0.0, float(schedule.Q_MAX)
@@ -78,7 +89,8 @@ class OursMethod:
 
     def describe(self) -> dict:
         return {"name": self.name, "model": self.model.name, "weights_hash": self.model.weights_hash,
-                "uniform": self.uniform, "realism": self.realism, "levels": self.levels, "seed": self.seed, "steps": self.steps,
+                "uniform": self.uniform, "realism": self.realism, "levels": self.levels, "seed": self.seed,
+                "steps": self.steps, "gop": self.gop, "hold": self.hold, "skip_tol": self.skip_tol,
                 "param": self.param_name}
 
     def encode(self, frames, importance=None, param=None, *, gaze=None) -> Encoded:
@@ -103,7 +115,11 @@ class OursMethod:
         settings = {"eval": True, "levels": self.levels, "seed": self.seed, "steps": self.steps}
         total = len(Header(self.model.name, self.model.weights_hash, W, H, self.fps.numerator, self.fps.denominator,
                            settings=settings).to_bytes())
+        from ..codec import inter
+
         packets = []
+        seq = inter.SequenceEncoder(self.model, gop=self.gop, seed=self.seed, dither_frame=0, steps=self.steps,
+                                    skip_tol=self.skip_tol)
         use_gaze = gaze is not None and not self.uniform
         for t in range(T):
             if use_gaze:
@@ -115,23 +131,26 @@ class OursMethod:
                 lv = np.asarray(levels_from_importance(imp[t], hw, levels=self.levels), dtype=np.uint8)
                 si = RasterLevels(lv, n_levels=self.levels)
             side = si.to_bytes()
-            payload = self.model.encode_frame(np.ascontiguousarray(f[t]), lv, q, seed=self.seed, dither_frame=0)
-            pk = Packet(index=t, pts=t, quality=q, side_info=side, payload=payload, stream_id=1)  # as a file stores it (2.0)
+            fr = np.ascontiguousarray(f[t])
+            payload, ref, _ = seq.encode(fr, lv, q, index=t)
+            pk = Packet(index=t, pts=t, quality=q, side_info=side, payload=payload, stream_id=1,  # as a file stores it
+                        ref=ref)
             total += len(pk.to_bytes())
             packets.append(pk)
 
         def decode(realism=None):
             rho = self.realism if realism is None else float(realism)
-            kw = {"realism": rho} if rho else {}   # ρ = 0: the fidelity decode, on any codec
             if rho and not supports_realism(self.model):
                 raise BaselineError("this codec's decoder has no realism control (decode_frame(realism=...))")
+            dec = inter.SequenceDecoder(self.model, seed=self.seed, dither_frame=0, height=H, width=W,
+                                        steps=self.steps, realism=rho, hold=self.hold)
             out = []
             for pk in packets:
                 lv = from_bytes(pk.side_info).levels(hw)
-                out.append(self.model.decode_frame(pk.payload, lv, pk.quality, seed=self.seed, dither_frame=0,
-                                                   height=H, width=W, steps=self.steps, **kw))
+                out.append(dec.decode(pk.payload, lv, pk.quality, index=pk.index, ref=pk.ref).frame)
             return np.stack(out)
 
         info = {"latent_hw": list(hw), "side_info": "gaze" if use_gaze else "raster", "container": True,
+                "gop": self.gop, "payload_bytes": [len(pk.payload) for pk in packets],
                 "side_info_bytes": sum(len(pk.side_info) for pk in packets)}
         return OursEncoded(nbytes=total, param=float(q), _decode=decode, info=info)

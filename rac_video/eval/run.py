@@ -32,6 +32,15 @@ __all__ = ["run_config", "EvalConfigError", "load_config", "data_root", "default
 
 def _make_method(name, cfg, fps):
     bcfg = cfg.get("baseline", {})
+    if name in ("ours-p", "ours-intra"):   # P-frames (rac_video.codec.inter): [ours-p] gop, model in the config;
+        from .ours import OursMethod       # ours-intra: the same model and settings, every frame intra (GOP 1)
+
+        pcfg = {"gop": 12, **cfg.get("ours-p", {})}
+        if name == "ours-intra":
+            pcfg["gop"] = 1
+        m = OursMethod(fps=fps, **pcfg)
+        m.name = name
+        return m
     if name in ("ours", "ours-uniform", "ours-realism"):
         from .ours import OursMethod
 

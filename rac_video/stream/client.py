@@ -114,6 +114,7 @@ class StreamClient:
         self._pending_display: dict[int, FrameRecord] = {}
         self._writer = None
         self._acked = -1
+        self._decoded = self._dec_sent = None   # the newest frame decoded, and the one last reported
         self.failure: str | None = None   # why the run ended without the stream's end (server gone, refused)
         self.ex = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rac-dec")
 
@@ -181,7 +182,7 @@ class StreamClient:
         self._last_index = None
         self._last_server_dropped = 0
         self.mailbox = asyncio.Queue(1)
-        self._writer, self._acked = writer, -1
+        self._writer, self._acked, self._decoded, self._dec_sent = writer, -1, None, None
         writer.write(framing.HELLO_LINE)   # the server closes connections that do not greet it
         kind, body = await self._read_message(reader, cfg.connect_timeout_s)
         if kind == framing.END:
@@ -248,7 +249,7 @@ class StreamClient:
             self.codec = None
             self.codec = open_codec(name, model=h.model)
         # refuses another model's weights hash; realism: this client's ρ, else the header's default
-        return pipeline.FrameDecoder(self.codec, h, realism=self.cfg.realism)
+        return pipeline.FrameDecoder(self.codec, h, realism=self.cfg.realism, keep=pipeline.STREAM_REFERENCES)
 
     async def _read_message(self, reader, timeout):
         try:
@@ -338,6 +339,7 @@ class StreamClient:
         rec.decode_start = time.monotonic()
         frame = self.decoder.decode(pkt)   # CorruptPacketError on bad side info (e.g. too many levels) or payload
         rec.decode_end = time.monotonic()
+        self._decoded = pkt.index       # a reference the server may predict from (reported with the acks)
         return frame
 
     async def _decode(self):
@@ -390,14 +392,16 @@ class StreamClient:
         self._ack(index)
 
     def _ack(self, index: int):
-        """Tell the server that every frame up to ``index`` is done with (for its send window)."""
+        """Tell the server that every frame up to ``index`` is done with (for its send window), and which
+        frame was decoded last (its reference for P-frames)."""
         w = self._writer
-        if w is None or w.is_closing() or index <= self._acked:
+        dec = self._decoded if self._decoded is not None and self._decoded <= max(index, self._acked) else None
+        if w is None or w.is_closing() or (index <= self._acked and dec == self._dec_sent):
             return
         if w.transport.get_write_buffer_size() > 65536:
             return   # the server is not reading; a later ack covers this one
-        self._acked = index
-        w.write(framing.ack_line(index))
+        self._acked, self._dec_sent = max(index, self._acked), dec
+        w.write(framing.ack_line(self._acked, dec))
 
     # ------------------------------------------------------------------ gaze upstream
     async def _send_gaze(self, writer):

@@ -13,7 +13,10 @@ Upstream (client → server): JSON lines (at most ``MAX_GAZE_LINE`` bytes each):
 within its handshake timeout), gaze samples
 ``{"seq": int, "t": client monotonic seconds, "x": px, "y": px}`` in frame pixels, and cumulative
 acknowledgements ``{"ack": index}`` (the client is done with every frame up to ``index``: shown,
-or skipped as late or undecodable), used by the server's optional send window.
+or skipped as late or undecodable), used by the server's optional send window, optionally with
+``"dec": j``, the newest frame the client decoded (j ≤ index): with P-frames (``--gop`` > 1) the
+server predicts from that frame, so a lost packet costs itself and one round trip, never a wait for
+the next intra frame.
 """
 from __future__ import annotations
 
@@ -120,6 +123,7 @@ def gaze_line(s: GazeSample) -> bytes:
 @dataclass
 class Ack:
     index: int
+    decoded: int | None = None   # the newest frame the client decoded (a reference P-frames may use)
 
 
 @dataclass
@@ -139,8 +143,10 @@ def parse_end(body: bytes) -> dict:
     return loads_settings(body, "end-of-stream report")
 
 
-def ack_line(index: int) -> bytes:
-    return b'{"ack":%d}\n' % int(index)
+def ack_line(index: int, decoded: int | None = None) -> bytes:
+    if decoded is None:
+        return b'{"ack":%d}\n' % int(index)
+    return b'{"ack":%d,"dec":%d}\n' % (int(index), int(decoded))
 
 
 def parse_upstream(line: bytes, frame_wh):
@@ -155,10 +161,12 @@ def parse_upstream(line: bytes, frame_wh):
     if not isinstance(d, dict):
         raise ValueError("upstream line must be a JSON object")
     if "ack" in d:
-        a = d["ack"]
-        if len(d) != 1 or isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < 2 ** 32:
-            raise ValueError(f"ack must be the only field and a frame index, got {d!r:.80}")
-        return Ack(a)
+        a, dec = d["ack"], d.get("dec")
+        if (len(d) != 1 + ("dec" in d) or isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < 2 ** 32
+                or (dec is not None and (isinstance(dec, bool) or not isinstance(dec, int) or not 0 <= dec <= a))):
+            raise ValueError(f"ack must be a frame index with at most a decoded frame index <= it (dec), "
+                             f"got {d!r:.80}")
+        return Ack(a, dec)
     if "hello" in d:
         v = d["hello"]
         if len(d) != 1 or isinstance(v, bool) or not isinstance(v, int) or not 0 < v < 2 ** 16:

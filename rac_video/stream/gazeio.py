@@ -57,7 +57,7 @@ class GazeInbox:
             return
         if isinstance(s, Ack):
             if self.on_ack is not None:
-                self.on_ack(s.index, now)
+                self.on_ack(s.index, now, s.decoded)
             return
         if self.latest is not None and s.seq <= self.latest.sample.seq:
             self.stale += 1

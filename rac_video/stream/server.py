@@ -29,6 +29,11 @@ Per session, on an asyncio loop with the encoder in its own worker thread::
   ack, TCP's RTO rule: smoothed RTT + 4 × its mean deviation, clamped to [``min_ack_timeout_s``,
   ``ack_timeout_s``]; ``ack_timeout_s`` until the first ack), so a lost frame costs about one round
   trip, not a fixed second;
+* with ``gop`` > 1 (a model with a temporal prior, constant quality) frames are P-frames predicted
+  from the newest frame the client reported decoded in its acknowledgements (``{"ack": i, "dec": j}``),
+  intra until the first such report, every ``gop`` frames, and where prediction does not pay. A lost
+  packet then costs that frame and the frames sent before the server heard of it — about one round
+  trip — never a wait for the next intra frame; both ends keep ``pipeline.STREAM_REFERENCES`` states;
 * a connection that sends no valid upstream line (the client's greeting) within
   ``handshake_timeout_s`` is closed; beyond ``max_clients`` a connection is refused with an END
   message saying why, so idle sockets cannot lock real clients out for long;
@@ -103,6 +108,7 @@ class ServerConfig:
     ack_timeout_s: float = 1.0        # upper bound of the acknowledgement timeout (used until an RTT is measured)
     min_ack_timeout_s: float = 0.03   # lower bound of the RTT-based acknowledgement timeout
     handshake_timeout_s: float = 5.0  # close a connection that sends no valid line for this long (0: never)
+    gop: int = 1                      # > 1: P-frames predicted from the newest frame the client decoded
     max_inflight: int = 256
 
 
@@ -149,6 +155,8 @@ class Session:
         self._sent_at: dict[int, float] = {}   # send time of each frame in flight (window > 0)
         self.srtt = self.rttvar = None         # smoothed round trip (send -> ack) and its mean deviation, s
         self.acked = -1
+        self.decoded = None                    # the newest frame the client reported decoded (P-frame reference)
+        self.references = Counter()            # frames coded intra / predicted, and why intra
         self.acks = 0
         self.ack_timeouts = 0
         self.handshake_failed = False
@@ -185,7 +193,8 @@ class Session:
         self.radii, self.floor = tmpl.radii_q, tmpl.floor_level
         opts = encode_options(cfg, codec, stream_id=secrets.randbits(32) or 1)   # a new stream id per session
         self.stream_id = opts.stream_id
-        self.encoder = pipeline.FrameEncoder(codec, self.W, self.H, self.fps, opts)
+        self.encoder = pipeline.FrameEncoder(codec, self.W, self.H, self.fps, opts,
+                                             keep=pipeline.STREAM_REFERENCES if cfg.gop > 1 else 1)
         header = pipeline.header_for(codec, self.W, self.H, self.fps, opts)
         header.settings.update({"codec": cfg.codec, "standin": is_standin(codec), "side_info": "foveated_gaze"})
         self.writer.write(framing.message(framing.HEADER, header.to_bytes()))
@@ -234,8 +243,10 @@ class Session:
             await asyncio.sleep(min(0.05, limit / 10))
         return True
 
-    def _on_ack(self, index: int, now: float):
+    def _on_ack(self, index: int, now: float, decoded: int | None = None):
         self.acks += 1
+        if decoded is not None and (self.decoded is None or decoded > self.decoded):
+            self.decoded = decoded
         if index > self.acked:
             self.acked = index
             sent = self._sent_at.get(index)
@@ -276,6 +287,7 @@ class Session:
     def summary(self) -> dict:
         return {"session": self.sid, "sent": self.sent, "bytes": self.bytes, "drops": dict(self.drops),
                 "window": self.cfg.window, "acks": self.acks, "ack_timeouts": self.ack_timeouts,
+                "gop": self.cfg.gop, "frame_types": dict(self.references),
                 "rtt_ms": None if self.srtt is None else round(1e3 * self.srtt, 3),
                 "netem": self.netem.stats(), "handshake_failed": self.handshake_failed,
                 "gaze": {} if self.gaze is None else {"received": self.gaze.received, "malformed": self.gaze.bad,
@@ -322,7 +334,10 @@ class Session:
         side = FoveatedGaze(pts, (self.H, self.W), n_levels=codec.levels, radii_q=self.radii,
                             floor_level=self.floor)
         t_map = time.monotonic()
-        pkt, _ = self.encoder.encode(frame, side, i, i)   # the file's per-frame path: packet bytes as in .racv
+        # P-frames predict from the newest frame the client said it decoded; none yet: an intra frame
+        ref = self.decoded
+        pkt, st = self.encoder.encode(frame, side, i, i, intra=self.cfg.gop > 1 and ref is None, ref=ref)
+        self.references["p" if pkt.ref is not None else "i"] += 1
         pkt = dataclasses.replace(pkt, stream_id=self.stream_id)   # stamped as container.Writer stamps it
         t_ee = time.monotonic()
         timing = framing.Timing(i, g.sample.seq if g else -1, t_cap, t_map, t_map, t_ee, math.nan, math.nan,
@@ -432,7 +447,7 @@ def encode_options(cfg: ServerConfig, codec, stream_id: int | None = None) -> pi
     target = float(cfg.target_kbps or 0.0)
     return pipeline.EncodeOptions(quality=None if target > 0 else int(cfg.quality),
                                   bitrate_kbps=target if target > 0 else None, importance="gaze", model=codec.name,
-                                  stream_id=stream_id)
+                                  stream_id=stream_id, gop=int(cfg.gop))
 
 
 class StreamServer:

@@ -99,6 +99,22 @@ class StreamStats:
             out[name] = describe([(getattr(r, b) - getattr(r, a)) * 1e3 for r in shown])
         return out
 
+    def continuity(self, rtt_s: float) -> dict:
+        """Of the frames that reached the client (network losses and server drops have no record), how many
+        were shown without a stall longer than one round trip: displayed with an end-to-end latency at most
+        the median's plus ``rtt_s``. A frame that arrived but was not shown (undecodable — e.g. its reference
+        was lost —, late or superseded) counts as stalled: this is the issue's "no stall longer than one
+        round trip beyond the lost ones"."""
+        arrived = list(self.frames)
+        lat = [r.display - r.capture for r in arrived if r.status == "displayed"]
+        if not arrived or not lat:
+            return {"arrived": len(arrived), "on_time": 0, "share": 0.0, "median_ms": None, "rtt_ms": 1e3 * rtt_s}
+        limit = float(np.median(lat)) + float(rtt_s)
+        ok = sum(1 for r in arrived if r.status == "displayed" and r.display - r.capture <= limit)
+        return {"arrived": len(arrived), "on_time": ok, "share": ok / len(arrived),
+                "median_ms": round(1e3 * float(np.median(lat)), 3), "rtt_ms": round(1e3 * rtt_s, 3),
+                "not_shown": Counter(r.status for r in arrived if r.status != "displayed")}
+
     def bitrate_series(self, bin_s: float = 1.0):
         """[(t from the first receive, kbit/s)] over bins of ``bin_s`` seconds (received bytes)."""
         if not self.frames:
