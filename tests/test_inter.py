@@ -134,7 +134,7 @@ def test_malformed_p_payloads_fail_cleanly(codec):
 
 
 def test_models_without_a_temporal_prior_refuse_p_frames():
-    c = Codec(weights.DEFAULT_MODEL)
+    c = Codec("rac-tiny-v6")                 # the intra model the default builds on
     f = _clip(n=1)[0]
     lv = _levels(c, f)
     _, ref = _intra(c, f, lv, 8)
@@ -231,8 +231,10 @@ def test_cli_gop_errors(tmp_path, capsys):
     assert main(["encode", src, "-o", str(tmp_path / "a.racv"), "--gop", "0", "--no-progress"]) == 2
     assert main(["encode", src, "-o", str(tmp_path / "a.racv"), "--gop", "4", "-b", "100", "--no-progress"]) == 2
     assert main(["encode", src, "-o", str(tmp_path / "a.racv"), "--gop", "4", "--no-progress",
-                 "--model", weights.DEFAULT_MODEL]) == 2
+                 "--model", "rac-tiny-v6"]) == 2
     assert "temporal prior" in capsys.readouterr().err
+    assert main(["encode", src, "-o", str(tmp_path / "a.racv"), "--gop", "4", "--masked", "2", "--no-progress"]) == 2
+    assert "intra frames only" in capsys.readouterr().err
     assert not (tmp_path / "a.racv").exists()
 
 

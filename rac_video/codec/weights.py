@@ -30,7 +30,7 @@ import torch
 from .. import errors as _errors
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-DEFAULT_MODEL = "rac-tiny-v6"
+DEFAULT_MODEL = "rac-tiny-v6p"  # rac-tiny-v6 (I-frames byte for byte) + the temporal prior of P-frames
 WEIGHTS_ENV = "RAC_VIDEO_WEIGHTS"  # a folder of extra models (name.pt + name.json), searched first
 WEIGHTS_FORMATS = {1: "float32", 2: "float16 storage of the float modules"}
 HALF_FORMAT = 2

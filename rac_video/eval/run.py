@@ -113,7 +113,10 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
         gaze = None
         if seq.info["importance"].get("type") == "gaze":
             gaze = (seq.fixations, seq.display, seq.info["importance"].get("params"))
-        ours = next((n for n in ("ours", "ours-realism") if n in made), None)  # one bitstream, two decodes
+        # the method whose qualities set the rate targets: ours (and ours-realism: one bitstream, two decodes),
+        # else ours-p (P-frames; ours-intra then codes the same qualities all-intra)
+        ours = next((n for n in ("ours", "ours-realism", "ours-p") if n in made), None)
+        shared = ("ours", "ours-realism") if ours in ("ours", "ours-realism") else (ours,)
         if ours:
             for q in rates.get("qualities") or default_qualities():
                 t0 = time.time()
@@ -131,16 +134,16 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
             base = min(t for _, t in targets) if fac < 1 else max(t for _, t in targets)
             extra.append(("x%g" % fac, max(1, int(round(fac * base)))))
         for name, method in made.items():
-            own = targets + ([] if name in ("ours", "ours-uniform", "ours-realism") else extra)
+            own = targets + ([] if name.startswith("ours") else extra)
             for ti, (tname, target) in enumerate(own):
                 t0 = time.time()
                 rec = None
-                if name in ("ours", "ours-realism"):
+                if name in shared:
                     enc, enc_s = ours_runs[int(tname[1:])]
                     rec = enc.decode(realism=method.realism)
                     match = {"target_bytes": target, "bytes": enc.nbytes, "param": enc.param, "rel_error": 0.0,
                              "matched": True, "evals": [[enc.param, enc.nbytes]]}
-                elif name == "ours-uniform" and tname.startswith("q"):  # same qualities as ours
+                elif name in ("ours-uniform", "ours-intra") and tname.startswith("q"):  # same qualities as ours
                     enc = method.encode(seq.frames, None, int(tname[1:]))
                     enc_s = time.time() - t0
                     # not matched by design: its own size at the same quality (matched = None, "n/a")
