@@ -26,10 +26,20 @@ CSV_KEYS = ("sequence", "method", "target", "param", "bytes", "bpp", "rel_error"
             "flicker_bg_ratio", "fvvdp_jod", "encode_s") + RR.CSV_KEYS
 
 
+BD_CONVENTION = ("BD-rates per sequence (pchip), then averaged over sequences (never on a mean curve); "
+                 "MS-SSIM BD-rates on MS-SSIM in dB, −10·log10(1 − MS-SSIM); BD-quality of MS-SSIM linear")
+
+
+def ssim_db(v: float) -> float:
+    """MS-SSIM in dB, −10·log10(1 − MS-SSIM) (the scale the field computes MS-SSIM BD-rates on)."""
+    return -10.0 * math.log10(max(1e-12, 1.0 - float(v)))
+
+
 def bd_table(entries, sequence, reference) -> list:
     """BD-rate of ``reference`` vs every other method of a sequence on BD_METRICS (percent; negative:
-    the reference needs fewer bits than that method for the same quality) and BD-quality on BDQ_METRICS
-    (``bdq_<metric>``: dB or JOD; positive: the reference is better at the same rate)."""
+    the reference needs fewer bits than that method for the same quality; MS-SSIM in dB, BD_CONVENTION)
+    and BD-quality on BDQ_METRICS (``bdq_<metric>``: dB, linear MS-SSIM or JOD; positive: the reference is
+    better at the same rate)."""
     by = {}
     for e in entries:
         if e["sequence"] == sequence:
@@ -50,7 +60,10 @@ def bd_table(entries, sequence, reference) -> list:
                 row[k] = None
                 continue
             try:
-                row[k] = bd_rate(ra, qa, rb, qb)
+                if "ms_ssim" in k:
+                    row[k] = bd_rate(ra, [ssim_db(v) for v in qa], rb, [ssim_db(v) for v in qb])
+                else:
+                    row[k] = bd_rate(ra, qa, rb, qb)
             except BDRateError as err:
                 row[k] = None
                 row.setdefault("notes", {})[k] = str(err)
@@ -151,7 +164,7 @@ def bd_markdown(results) -> str:
     for r in rows:
         vals = ["-" if r.get(k) is None else _bd_fmt(k, r[k]) for k in keys]
         lines.append(f"| {r['sequence']} | {r['reference']} vs {r['anchor']} | " + " | ".join(vals) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + ["", BD_CONVENTION + "."])
 
 
 def _bd_fmt(k, v):

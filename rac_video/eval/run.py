@@ -144,7 +144,10 @@ def run_config(cfg: dict, *, out_dir, max_frames=None, methods=None, use_fvvdp=N
                     match = {"target_bytes": target, "bytes": enc.nbytes, "param": enc.param, "rel_error": 0.0,
                              "matched": True, "evals": [[enc.param, enc.nbytes]]}
                 elif name in ("ours-uniform", "ours-intra") and tname.startswith("q"):  # same qualities as ours
-                    enc = method.encode(seq.frames, None, int(tname[1:]))
+                    if name == "ours-uniform":   # a uniform map
+                        enc = method.encode(seq.frames, None, int(tname[1:]))
+                    else:                        # the same maps, every frame intra
+                        enc = method.encode(seq.frames, seq.importance, int(tname[1:]), gaze=gaze)
                     enc_s = time.time() - t0
                     # not matched by design: its own size at the same quality (matched = None, "n/a")
                     match = {"target_bytes": target, "bytes": enc.nbytes, "param": enc.param,
