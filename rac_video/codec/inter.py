@@ -320,8 +320,9 @@ def _z_temporal_indexes(dz: np.ndarray, tables) -> np.ndarray:
 def motion_search(k, u, yref_hat, delta_map, search: int = SEARCH) -> torch.Tensor:
     """(nby, nbx, 2) int64 block vectors (1/SUB latent pixels) minimising Σ log2(1 + |k − ⌊ŷ_ref(moved)/Δ + u + ½⌋|)
     + MV_PENALTY·|v|₁ (the levels the moved reference predicts: with the shared dither a static element is
-    predicted exactly, which a distance in y would not reward): whole latent pixels first, then the
-    fractions around the best."""
+    predicted exactly, which a distance in y would not reward): whole latent pixels first, then half and
+    quarter pixels around the best (9 + 9 candidates; the full 7 × 7 fraction grid took a 416×240 P-frame's
+    encode to 161 ms instead of 111 ms for 0.03–0.05 % fewer bytes on BasketballPass at q 4 and 10)."""
     _, _, h, w = k.shape
     nby, nbx = _blocks(h, w)
     ph, pw = nby * BLOCK - h, nbx * BLOCK - w
@@ -343,14 +344,19 @@ def motion_search(k, u, yref_hat, delta_map, search: int = SEARCH) -> torch.Tens
     best = v[cost.argmin(0)]
     if SUB == 1:
         return best, best
-    costs, cands = [], []
-    for oy in range(-SUB + 1, SUB):
-        for ox in range(-SUB + 1, SUB):
-            cand = (best + torch.tensor([oy, ox], device=k.device)).clamp(-search * SUB, search * SUB)
-            costs.append(block_cost(align(yref_hat, cand, h, w)[0]) + MV_PENALTY * cand.abs().sum(-1))
-            cands.append(cand)
-    pick = torch.stack(costs).argmin(0)
-    return best, torch.stack(cands)[pick, torch.arange(nby).view(-1, 1), torch.arange(nbx).view(1, -1)]
+    frac = best
+    step = SUB // 2
+    while step >= 1:       # half-pixel steps around the best whole pixel, then quarter-pixel ones
+        costs, cands = [], []
+        for oy in (-step, 0, step):
+            for ox in (-step, 0, step):
+                cand = (frac + torch.tensor([oy, ox], device=k.device)).clamp(-search * SUB, search * SUB)
+                costs.append(block_cost(align(yref_hat, cand, h, w)[0]) + MV_PENALTY * cand.abs().sum(-1))
+                cands.append(cand)
+        pick = torch.stack(costs).argmin(0)
+        frac = torch.stack(cands)[pick, torch.arange(nby).view(-1, 1), torch.arange(nbx).view(1, -1)]
+        step //= 2
+    return best, frac
 
 
 # ------------------------------------------------------------------------------------------ encode / decode
