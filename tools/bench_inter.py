@@ -92,12 +92,14 @@ def main(argv=None):
     from rac_video.eval import bdrate
     from rac_video.eval.metrics import sequence_metrics
     from rac_video.eval.ours import OursMethod
+    from rac_video.eval.results import BD_CONVENTION, ssim_db
     from rac_video.eval.sources import load_sequence
 
     cfg = tomllib.loads(Path(args.config).read_text().replace("{data}", args.data))
     thr = float(cfg.get("roi_threshold", 0.5))
     qs = [int(q) for q in args.qualities.split(",")]
-    results = {"gop": args.gop, "hold": not args.no_hold, "skip_tol": args.skip_tol, "sequences": {}}
+    results = {"gop": args.gop, "hold": not args.no_hold, "skip_tol": args.skip_tol, "bd_convention": BD_CONVENTION,
+               "sequences": {}}
     for scfg in cfg["sequence"]:
         if args.sequence and scfg["name"] not in args.sequence:
             continue
@@ -133,9 +135,10 @@ def main(argv=None):
         a, b = out["curves"]["intra"], out["curves"]["p"]
         bd = {}
         for key in ("psnr", "ms_ssim", "psnr_roi", "ms_ssim_roi"):
+            f = ssim_db if "ms_ssim" in key else float       # BD_CONVENTION: MS-SSIM in dB
             try:
-                bd[key] = bdrate.bd_rate([x["bytes"] for x in a], [x[key] for x in a], [x["bytes"] for x in b],
-                                         [x[key] for x in b])
+                bd[key] = bdrate.bd_rate([x["bytes"] for x in a], [f(x[key]) for x in a], [x["bytes"] for x in b],
+                                         [f(x[key]) for x in b])
             except Exception as e:  # noqa: BLE001 - reported, not hidden
                 bd[key] = f"n/a: {e}"
         out["bd_rate_p_vs_intra_percent"] = bd
@@ -153,6 +156,11 @@ def main(argv=None):
         results["sequences"][seq.name] = out
         print(json.dumps({"sequence": seq.name, "bd_rate": bd, "decode_time": ratios,
                           "flicker_ratio": out["flicker_bg_rmse_ratio_p_over_intra"]}), flush=True)
+    per = [s["bd_rate_p_vs_intra_percent"] for s in results["sequences"].values()]
+    results["mean_bd_rate_p_vs_intra_percent"] = {   # per sequence, then averaged (BD_CONVENTION)
+        k: float(np.mean([b[k] for b in per])) for k in ("psnr", "ms_ssim", "psnr_roi", "ms_ssim_roi")
+        if per and all(isinstance(b[k], float) for b in per)}
+    print(json.dumps({"mean_bd_rate_p_vs_intra_percent": results["mean_bd_rate_p_vs_intra_percent"]}))
     if args.out:
         from rac_video.eval.report import write_report
 
