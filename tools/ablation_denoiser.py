@@ -121,10 +121,11 @@ def main(argv=None):
                     for K in ks:
                         for v in VARIANTS:
                             net, sampler = v.split("-", 1)
-                            if sampler == "elementwise":
-                                y0 = denoise(nets[net], y_hat, gamma, K)
-                            else:
-                                y0 = denoise_global_clock(nets[net], y_hat, gamma, K, seed=n)
+                            with codec.pixel_precision():       # as the codec's decoder runs it
+                                if sampler == "elementwise":
+                                    y0 = denoise(nets[net], y_hat, gamma, K)
+                                else:
+                                    y0 = denoise_global_clock(nets[net], y_hat, gamma, K, seed=n)
                             rec = rgb(y0)
                             if plain is not None and not checked and v == "sv-elementwise":
                                 # the codec's own decoder (fusion off) gives the same pixels

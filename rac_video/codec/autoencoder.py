@@ -103,5 +103,15 @@ class Synthesis(nn.Module):
         self.factor = 2 ** (len(stages) - 1)
         self.register_buffer("scale", torch.ones(1, latent_channels, 1, 1))
 
+    def channels_last(self) -> "Synthesis":
+        """Keep weights and activations in channels-last (NHWC) layout: oneDNN's convolutions and the final
+        conversion to HWC pixels are faster so (416×240 on 2 CPU cores: 19 → 13 ms; ``rac-video bench
+        pipeline``). Results differ from NCHW only in float rounding."""
+        self.to(memory_format=torch.channels_last)
+        self._channels_last = True
+        return self
+
     def forward(self, y):
+        if getattr(self, "_channels_last", False):
+            y = y.contiguous(memory_format=torch.channels_last)
         return self.net(y * self.scale) + 0.5

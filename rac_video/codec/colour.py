@@ -17,6 +17,8 @@ block edges.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -180,25 +182,34 @@ def _averager(n: int, size: int) -> torch.Tensor:
     return a
 
 
+@functools.lru_cache(maxsize=8)
+def _operators(gh: int, gw: int, H: int, W: int):
+    """The frame size's fixed matrices: float32 upsamplers and averagers (for the full-frame products) and
+    the float64 (gh, gh), (gw, gw) systems of the solve; cached (a stream keeps its size)."""
+    uy, ux = _upsampler(gh, H), _upsampler(gw, W)
+    py, px = _averager(gh, H), _averager(gw, W)
+    return uy.float(), ux.float(), py.float(), px.float(), py @ uy, px @ ux
+
+
 def apply(rec: np.ndarray, target: np.ndarray) -> np.ndarray:
     """``rec`` (H, W, 3) uint8 with a smooth correction added so each block's mean matches ``target``.
 
     The field is U_y·D·U_xᵀ (U the bilinear upsamplers of the block grid), and the block means are the
     separable averages P_y·X·P_xᵀ, so without clipping the offsets D that hit the targets solve
-    (P_y U_y) D (P_x U_x)ᵀ = E exactly: two small linear solves. Clipping at 0 and 255 is then corrected by
-    the same solve on the remaining error, until every block is within ``TOLERANCE`` (≤ ITERATIONS rounds)."""
+    (P_y U_y) D (P_x U_x)ᵀ = E exactly: two small linear solves (float64). Clipping at 0 and 255 is then
+    corrected by the same solve on the remaining error, until every block is within ``TOLERANCE``
+    (≤ ITERATIONS rounds). The full-frame products run in float32 (pixel values ≤ 255: far below the
+    rounding of the 8-bit output). Pixels only: nothing here decides a symbol."""
     H, W = rec.shape[:2]
     gh, gw = target.shape[:2]
     if (gh, gw) != grid_shape(H, W):
         raise ValueError(f"colour targets of shape {(gh, gw)} do not fit a {W}x{H} frame")
-    uy, ux = _upsampler(gh, H), _upsampler(gw, W)
-    py, px = _averager(gh, H), _averager(gw, W)
-    my, mx = py @ uy, px @ ux                           # (gh, gh), (gw, gw): well conditioned (diagonally dominant)
-    x0 = torch.from_numpy(np.array(rec, dtype=np.float64)).permute(2, 0, 1)
+    uy, ux, py, px, my, mx = _operators(gh, gw, H, W)
+    x0 = torch.from_numpy(np.ascontiguousarray(rec)).permute(2, 0, 1).float()
     tgt = torch.from_numpy(np.asarray(target, dtype=np.float64)).permute(2, 0, 1)
 
     def means(x):
-        return py @ x @ px.T
+        return (py @ x @ px.T).double()
 
     def solve(e):
         return torch.linalg.solve(mx, torch.linalg.solve(my, e).transpose(-1, -2)).transpose(-1, -2)
@@ -206,9 +217,9 @@ def apply(rec: np.ndarray, target: np.ndarray) -> np.ndarray:
     d = solve(tgt - means(x0))
     x = x0
     for _ in range(ITERATIONS):
-        x = (x0 + uy @ d @ ux.T).clamp(0, 255)
+        x = (x0 + uy @ d.float() @ ux.T).clamp_(0, 255)
         err = tgt - means(x)
         if float(err.abs().max()) <= TOLERANCE:
             break
         d = d + solve(err)
-    return (x + 0.5).floor().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    return (x + 0.5).floor_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()

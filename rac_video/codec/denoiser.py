@@ -91,7 +91,7 @@ def denoise(model: nn.Module, y_hat: torch.Tensor, gamma: torch.Tensor, steps: i
     alpha, _ = schedule.alpha_sigma(gamma)
     z = alpha * y_hat
     for g_from, g_to in ops.ddim_gammas(gamma, steps):
-        eps = model(z, g_from)
+        eps = model(z, g_from).float()      # (a bfloat16 autocast: Codec.pixel_precision)
         if eta is None:
             z = ops.ddim_step(z, eps, g_from, g_to)
             continue
@@ -134,7 +134,7 @@ def denoise_global_clock(model: nn.Module, y_hat: torch.Tensor, gamma: torch.Ten
         tau_from, tau_to = t_max * (1 - i / steps), t_max * (1 - (i + 1) / steps)
         g_from = schedule.gamma_of_t(tau_from).expand_as(gamma)
         g_to = schedule.gamma_of_t(tau_to).expand_as(gamma)
-        z = ops.ddim_step(z, model(z, g_from.contiguous()), g_from.contiguous(), g_to.contiguous())
+        z = ops.ddim_step(z, model(z, g_from.contiguous()).float(), g_from.contiguous(), g_to.contiguous())
         if i + 1 < steps:
             z = torch.where(t < tau_to, observed_at(tau_to), z)              # still pinned
     return z / schedule.alpha_sigma(schedule.gamma_of_t(torch.zeros_like(t)))[0]

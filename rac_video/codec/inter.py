@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import ops
+from ..profiling import stage
 from ..entropy import intnet as _intnet
 from ..entropy.rans import BitstreamError
 from ..entropy.tables import MEAN_BUCKETS
@@ -373,20 +374,24 @@ def analyse(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int 
     table = codec.level_table(quality)
     delta = table.delta.to(codec.device)
     gc = codec.conditional
-    y = codec.g_a(x)
-    cond, _ = codec.condition(level, table)
-    zi = torch.round(codec.hyper.analysis(y, cond)).to(torch.int32)
-    k = gc.quantize(y, level, delta, seed, dither_frame)
+    with stage("analysis"):
+        y = codec.g_a(x)
+    with stage("hyperprior+context"):
+        cond, _ = codec.condition(level, table)
+        zi = torch.round(codec.hyper.analysis(y, cond)).to(torch.int32)
+        k = gc.quantize(y, level, delta, seed, dither_frame)
     h, w = level.shape[-2:]
     # motion against the reference's decoded latent (float at the encoder only: the vectors are sent)
     ref_delta = codec.level_table(ref.quality).delta.to(codec.device)
     yref_hat = gc.dequantize(ref.k, ref.level, ref_delta, seed, dither_frame)
     u = ops.hashed_dither(tuple(k.shape), seed, dither_frame, device=k.device)
     nby, nbx = _blocks(h, w)
-    prm_h = codec.intnet.synthesis(zi.to(torch.int64), _intnet.integer_condition(level, quality,
-                                                                                  codec.schedule_version,
-                                                                                  codec.levels))
-    prm_c = codec.context_params(prm_h, k, cond, level, quality, seed, dither_frame)[0] if codec.has_context else None
+    with stage("hyperprior+context"):
+        prm_h = codec.intnet.synthesis(zi.to(torch.int64), _intnet.integer_condition(level, quality,
+                                                                                      codec.schedule_version,
+                                                                                      codec.levels))
+        prm_c = (codec.context_params(prm_h, k, cond, level, quality, seed, dither_frame)[0] if codec.has_context
+                 else None)
     C = k.shape[1]
 
     def block_bits(prm):
@@ -424,6 +429,7 @@ def analyse(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int 
 
 
 @torch.no_grad()
+@stage("motion")
 def encode_p(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int = 0, dither_frame: int = 0,
              steps: int | None = None, index: int = -1, stats: dict | None = None,
              colour: bool = True, skip_tol: float | None = None) -> tuple[bytes, Reference]:
@@ -554,6 +560,7 @@ def _split(codec, payload: bytes):
 
 
 @torch.no_grad()
+@stage("entropy coding")
 def decode_p(codec, payload: bytes, levels_u8, quality: int, ref: Reference | None, *, seed: int = 0,
              dither_frame: int = 0, height: int, width: int, index: int = -1, fusion: str | None = None):
     """(k, params, K, Reference) of a P-frame: the entropy half (everything that decides symbols, integers
@@ -593,7 +600,8 @@ def decode_p(codec, payload: bytes, levels_u8, quality: int, ref: Reference | No
         zi = torch.from_numpy(np.ascontiguousarray(zn)).to(dev)
         fr = _Frame(codec, ref, level, quality, seed, dither_frame, mv, mode_t)
         cond_int = _intnet.integer_condition(level, quality, codec.schedule_version, codec.levels)
-        prm_h = codec.intnet.synthesis(zi.to(torch.int64), cond_int)
+        with stage("hyperprior+context"):
+            prm_h = codec.intnet.synthesis(zi.to(torch.int64), cond_int)
         if not codec.has_context:
             mu, lam, off, ix = fr.chosen(prm_h)
             sym = gc.decompress(parts[2], ix.cpu().numpy())
@@ -631,7 +639,8 @@ def intra_reference(codec, payload: bytes, k: torch.Tensor, levels_u8, quality: 
     except BitstreamError as exc:
         from .model import PayloadError
         raise PayloadError(f"corrupt frame payload: {exc}") from exc
-    y = codec.g_a(codec.frame_tensor(source)) if source is not None else None   # encoders: the hold decision
+    with stage("analysis"):        # encoders: the source latent for the hold decision
+        y = codec.g_a(codec.frame_tensor(source)) if source is not None else None
     return Reference(k.to(torch.int32), level, int(quality), torch.from_numpy(zi).to(codec.device), index, y=y)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .. import ops
+from ..profiling import stage
 from . import intnet, rans
 from .likelihood import gaussian_bits
 from .tables import (MEAN_BUCKETS, SCALE_MIN, CdfTables, conditional_gaussian_tables,
@@ -65,10 +66,12 @@ class FactorizedPrior:
             raise ValueError(f"hyper-latent must be (N, {self.channels}, h, w), got {tuple(shape)}")
         return np.ascontiguousarray(np.broadcast_to(np.arange(shape[1], dtype=np.int32).reshape(1, -1, 1, 1), shape))
 
+    @stage("entropy coding")
     def compress(self, z_int) -> bytes:
         z = np.ascontiguousarray(np.asarray(z_int, dtype=np.int32))
         return rans.encode(z, self.indexes(z.shape), self.tables)
 
+    @stage("entropy coding")
     def decompress(self, data: bytes, shape) -> np.ndarray:
         return rans.decode(data, self.indexes(tuple(shape)), self.tables)
 
@@ -119,10 +122,12 @@ class GaussianConditional:
                                     self.mean_buckets)
 
     # -- coding
+    @stage("entropy coding")
     def compress(self, symbols, indexes) -> bytes:
         return rans.encode(np.ascontiguousarray(symbols, dtype=np.int32),
                            np.ascontiguousarray(indexes, dtype=np.int32), self.tables)
 
+    @stage("entropy coding")
     def decompress(self, data: bytes, indexes) -> np.ndarray:
         return rans.decode(data, np.ascontiguousarray(indexes, dtype=np.int32), self.tables)
 
