@@ -39,6 +39,7 @@ the anchor stream when bit 1], then the streams (the last one's length is the re
 """
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from dataclasses import dataclass
@@ -148,9 +149,7 @@ class TemporalPrior:
         lv = lev_t.long()
         d = yr - mu_h
         e16 = (d.abs() * inv[lv]) >> 40
-        eb = torch.zeros_like(e16)
-        for b in E_BOUNDS:
-            eb += (e16 >= b).to(torch.int64)
+        eb = torch.bucketize(e16, _bounds(E_BOUNDS, e16.device), right=True)      # = Σ_b [e16 ≥ b]
         sh = (index_h.to(torch.int64) // MEAN_BUCKETS) >> 3
         return (((eb * N_SH + sh) * N_LV + (lv >> 2)) * 2 + exact.to(torch.int64)) * N_NB + nb, d
 
@@ -168,6 +167,12 @@ class TemporalPrior:
 
 
 # ------------------------------------------------------------------------------------------ integer helpers
+@functools.lru_cache(maxsize=16)
+def _bounds(bounds: tuple, device) -> torch.Tensor:
+    """A bucket-bound tuple as an int64 tensor on ``device`` (for torch.bucketize)."""
+    return torch.tensor(bounds, dtype=torch.int64, device=device)
+
+
 def _lambda_delta(quality: int, schedule_version: int, levels: int, device) -> tuple:
     """invΔ = round(2^32/Δ) and round(256·ln Δ) per level (int64 on ``device``)."""
     inv = _intnet._device_tables(quality, schedule_version, levels, str(device))[1]
@@ -189,7 +194,7 @@ def _lam_delta_cpu(quality, schedule_version, levels):
 def y_fixed(k, level, quality, schedule_version, levels, seed, dither_frame) -> torch.Tensor:
     """ŷ = Δ·(k − u) in 2^−12 latent units, int64, from integers only (Δ·2^20 and the 24-bit dither)."""
     d20 = _intnet._device_tables(quality, schedule_version, levels, str(k.device))[2][level.long()]
-    u24 = ops.hashed_dither(tuple(k.shape), seed, dither_frame, device=k.device, bits=True).to(torch.int64)
+    u24 = _intnet.dither_bits(k.shape, seed, dither_frame, k.device).to(torch.int64)
     num = (k.to(torch.int64).clamp(-2**15, 2**15) << 16) - (u24 >> 8) + (1 << 15)      # (k − u)·2^16
     return ((num * d20 + (1 << 23)) >> 24).clamp(-_intnet.MU_LIMIT, _intnet.MU_LIMIT)
 
@@ -236,11 +241,14 @@ def _expand_blocks(b: torch.Tensor, h, w) -> torch.Tensor:
 class _Frame:
     """Everything about a P-frame that both ends compute the same way once motion and ẑ are known."""
 
-    def __init__(self, codec, ref: Reference, level, quality, seed, dither_frame, mv, mode):
+    def __init__(self, codec, ref: Reference, level, quality, seed, dither_frame, mv, mode, *, yr=None):
+        """``yr``: ``y_fixed`` of the reference's levels when the caller already has it (the encoder prices
+        many vector fields against one reference)."""
         self.codec, self.level, self.quality, self.seed, self.fi = codec, level, quality, seed, dither_frame
         sv, L = codec.schedule_version, codec.levels
         h, w = level.shape[-2:]
-        yr = y_fixed(ref.k, ref.level, ref.quality, sv, L, seed, dither_frame)
+        if yr is None:
+            yr = y_fixed(ref.k, ref.level, ref.quality, sv, L, seed, dither_frame)
         self.yr, still = align(yr, mv, h, w)
         lev_r = align_nearest(ref.level, mv, h, w)
         self.exact = (lev_r == level) & still
@@ -252,28 +260,29 @@ class _Frame:
         return c.conditional.int_params(mu, lam, self.level, self.quality, c.schedule_version, c.levels, self.seed,
                                         self.fi)
 
-    def neighbours(self, k):
+    def neighbours(self, k, yk=None):
         """The neighbourhood bucket of every element from the anchors of ``k`` (int64 (1, 1, h, w)): how far
         the four anchor neighbours' decoded ŷ moved from the aligned reference, Σ over channels of
-        min(⌊|ŷ − ŷ_ref|/Δ⌋, 3); NB_ANCHOR at the anchors themselves."""
+        min(⌊|ŷ − ŷ_ref|/Δ⌋, 3); NB_ANCHOR at the anchors themselves. ``yk``: ``y_fixed`` of ``k`` when the
+        caller already has it."""
         c = self.codec
         h, w = k.shape[-2:]
         a = anchor_mask(h, w, k.device)
-        yk = y_fixed(k, self.level, self.quality, c.schedule_version, c.levels, self.seed, self.fi)
+        if yk is None:
+            yk = y_fixed(k, self.level, self.quality, c.schedule_version, c.levels, self.seed, self.fi)
         inv = self.tabs[0][self.level.long()]
         e = (((yk - self.yr).abs() * inv) >> 44).clamp(0, 3)
         e = torch.where(a, e, torch.zeros((), dtype=e.dtype, device=e.device)).sum(1, keepdim=True)
         p = F.pad(e, (1, 1, 1, 1))
         s = p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:]
-        nb = torch.zeros_like(s)
-        for b in NB_BOUNDS:
-            nb += (s >= b).to(torch.int64)
+        nb = torch.bucketize(s, _bounds(NB_BOUNDS, s.device), right=True)          # = Σ_b [s ≥ b]
         return torch.where(a, torch.full_like(nb, NB_ANCHOR), nb)
 
-    def both(self, prm_h, nb=NB_ANCHOR):
+    def both(self, prm_h, nb=NB_ANCHOR, hyper=None):
         """hyper (μ, λ, offset, index) of the hyperprior's (or context's) params and the same under each
-        temporal table: [hyper, table 1, table 2] (modes 0, 1, 2)."""
-        off_h, ix_h = self.int_params(*prm_h)
+        temporal table: [hyper, table 1, table 2] (modes 0, 1, 2). ``hyper``: the (offset, index) of
+        ``prm_h`` when the caller already has them."""
+        off_h, ix_h = self.int_params(*prm_h) if hyper is None else hyper
         out = [(*prm_h, off_h, ix_h)]
         for t in range(N_TABLES):
             mu_t, lam_t = self.codec.temporal.params(*prm_h, ix_h, self.yr, self.level, self.exact, self.tabs, nb, t)
@@ -399,16 +408,24 @@ def analyse(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int 
         sb = np.pad(sb, ((0, nby * BLOCK - h), (0, nbx * BLOCK - w)))
         return sb.reshape(nby, BLOCK, nbx, BLOCK).sum((1, 3))
 
+    # what every candidate shares: the reference's and this frame's ŷ in fixed point, the hyperprior's (and
+    # context's) coding parameters (identical integers to recomputing them per candidate)
+    sv, L = codec.schedule_version, codec.levels
+    yr0 = y_fixed(ref.k, ref.level, ref.quality, sv, L, seed, dither_frame)
+    yk = y_fixed(k, level, quality, sv, L, seed, dither_frame) if codec.has_context else None
+    ip_h = gc.int_params(*prm_h, level, quality, sv, L, seed, dither_frame)
+    ip_c = gc.int_params(*prm_c, level, quality, sv, L, seed, dither_frame) if codec.has_context else None
+
     def evaluate(mv):
         fr = _Frame(codec, ref, level, quality, seed, dither_frame, mv, torch.ones((nby, nbx), dtype=torch.int64,
-                                                                                   device=codec.device))
+                                                                                   device=codec.device), yr=yr0)
         if codec.has_context:
             a = anchor_mask(h, w, codec.device)
-            nb = fr.neighbours(k)
+            nb = fr.neighbours(k, yk)
             modes = [tuple(torch.where(a, p, q) for p, q in zip(ma, mb))
-                     for ma, mb in zip(fr.both(prm_h), fr.both(prm_c, nb))]
+                     for ma, mb in zip(fr.both(prm_h, hyper=ip_h), fr.both(prm_c, nb, hyper=ip_c))]
         else:
-            modes, nb = fr.both(prm_h), NB_ANCHOR
+            modes, nb = fr.both(prm_h, hyper=ip_h), NB_ANCHOR
         return fr, modes, nb
 
     # candidate vectors per block (none, whole pixels, fractions): the one with the fewest exact bits

@@ -358,11 +358,23 @@ def integer_condition(level: torch.Tensor, quality: int, schedule_version: int, 
     return cond[level[:, 0].long()].permute(0, 3, 1, 2).contiguous()
 
 
+@functools.lru_cache(maxsize=4)
+def _dither_bits(shape: tuple, seed: int, dither_frame: int, device: str) -> torch.Tensor:
+    return ops.hashed_dither(shape, seed, dither_frame, device=device, bits=True)
+
+
+def dither_bits(shape, seed: int, dither_frame: int, device) -> torch.Tensor:
+    """The 24-bit dither u·2^24 of every element (int32, ``ops.hashed_dither(bits=True)``), cached for the last
+    few (shape, seed, frame, device): a P-frame's encoder prices ~20 candidate vector fields of one frame, each
+    needing it several times. Shared: callers must not modify it in place."""
+    return _dither_bits(tuple(int(n) for n in shape), int(seed), int(dither_frame), str(torch.device(device)))
+
+
 def anchors16(k: torch.Tensor, level: torch.Tensor, quality: int, schedule_version: int, levels: int,
               seed: int, dither_frame: int) -> torch.Tensor:
     """round(16·ŷ) = round(16·Δ·(k − u)) in integers (int64, clamped to ±127) for the context's input."""
     d16 = _device_tables(quality, schedule_version, levels, str(k.device))[2][level.long()]   # on the level map
-    u24 = ops.hashed_dither(tuple(k.shape), seed, dither_frame, device=k.device, bits=True)
+    u24 = dither_bits(k.shape, seed, dither_frame, k.device)
     num = (k.to(torch.int64).clamp(-1024, 1024) << 24) - u24 + (1 << 23)       # (k − u)·2^24
     return ((num * d16 + (1 << 39)) >> 40).clamp(-A_MAX, A_MAX)
 
@@ -374,7 +386,7 @@ def coding_params(mu: torch.Tensor, lam: torch.Tensor, level: torch.Tensor, qual
         raise ValueError(f"mean_buckets must be a power of two in 1..256, got {mean_buckets}")
     _, inv, _, sidx = _device_tables(quality, schedule_version, levels, str(mu.device))
     lv = level.long()                                               # (N, 1, h, w): gathers on the small map
-    u24 = ops.hashed_dither(tuple(mu.shape), seed, dither_frame, device=mu.device, bits=True)
+    u24 = dither_bits(mu.shape, seed, dither_frame, mu.device)
     t = mu * inv[lv] + (u24.to(torch.int64) << 20)                  # (m + ½)·2^44
     offset = t >> 44
     bucket = (t & ((1 << 44) - 1)) >> (44 - (mean_buckets.bit_length() - 1))
