@@ -1,12 +1,13 @@
 // Integer 2-D convolution, C++ backend (rac_video/ops/int_conv.py has the definition).
 //
 // out[n,o,i,j] = bias[o] + Σ w[o,c,a,b]·x[n,c,s·i+a−p,s·j+b−p]  with int8/int16 x, int8 w, int32 out.
-// Per output row: the receptive fields of the row are gathered into int16 vectors of length Kp
-// (I·k² rounded up to 32, zero-filled), the weights likewise, and every output is a dot product of
-// two such vectors. Integer sums are exact, so the result
+// AVX-512 VNNI (run_vnni): a direct convolution — the input repacked into channel pairs, 16 output
+// channels in the lanes of each accumulator, one vpdpwssd per tap and pixel. AVX2 and scalar: per
+// output row, the receptive fields of the row are gathered into int16 vectors of length Kp (I·k²
+// rounded up to 32, zero-filled), the weights likewise, and every output is a dot product of two such
+// vectors (AVX2: vpmaddwd, int16·int16 pairs summed into int32). Integer sums are exact, so the result
 // is the same on every path, with any thread count and on any machine; the path is chosen at run
-// time: AVX-512 VNNI (vpdpwssd) or AVX2 (vpmaddwd: int16·int16 pairs summed into int32) when the CPU
-// has them, else scalar.
+// time (the best the CPU has; `simd` forces one).
 #include <algorithm>
 #include <climits>
 #include <cstdint>
