@@ -126,6 +126,8 @@ def main(argv=None) -> int:
         print("cross_device: a cuda device was asked for but torch sees no GPU", file=sys.stderr)
         return 2
     models = {s: load_model(device="cuda" if s == "cuda" else "cpu") for s in (args.a, args.b)}
+    for m in models.values():    # float32 pixels on both sides: the check is about the arithmetic of the
+        m.bf16 = False           # symbols, not the CPU's bfloat16 pixel networks (Codec.pixel_precision)
     # the torch version and the GPU's name are in the record's machine block
     res = {"devices": {"a": args.a, "b": args.b},
            "arith": {"a": _class_of(args.a), "b": _class_of(args.b)},
