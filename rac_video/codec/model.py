@@ -191,7 +191,7 @@ class Codec:
         """Context of the networks that only make pixels (the denoiser, g_s, g_s_real — never a symbol):
         bfloat16 autocast when ``self.bf16``, else nothing (float32). On a CPU with native bf16 (AVX512-BF16 or
         AMX) that halves their time; the pictures stay within a few 8-bit levels of float32's (≥ 53 dB PSNR
-        between the two, ±0.005 dB against the source; docs/results.md, "Speed of the pipeline")."""
+        between the two, ±0.005 dB against the source; docs/results.md, "Video pipeline")."""
         if not self.bf16:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
