@@ -7,7 +7,8 @@ the ASan runtime preloaded into Python and UBSan halting on the first report,
 
 * tests/test_rans_fuzz.py  (hypothesis: random bytes, truncations, bit flips, splices, wrong
   tables and indexes, absurd headers, valid round trips; ``--examples`` per test),
-* tests/test_rans.py and the C++ cases of tests/test_entropy_params.py.
+* tests/test_rans.py and the C++ cases of tests/test_entropy_params.py and tests/test_int_conv.py (every
+  SIMD path of the integer convolution, edge geometries, worst-case sums).
 
 Any out-of-bounds access, use after free or undefined behaviour aborts the run (non-zero exit).
 Prints, and with ``--out`` writes, a JSON summary: the case counts, the outcome and the machine.
@@ -76,7 +77,7 @@ def run_tests(tmp: str, examples: int, report: str) -> tuple[int, str, float]:
     for var in ("RAC_VIDEO_SANITIZE_TESTS", "RAC_VIDEO_SLOW_TESTS"):  # (the opt-in test that calls this script)
         env.pop(var, None)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_rans_fuzz.py",
-           "tests/test_rans.py", "tests/test_entropy_params.py", "-k", "not triton and not cuda"]
+           "tests/test_rans.py", "tests/test_entropy_params.py", "tests/test_int_conv.py", "-k", "not triton and not cuda"]
     t0 = time.time()
     proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True)
     return proc.returncode, (proc.stdout + proc.stderr)[-6000:], time.time() - t0
@@ -106,7 +107,7 @@ def main(argv=None) -> int:
 
         gcc = subprocess.run(["gcc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
         summary = benchmark_record("tools/fuzz_rans.py", argv, None, machine=machine_record(gcc=gcc), **{
-            "what": "rANS decoder fuzz + entropy C++ tests under AddressSanitizer/UBSan (tools/fuzz_rans.py)",
+            "what": "rANS decoder fuzz + entropy_params and int_conv2d C++ tests under AddressSanitizer/UBSan (tools/fuzz_rans.py)",
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "sanitizers": "-fsanitize=address,undefined (ASAN_OPTIONS abort_on_error=1, UBSAN_OPTIONS halt_on_error=1)",
             "examples_per_fuzz_test": args.examples,
