@@ -44,10 +44,6 @@ class StageTimes:
             self.seconds[name, thread] += seconds
             self.calls[name, thread] += calls
 
-    def total(self, name: str) -> float:
-        """Seconds of ``name`` over every thread."""
-        return sum(s for (n, _), s in self.seconds.items() if n == name)
-
     def table(self, frames: int) -> list[dict]:
         """One row per (stage, thread) in :data:`STAGES` order: milliseconds per frame and calls."""
         order = {n: i for i, n in enumerate(STAGES)}
@@ -75,13 +71,11 @@ def collect():
 def stage(name: str):
     """Mark the enclosed code as the stage ``name`` (one of :data:`STAGES`)."""
     times = _active
-    label = torch.profiler.record_function(f"rac.{name}") if torch.autograd._profiler_enabled() else None
+    label = (torch.profiler.record_function(f"rac.{name}") if torch.autograd._profiler_enabled()
+             else contextlib.nullcontext())
     if times is None:
-        if label is None:
+        with label:
             yield
-        else:
-            with label:
-                yield
         return
     thread = threading.current_thread().name
     stack = getattr(_tls, "stack", None)
@@ -93,11 +87,8 @@ def stage(name: str):
         times.add(outer[0], thread, now - outer[1], calls=0)
     stack.append([name, now])
     try:
-        if label is None:
+        with label:
             yield
-        else:
-            with label:
-                yield
     finally:
         now = time.perf_counter()
         _, t0 = stack.pop()

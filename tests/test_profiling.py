@@ -112,3 +112,13 @@ def test_bench_pipeline_writes_the_stage_table(tmp_path, shared_data):
         main = sum(x["share_of_wall"] for x in rows if x["thread"] == "main")
         assert 0.99 <= main <= 1.01          # the main thread's stages and "other" add up to the wall time
     assert r["encode_fps"] > 0 and r["decode_fps"] > 0
+
+
+def test_bench_parts_times_each_part_on_each_clip(shared_data, capsys):
+    from rac_video.bench import parts
+
+    assert parts.main(["--data", str(shared_data), "--frames", "1", "--repeat", "1"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(out) == {"entropy-decode", "p-encode"}
+    assert set(out["entropy-decode"]) == {"416x240", "854x480"} and set(out["p-encode"]) == {"bp-416x240", "dog-854x480"}
+    assert all(v > 0 for r in out.values() for v in r.values())

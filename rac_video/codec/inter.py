@@ -416,11 +416,12 @@ def analyse(codec, frame, levels_u8, quality: int, ref: Reference, *, seed: int 
     ip_h = gc.int_params(*prm_h, level, quality, sv, L, seed, dither_frame)
     ip_c = gc.int_params(*prm_c, level, quality, sv, L, seed, dither_frame) if codec.has_context else None
 
+    a = anchor_mask(h, w, codec.device) if codec.has_context else None
+
     def evaluate(mv):
         fr = _Frame(codec, ref, level, quality, seed, dither_frame, mv, torch.ones((nby, nbx), dtype=torch.int64,
                                                                                    device=codec.device), yr=yr0)
         if codec.has_context:
-            a = anchor_mask(h, w, codec.device)
             nb = fr.neighbours(k, yk)
             modes = [tuple(torch.where(a, p, q) for p, q in zip(ma, mb))
                      for ma, mb in zip(fr.both(prm_h, hyper=ip_h), fr.both(prm_c, nb, hyper=ip_c))]

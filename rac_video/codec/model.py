@@ -503,9 +503,9 @@ class Codec:
                 return y
             return torch.where(hold[1], hold[0].to(y.dtype), y)
 
-        def g_s(y, net=self.g_s):
-            with stage("synthesis"), self.pixel_precision():
-                return net(y).float()
+        def g_s(y, net=None):
+            with stage("synthesis"):
+                return self.synthesis(y, net)
 
         def out(x, y):
             with stage("synthesis"):
@@ -514,8 +514,7 @@ class Codec:
 
         x_fid = None
         if not rho or (self.g_s_real is not None and float(w.max()) > 0):   # the fidelity picture is needed
-            with self.pixel_precision():
-                y0 = self.denoise(y_hat, gamma, steps).float()
+            y0 = self.denoise(y_hat, gamma, steps)
             if self.fusion:
                 y0 = fuse_posterior(y0, y_hat, mu, s, delta[level.long()], self.fusion)
             if m is not None:
@@ -528,8 +527,7 @@ class Codec:
             return self.reconstruct(k, prm, levels_u8, quality, seed=seed, dither_frame=dither_frame, height=height,
                                     width=width, steps=steps, masked=masked, hold=hold, return_latent=return_latent)
         gen = realism_generator(seed, dither_frame)
-        with self.pixel_precision():
-            y_den = denoise(self.denoiser, y_hat, gamma, max(steps, REALISM_MIN_STEPS), eta=w, generator=gen).float()
+        y_den = self.denoise(y_hat, gamma, max(steps, REALISM_MIN_STEPS), eta=w, generator=gen)
         y_fused = fuse_posterior(y_den, y_hat, mu, s, delta[level.long()], self.fusion)
         y_real = held(sample_posterior(y_fused, y_den, y_hat, mu, s, delta[level.long()], self.fusion, w, gen))
         if self.g_s_real is None:
@@ -538,16 +536,22 @@ class Codec:
         w_px = F.interpolate(w, size=x_fid.shape[-2:], mode="bilinear", align_corners=False)
         return out(x_fid + w_px * (x_real - x_fid), y_real)
 
+    def synthesis(self, y0: torch.Tensor, net=None) -> torch.Tensor:
+        """g_s (or ``net``: g_s_real) of a latent in this codec's pixel precision, as float32 (1, 3, H', W')."""
+        with self.pixel_precision():
+            return (net or self.g_s)(y0).float()
+
     @stage("synthesis")
     def synthesize(self, y0: torch.Tensor, height: int, width: int) -> np.ndarray:
         """g_s of a (denoised) latent, cropped to the frame and rounded to uint8 RGB (H, W, 3)."""
-        with self.pixel_precision():
-            x = self.g_s(y0).float()
-        return uint8_frame(x, height, width)
+        return uint8_frame(self.synthesis(y0), height, width)
 
-    def denoise(self, y_hat: torch.Tensor, gamma: torch.Tensor, steps: int) -> torch.Tensor:
-        """K elementwise DDIM steps from each element's own γ (t_k = t·(1 − k/K)); K = 0 returns ŷ."""
-        return denoise(self.denoiser, y_hat, gamma, steps)
+    def denoise(self, y_hat: torch.Tensor, gamma: torch.Tensor, steps: int, *, eta=None, generator=None) -> torch.Tensor:
+        """K elementwise DDIM steps from each element's own γ (t_k = t·(1 − k/K)); K = 0 returns ŷ. ``eta`` /
+        ``generator``: the stochastic steps of a realism decode (``denoiser.denoise``). In this codec's pixel
+        precision; float32 out."""
+        with self.pixel_precision():
+            return denoise(self.denoiser, y_hat, gamma, steps, eta=eta, generator=generator)
 
     @torch.no_grad()
     def estimate_bits(self, frame, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0,
