@@ -3,7 +3,11 @@
 Both directions overlap I/O with compute: a reader thread decodes frames (and builds the
 importance map, which needs them in order) into a bounded queue, the calling thread runs the
 codec, and a writer thread drains a second bounded queue into the container or the video file,
-so memory stays bounded by the queue sizes whatever the length of the video.
+so memory stays bounded by the queue sizes whatever the length of the video. Decoding splits the
+codec in two (:meth:`FrameDecoder.entropy` / :meth:`FrameDecoder.picture`): the reader thread also
+runs the entropy half (side information, integer networks, rANS), a few frames ahead, on its own CUDA
+stream on a GPU, while the calling thread runs the pixel networks of the frame before; frames move
+between host and device through pinned buffers (``rac_video.codec.transfer``).
 
 One dither policy for every path: the hashed dither's frame counter (``dither_frame``) is the
 constant :data:`DITHER_FRAME`, written in the header, not the frame number, so a static region with
@@ -33,7 +37,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import arith, schedule
-from .codec import inter
+from .codec import inter, transfer
 from .codec.model import MAX_STEPS, Codec, PayloadError, load_model
 from .codec.rdoq import check_alpha
 from .codec.realism import check_realism
@@ -287,8 +291,17 @@ class FrameDecoder:
                                                                                              codec.device)
         self.seq = inter.SequenceDecoder(codec, seed=self.seed, dither_frame=self.dither_frame, height=header.height,
                                          width=header.width, steps=self.steps, realism=self.realism, keep=keep)
+        # the entropy half on its own CUDA stream (a no-op on a CPU): it may run in another thread
+        self.side = transfer.SideStream(getattr(codec, "device", "cpu"))
 
     def decode(self, pkt: Packet) -> np.ndarray:
+        """The frame of ``pkt`` (:meth:`picture` of :meth:`entropy`); ``CorruptPacketError`` when it does not
+        decode."""
+        return self.picture(self.entropy(pkt))
+
+    def entropy(self, pkt: Packet) -> inter.EntropyFrame:
+        """The entropy half of ``pkt``'s decode (side information, symbols, reference state): may run ahead
+        of :meth:`picture` in another thread, in packet order (``decode_video``); ``CorruptPacketError``."""
         try:
             with stage("importance"):
                 levels_u8 = sideinfo.from_bytes(pkt.side_info).levels(self.latent_hw)
@@ -303,10 +316,14 @@ class FrameDecoder:
         if not 0 <= pkt.quality <= schedule.Q_MAX:
             raise CorruptPacketError(f"frame {pkt.index}: quality {pkt.quality} out of range", frame=pkt.index)
         try:
-            return self.seq.decode(pkt.payload, levels_u8, pkt.quality, index=pkt.index, ref=pkt.ref).frame
+            return self.side.run(self.seq.entropy, pkt.payload, levels_u8, pkt.quality, index=pkt.index, ref=pkt.ref)
         except PayloadError as exc:
             cause = f" (likely cause: {self.arith_mismatch})" if self.arith_mismatch else ""
             raise CorruptPacketError(f"frame {pkt.index}: {exc}{cause}", frame=pkt.index) from exc
+
+    def picture(self, e: inter.EntropyFrame) -> np.ndarray:
+        """The picture of a frame :meth:`entropy` decoded (in the order it decoded them)."""
+        return self.seq.picture(transfer.hand_over(e)).frame
 
 
 # ---------------------------------------------------------------------------------------------- threads
@@ -348,7 +365,10 @@ class _Pump(threading.Thread):
             yield item
 
     def close(self):
+        """Stop producing; waits (bounded) for the thread, which may be in the middle of a frame."""
         self.stop.set()
+        if self.is_alive() and self is not threading.current_thread():
+            self.join(timeout=30)
 
 
 class _Sink(threading.Thread):
@@ -511,8 +531,17 @@ def decode_video(racv_path, out_path, *, steps: int | None = None, realism: floa
     decoded, times, kept, replaced = 0, [], [], {}
 
     def produce(put):
-        for item in staged(plan, "read"):
-            if not put(item):
+        # the entropy half runs here, ahead of the pixel networks in the calling thread (FrameDecoder.entropy)
+        for index, pkt in staged(plan, "read"):
+            ent = None
+            if pkt is not None:
+                t0 = time.perf_counter()
+                try:
+                    ent = dec.entropy(pkt)
+                except CorruptPacketError as exc:
+                    ent = exc
+                ent_s = time.perf_counter() - t0
+            if not put((index, pkt, ent, ent_s if pkt is not None else 0.0)):
                 return
 
     pump = _Pump(produce, 4)
@@ -525,17 +554,16 @@ def decode_video(racv_path, out_path, *, steps: int | None = None, realism: floa
             sink.start()
             pump.start()
             try:
-                for index, pkt in pump:
+                for index, pkt, ent, ent_s in pump:
                     frame = None
-                    if pkt is not None:
+                    if isinstance(ent, CorruptPacketError):
+                        if not skip_damaged:
+                            raise ent
+                        plan.mark(index, f"undecodable: {ent}")
+                    elif ent is not None:
                         t0 = time.perf_counter()
-                        try:
-                            frame = dec.decode(pkt)
-                            times.append(time.perf_counter() - t0)
-                        except CorruptPacketError as exc:
-                            if not skip_damaged:
-                                raise
-                            plan.mark(index, f"undecodable: {exc}")
+                        frame = dec.picture(ent)
+                        times.append(ent_s + time.perf_counter() - t0)
                     if frame is None:  # lost or undecodable: keep the timing with a stand-in
                         if last is None:
                             last = np.full((hdr.height, hdr.width, 3), 128, np.uint8)

@@ -309,3 +309,33 @@ def test_frame_encoder_intra_on_request_and_at_scene_cuts(codec):
     other = np.ascontiguousarray(np.random.default_rng(5).integers(0, 256, frames[0].shape).astype(np.uint8))
     pkt, st = enc.encode(other, src.step(other), 4, 4)      # nothing in common with the frame before
     assert pkt.kind == "I" and st.get("scene_cut")
+
+
+def test_entropy_half_may_run_ahead_of_the_pictures(codec):
+    """SequenceDecoder.entropy for every frame first (what decode_video's reader thread does, here as far
+    ahead as it can get, with one kept reference), then the pictures in order: the same frames as decoding
+    one frame at a time — hold blocks included (they read the reference's reconstructed latent)."""
+    frames = _clip(n=5, pan=0)
+    H, W = frames[0].shape[:2]
+    lv = _levels(codec, frames[0], 2)
+    enc = inter.SequenceEncoder(codec, gop=5)
+    coded = [enc.encode(f, lv, 6, index=i) for i, f in enumerate(frames)]
+    assert sum(st.get("hold_blocks", 0) for _, _, st in coded) > 0
+    one = inter.SequenceDecoder(codec, height=H, width=W)
+    want = [one.decode(p, lv, 6, index=i, ref=ref).frame for i, (p, ref, _) in enumerate(coded)]
+    ahead = inter.SequenceDecoder(codec, height=H, width=W)
+    ents = [ahead.entropy(p, lv, 6, index=i, ref=ref) for i, (p, ref, _) in enumerate(coded)]
+    assert list(ahead.refs) == [4] and ents[4].prev is ents[3].state     # states kept by the frames, not the dict
+    got = [ahead.picture(e).frame for e in ents]
+    assert all(np.array_equal(a, b) for a, b in zip(want, got))
+
+
+def test_decode_video_overlapped_equals_frame_by_frame(tmp_path, codec):
+    src = _clip_folder(tmp_path / "clip")
+    out = tmp_path / "g.racv"
+    pipeline.encode_video(src, out, pipeline.EncodeOptions(quality=7, model=codec.name, fps=10, gop=4, steps=1),
+                          codec=codec, progress=False)
+    rep = pipeline.decode_video(out, tmp_path / "d.mkv", lossless=True, codec=codec, progress=False, keep_frames=True)
+    want = _decode_all(codec, out)
+    assert len(rep["_frames"]) == len(want) and all(np.array_equal(a, b) for a, b in zip(rep["_frames"], want))
+    assert rep["codec_ms_per_frame"] > 0

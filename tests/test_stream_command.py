@@ -38,10 +38,29 @@ def test_bench_inprocess_writes_report(tmp_path, capsys):
     ["stream", "serve", "--host", "0.0.0.0", "--port", "0", "--duration", "0.1"],
     ["stream", "serve", "--quality", "40", "--port", "0"],
     ["stream", "play", "--gaze", "viewer"],
+    ["stream", "serve", "--device", "tpu", "--port", "0", "--duration", "0.1"],
+    ["stream", "play", "--device", "cuda:99", "--frames", "1"],
+    ["stream", "bench", "--inprocess", "--frames", "1", "--decode-device", "gpu"],
 ])
 def test_bad_arguments_exit_2(argv, capsys):
     assert main(argv) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_device_reaches_server_and_client_configs():
+    """--device / --decode-device name where each end's networks run (recorded in the bench report)."""
+    import argparse
+
+    from rac_video.commands import stream
+
+    p = argparse.ArgumentParser()
+    stream.add_arguments(p)
+    a = p.parse_args(["bench", "--device", "cpu"])
+    assert stream._server_config(a).device == "cpu" and stream._client_config(a).device == "cpu"
+    a = p.parse_args(["bench", "--decode-device", "cpu:0"])
+    assert stream._client_config(a).device == "cpu:0"
+    a = p.parse_args(["play", "--device", "cpu"])
+    assert stream._client_config(a).device == "cpu"
 
 
 def test_netem_spec():

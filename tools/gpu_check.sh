@@ -12,6 +12,7 @@
 #                                     (1x16x135x240 and 4x16x270x480)
 #   benchmarks/cross-device-gpu.json  CUDA<->CPU decoding of every file (tools/cross_device.py) and the
 #                                     codec's encode / decode milliseconds at 1920x1080 on the GPU
+#   benchmarks/stream-gpu.json        rac-video stream bench with the codec on the GPU at 1920x1080
 #   summary.txt                       one line per step, the pytest tally, the bandwidth ratios
 # (in --dry-run the JSON files are *-cpu-dryrun.json). Copy the benchmarks you want to keep into the
 # repository's benchmarks/ and commit them.
@@ -23,8 +24,9 @@
 # are not needed — tests that need them skip); 3 the CUDA backend must load and see the GPU; 4 every test
 # file with GPU cases (those parametrised by tests/backends.py or naming cuda); 5 the kernel benchmark;
 # 6 the cross-device decode check and 1080p codec speed (tools/bench_pipeline.py cannot do 1080p: it reads
-# the shared clips through PyAV, which the GPU machines lack). IMAGES=<folder> gives the check real
-# photos (default: ../shared/data/eval/kodak when present, else synthetic images).
+# the shared clips through PyAV, which the GPU machines lack; IMAGES=<folder> gives the check real
+# photos, default: ../shared/data/eval/kodak when present, else synthetic images); 7 streaming at 1080p
+# with the codec on the GPU (rac-video stream bench --device cuda, a synthetic source).
 #
 # Driver older than the CUDA runtime: rac_video._C_cuda links the CUDA runtime of the nvcc that built it
 # statically (CUDA 13 needs driver >= 580). With an older driver the module still imports, but every CUDA
@@ -148,6 +150,18 @@ else
     --speed 1920x1080 "${IMG_ARGS[@]}" --out "$OUT_DIR/benchmarks/cross-device-$TAG.json"
 fi
 
+# ------------------------------------------------------------------ 7 streaming with the codec on the device
+# the real codec end to end (server and client in one process, synthetic source: no PyAV needed), every
+# frame coded (--every-frame), encoder and decoder networks on the GPU; pinned transfers, the decoder's
+# entropy half on its own stream (rac_video.codec.transfer)
+if [ $DRY = 1 ]; then
+  step stream 120 "$PY" -m rac_video.cli stream bench --inprocess --device cpu --size 416x240 --frames 20 \
+    --every-frame --run none --report "$OUT_DIR/benchmarks/stream-$TAG.json"
+else
+  step stream 90 "$PY" -m rac_video.cli stream bench --inprocess --device cuda --size 1920x1080 --frames 150 \
+    --every-frame --run none --report "$OUT_DIR/benchmarks/stream-$TAG.json"
+fi
+
 # ------------------------------------------------------------------ summary of the numbers the targets name
 "$PY" - "$OUT_DIR" "$TAG" <<'EOF' | tee -a "$SUMMARY"
 import json, os, sys
@@ -175,6 +189,12 @@ if os.path.exists(x):
     if "speed" in r:
         s = r["speed"]
         print(f"codec on {s['device']} at {s['size']}: encode {s['encode_ms']} ms, decode {s['decode_ms']} ms per frame")
+st = os.path.join(out, "benchmarks", f"stream-{tag}.json")
+if os.path.exists(st):
+    for run in json.load(open(st))["runs"]:
+        e2e = run["latency_ms"]["end_to_end"]
+        print(f"stream on {run.get('device')}: {run['frames']['displayed']} frames shown, end-to-end median "
+              f"{e2e['median']:.1f} ms")
 EOF
 say "total $(( $(date +%s) - START ))s; $([ $FAILED = 0 ] && echo 'all steps ok' || echo 'some steps FAILED')"
 exit $FAILED

@@ -59,7 +59,7 @@ from .hyperprior import HYPER_FACTOR
 
 __all__ = ["P_PAYLOAD_VERSION", "BLOCK", "SEARCH", "Reference", "TemporalPrior", "encode_p", "decode_p",
            "intra_reference", "payload_is_p", "TEMPORAL_VERSION", "SequenceEncoder", "SequenceDecoder",
-           "DecodedFrame"]
+           "DecodedFrame", "EntropyFrame"]
 
 P_PAYLOAD_VERSION = 6
 TEMPORAL_VERSION = 1
@@ -770,10 +770,31 @@ class DecodedFrame(NamedTuple):
     k: torch.Tensor | None
 
 
+class EntropyFrame(NamedTuple):
+    """A frame after the entropy half of its decode (:meth:`SequenceDecoder.entropy`): everything that
+    decides a symbol is done; :meth:`SequenceDecoder.picture` makes the picture."""
+    index: int
+    quality: int
+    levels_u8: np.ndarray
+    k: torch.Tensor | None          # int32 (1, C, h, w); None for a stand-in codec (``frame`` is its picture)
+    prm: tuple | None               # the entropy model's parameters the reconstruction uses
+    steps: int                      # K the payload asks for
+    masked: int                     # the payload's masked levels M
+    layer: bytes | None             # the colour layer
+    state: Reference | None         # this frame's reference state (its y₀ is set by ``picture``)
+    prev: Reference | None          # the reference a P-frame was predicted from (its y₀: the hold blocks)
+    frame: np.ndarray | None = None
+
+
 class SequenceDecoder:
     """Payloads of one stream → pictures, intra or P, keeping the reference states P-frames need (the
     decoding half of :class:`SequenceEncoder`). A P-frame whose reference was not decoded (decoding started
-    later, or it was lost) raises ``PayloadError``; decoding can start at any intra frame."""
+    later, or it was lost) raises ``PayloadError``; decoding can start at any intra frame.
+
+    :meth:`decode` is :meth:`picture` of :meth:`entropy`. The two halves may run in two threads, the
+    entropy half ahead (``pipeline.decode_video``): it needs only the integer states of the frames before,
+    which it keeps itself; ``picture`` must see the frames in the order ``entropy`` saw them (a P-frame's
+    hold blocks use its reference's reconstructed latent)."""
 
     def __init__(self, codec, *, seed: int = 0, dither_frame: int = 0, height: int, width: int,
                  steps: int | None = None, realism: float = 0.0, hold: bool = True, keep: int = 1):
@@ -794,16 +815,22 @@ class SequenceDecoder:
     @torch.no_grad()
     def decode(self, payload: bytes, levels_u8, quality: int, *, index: int, ref: int | None = None) -> DecodedFrame:
         """Frame ``index`` (``ref``: its reference's index, None for an intra frame; the packet says)."""
-        from .model import PayloadError, apply_colour_layer
+        return self.picture(self.entropy(payload, levels_u8, quality, index=index, ref=ref))
+
+    @torch.no_grad()
+    def entropy(self, payload: bytes, levels_u8, quality: int, *, index: int, ref: int | None = None) -> EntropyFrame:
+        """The entropy half of frame ``index``: its levels, parameters and reference state (kept for the
+        P-frames after it). ``PayloadError`` when the payload is corrupt or its reference is missing."""
+        from .model import PayloadError
         c, H, W = self.codec, self.height, self.width
         prev = None
         if ref is None:
             if payload_is_p(payload):
                 raise PayloadError("a P-frame payload in a packet that names no reference frame")
             if not hasattr(c, "decode_levels"):     # a stand-in codec without latent levels (stream --codec jpeg)
-                return DecodedFrame(c.decode_frame(payload, levels_u8, quality, seed=self.seed,
-                                                   dither_frame=self.dither_frame, height=H, width=W,
-                                                   steps=self.steps, realism=self.realism), None)
+                frame = c.decode_frame(payload, levels_u8, quality, seed=self.seed, dither_frame=self.dither_frame,
+                                       height=H, width=W, steps=self.steps, realism=self.realism)
+                return EntropyFrame(int(index), int(quality), levels_u8, None, None, 0, 0, None, None, None, frame)
             k, prm, K, masked = c.decode_levels(payload, levels_u8, quality, seed=self.seed,
                                                 dither_frame=self.dither_frame, height=H, width=W)
             layer = c._split_payload(payload)[3]
@@ -820,15 +847,27 @@ class SequenceDecoder:
             k, prm, K, state = decode_p(c, payload, levels_u8, quality, prev, seed=self.seed,
                                         dither_frame=self.dither_frame, height=H, width=W, index=index)
             layer, masked = _split(c, payload)[5], 0
-        level = c.level_map(levels_u8, H, W)
-        hold = hold_where(prev, k, level, quality, state.hold) if (prev is not None and self.hold) else None
-        rec, y0 = c.reconstruct(k, prm, levels_u8, quality, seed=self.seed, dither_frame=self.dither_frame,
-                                height=H, width=W, steps=K if self.steps is None else self.steps,
-                                realism=self.realism, masked=masked, hold=hold, return_latent=True)
         if state is not None:
-            state.y0 = y0
             _remember(self.refs, int(index), state, self.keep)
-        return DecodedFrame(apply_colour_layer(rec, layer, H, W), k)
+        return EntropyFrame(int(index), int(quality), levels_u8, k, prm, int(K), int(masked), layer, state, prev)
+
+    @torch.no_grad()
+    def picture(self, e: EntropyFrame) -> DecodedFrame:
+        """The generative half: the picture of a frame :meth:`entropy` decoded (pixels only: nothing here
+        decides a symbol)."""
+        from .model import apply_colour_layer
+        if e.k is None:
+            return DecodedFrame(e.frame, None)
+        c, H, W = self.codec, self.height, self.width
+        level = c.level_map(e.levels_u8, H, W)
+        hold = (hold_where(e.prev, e.k, level, e.quality, e.state.hold)
+                if (e.prev is not None and self.hold) else None)
+        rec, y0 = c.reconstruct(e.k, e.prm, e.levels_u8, e.quality, seed=self.seed, dither_frame=self.dither_frame,
+                                height=H, width=W, steps=e.steps if self.steps is None else self.steps,
+                                realism=self.realism, masked=e.masked, hold=hold, return_latent=True)
+        if e.state is not None:
+            e.state.y0 = y0
+        return DecodedFrame(apply_colour_layer(rec, e.layer, H, W), e.k)
 
 
 def _remember(refs: dict, index: int, state: Reference, keep: int):

@@ -64,6 +64,7 @@ from ..errors import CorruptStreamError
 from . import colour as _colour
 from . import inter as _inter
 from . import rdoq as _rdoq
+from . import transfer
 from .autoencoder import FACTOR
 from .context import anchor_mask
 from .denoiser import denoise
@@ -676,7 +677,7 @@ def frame_tensor(frame, device="cpu", *, pad: int = PAD) -> torch.Tensor:
         raise ValueError(f"frame must be uint8 RGB (H, W, 3), got {a.dtype} {a.shape}")
     if a.shape[0] < 1 or a.shape[1] < 1 or a.shape[0] > 16384 or a.shape[1] > 16384:
         raise ValueError(f"frame size {a.shape[1]}x{a.shape[0]} out of range 1..16384")
-    x = torch.from_numpy(a if a.flags.writeable and a.flags.c_contiguous else a.copy()).to(device).permute(2, 0, 1)[None].float() / 255.0
+    x = transfer.upload(a, device).permute(2, 0, 1)[None].float() / 255.0
     H, W = a.shape[:2]
     ph, pw = -H % pad, -W % pad
     return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
@@ -685,7 +686,7 @@ def frame_tensor(frame, device="cpu", *, pad: int = PAD) -> torch.Tensor:
 def uint8_frame(x: torch.Tensor, height: int, width: int) -> np.ndarray:
     """The inverse of ``frame_tensor``: (1, 3, H', W') → cropped, clamped, rounded uint8 (H, W, 3)."""
     x = x[..., :height, :width].clamp(0, 1)
-    return (x[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+    return transfer.download((x[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8))
 
 
 def pixel_bf16_default(device) -> bool:

@@ -42,6 +42,7 @@ def _server_args(p):
     g.add_argument("--codec", choices=("rac", "jpeg"), default="rac",
                    help="rac (the region-adaptive codec; default) or jpeg (a stand-in for measuring the transport)")
     g.add_argument("--model", default=None, help="rac model name (default: the shipped default)")
+    g.add_argument("--device", default="cpu", help="where the encoder's networks run: cpu, cuda, cuda:N")
     g.add_argument("--quality", type=int, default=8, help="constant quality 0..15 (without --target-kbps)")
     g.add_argument("--target-kbps", type=float, default=0.0, help="target bitrate (rate control as in encode); "
                    "0 = constant quality")
@@ -92,6 +93,7 @@ def add_arguments(p):
     c.add_argument("--realism", type=float, default=None, metavar="RHO",
                    help="decode with realism ρ in 0..1 (generated texture where the importance is low; default: the "
                         "server's header)")
+    c.add_argument("--device", default="cpu", help="where the decoder's networks run: cpu, cuda, cuda:N")
     c.add_argument("--out", default=None, help="write OUT.json, OUT.csv (per frame) and OUT.png (plot)")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -105,11 +107,14 @@ def add_arguments(p):
     b.add_argument("--report", default=None, help="report path (default benchmarks/stream-<hostname>.json)")
     b.add_argument("--json", action="store_true", help="print the report as JSON")
     b.add_argument("--out-dir", default=None, help="per-run CSV and plots (default: beside the report)")
+    b.add_argument("--decode-device", default=None,
+                   help="where the client's networks run (default: --device, the server's)")
     b.add_argument("--inprocess", action="store_true", help="server on the same event loop (no subprocess)")
 
 
 def _server_config(args):
     from ..stream.server import ServerConfig
+    from ._common import check_device
 
     if not 0 <= args.quality <= 15:
         raise ValueError("quality must be in 0..15")
@@ -121,7 +126,7 @@ def _server_config(args):
         raise ValueError("gop must be >= 1")
     if args.gop > 1 and args.codec != "rac":
         raise ValueError("--gop > 1 needs the region-adaptive codec (--codec rac)")
-    return ServerConfig(gop=args.gop, source=args.source, size=_size(args.size), fps=args.fps, count=args.count,
+    return ServerConfig(device=check_device(args.device), gop=args.gop, source=args.source, size=_size(args.size), fps=args.fps, count=args.count,
                         max_frames=args.max_frames, loop=not args.no_loop, codec=args.codec, model=args.model,
                         quality=args.quality, target_kbps=args.target_kbps, netem=parse_netem_spec(args.netem),
                         predict_ms=args.predict_ms, deadzone_deg=args.deadzone_deg, window=args.window,
@@ -133,7 +138,10 @@ def _client_config(args, **kw):
 
     if args.gaze == "viewer" and getattr(args, "viewer", None) is None:
         raise ValueError("--gaze viewer needs --viewer PORT")
-    return ClientConfig(port=kw.pop("port", 0), gaze=args.gaze, gaze_hz=args.gaze_hz, deadline_ms=args.deadline_ms,
+    from ._common import check_device
+
+    device = getattr(args, "decode_device", None) or getattr(args, "device", None) or "cpu"
+    return ClientConfig(port=kw.pop("port", 0), device=check_device(device), gaze=args.gaze, gaze_hz=args.gaze_hz, deadline_ms=args.deadline_ms,
                         seed=args.seed, **kw)
 
 
@@ -174,7 +182,11 @@ def _write_outputs(client, prefix, meta, title):
 
     os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
     client.stats.write_csv(prefix + ".csv")
-    client.stats.plot(prefix + ".png", title)
+    try:
+        client.stats.plot(prefix + ".png", title)
+    except ImportError as exc:   # a machine installed without dependencies (the GPU machines): the numbers stay
+        import sys
+        print(f"rac-video stream: no plot {prefix}.png ({exc})", file=sys.stderr)
     return client.summary(meta)
 
 
@@ -279,6 +291,7 @@ def _bench(args):
             argv += ["--every-frame"] if args.every_frame else []
             argv += ["--fps", str(args.fps)] if args.fps else []
             argv += ["--model", args.model] if args.model else []
+            argv += ["--device", args.device]
             try:
                 client = asyncio.run(bench.run_pair(argv, ccfg, run_timeout=args.frames / 5 + 120))
             except RuntimeError as e:   # the server process did not come up (its own error is above)
@@ -286,7 +299,8 @@ def _bench(args):
                 return 1
         meta = {"netem": scfg.netem.describe(), "codec": args.codec, "source": args.source, "frames": args.frames,
                 "target_kbps": args.target_kbps, "quality": args.quality, "gaze": args.gaze, "window": args.window,
-                "gop": args.gop, "realtime": not args.every_frame,
+                "gop": args.gop, "realtime": not args.every_frame, "device": args.device,
+                "decode_device": ccfg.device,
                 "process_pair": not args.inprocess,
                 # what the client was sent: the stream header names the model and its weights hash
                 "model": client.header.model if client.header else None,

@@ -57,6 +57,7 @@ class ClientConfig:
     read_timeout_s: float = 5.0
     viewer_port: int | None = None
     model: str | None = None
+    device: str = "cpu"            # where the codec's networks run (cpu, cuda, cuda:N)
     realism: float | None = None   # the decoder's realism ρ (rac_video.codec.realism); None: the stream header's
 
 
@@ -247,7 +248,7 @@ class StreamClient:
         pipeline.check_header(h)   # model name, frame rate, settings: checked before any model is loaded
         if self.codec is None or self.codec.name != (h.model if name == "rac" else "jpeg-standin"):
             self.codec = None
-            self.codec = open_codec(name, model=h.model)
+            self.codec = open_codec(name, model=h.model, device=self.cfg.device)
         # refuses another model's weights hash; realism: this client's ρ, else the header's default
         return pipeline.FrameDecoder(self.codec, h, realism=self.cfg.realism, keep=pipeline.STREAM_REFERENCES)
 

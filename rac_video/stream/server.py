@@ -92,6 +92,7 @@ class ServerConfig:
     loop: bool = True
     codec: str = "rac"                # rac (the region-adaptive codec) | jpeg (stand-in)
     model: str | None = None
+    device: str = "cpu"               # where the codec's networks run (cpu, cuda, cuda:N)
     quality: int = 8                  # constant quality (without a target bitrate)
     target_kbps: float = 0.0          # target bitrate; 0: constant quality
     realtime: bool = True             # False: capture waits for the encoder, no frame is skipped for time
@@ -460,7 +461,7 @@ class StreamServer:
         self.config, self.host, self.port = config, host, port
         self._src = None
         self.source_factory()   # a bad source fails before the model loads
-        self.codec = open_codec(config.codec, model=config.model)
+        self.codec = open_codec(config.codec, model=config.model, device=config.device)
         encode_options(config, self.codec).check()   # quality / bitrate in range
         if is_standin(self.codec):
             log.warning("codec: JPEG stand-in (not the region-adaptive codec)")
