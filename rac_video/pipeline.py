@@ -40,6 +40,7 @@ from . import arith, schedule
 from .codec import inter, transfer
 from .codec.model import MAX_STEPS, Codec, PayloadError, load_model
 from .codec.rdoq import check_alpha
+from .codec.refine import check_refine
 from .codec.realism import check_realism
 from .codec.weights import DEFAULT_MODEL, ModelMismatchError
 from .container import CorruptPacketError, FramePlan, Header, Packet, Reader, Writer
@@ -131,6 +132,7 @@ class EncodeOptions:
     realism: float = 0.0                 # the decoders' default realism ρ (in the header; rac_video.codec.realism)
     colour: bool = True                  # send the colour layer (rac_video.codec.colour)
     masked: int = 0                      # masked levels M: elements of level < M send no symbol (codec module doc)
+    refine: int = 0                      # latent refinement steps of intra frames (rac_video.codec.refine; 0: off)
     model: str = DEFAULT_MODEL
     device: str = "cpu"
     max_frames: int | None = None
@@ -160,6 +162,7 @@ class EncodeOptions:
         check_realism(self.realism)
         if isinstance(self.masked, bool) or not 0 <= int(self.masked) < schedule.DEFAULT_LEVELS:
             raise ValueError(f"masked levels must be in 0..{schedule.DEFAULT_LEVELS - 1}, got {self.masked!r}")
+        check_refine(self.refine)
         if self.stream_id is not None and not 1 <= int(self.stream_id) < 2**32:
             raise ValueError(f"stream id must be in [1, 2^32), got {self.stream_id!r}")
         if isinstance(self.gop, bool) or not isinstance(self.gop, int) or not 1 <= self.gop <= MAX_GOP:
@@ -183,6 +186,7 @@ def header_for(codec: Codec, width: int, height: int, fps: Fraction, opts: Encod
                 # the decoder's default realism ρ (a decoder may choose another: the same file decodes in any)
                 "realism": check_realism(opts.realism), "colour_layer": bool(opts.colour),
                 "masked_levels": int(opts.masked),
+                "refine": int(opts.refine),                                                 # informational
                 # the arithmetic that decided the symbols: "integer" (the same everywhere) for models with
                 # integer entropy networks, else the device class (the decoder warns when its own differs)
                 "arith": "integer" if codec.device_independent else arith.arith_class(codec.device),
@@ -215,7 +219,7 @@ class FrameEncoder:
                                 f"(rac-video info lists them)")
         self.seq = inter.SequenceEncoder(codec, gop=self.gop, seed=opts.seed, dither_frame=DITHER_FRAME,
                                          steps=opts.steps, rdoq=opts.rdoq, colour=opts.colour,
-                                         masked=int(opts.masked), keep=keep)
+                                         masked=int(opts.masked), keep=keep, refine=int(opts.refine))
 
     def request_intra(self):
         """Make the next frame an intra frame."""

@@ -23,7 +23,7 @@ from collections import defaultdict
 import torch
 
 #: the stages in pipeline order (encode: read … write; decode: read … write)
-STAGES = ("read", "importance", "analysis", "motion", "hyperprior+context", "entropy coding", "denoise",
+STAGES = ("read", "importance", "analysis", "refine", "motion", "hyperprior+context", "entropy coding", "denoise",
           "synthesis", "write")
 
 _active: "StageTimes | None" = None

@@ -113,3 +113,24 @@ def test_encode_masked_levels(tmp_path, clip, weights_env, capsys):
         capsys.readouterr()
     assert sizes[8] < sizes[0]
     assert main(["encode", clip, "-o", str(tmp_path / "x.racv"), "--model", "rand-a", "--masked", "16"]) == 2
+
+
+def test_encode_refine(tmp_path, clip, weights_env, capsys):
+    """encode --refine N: the header records N, the file decodes with the unchanged decoder and differs
+    from the unrefined one; a negative N is a one-line error (exit 2)."""
+    from rac_video.container import Reader
+
+    outs = {}
+    for n in (0, 3):
+        out = tmp_path / f"r{n}.racv"
+        assert main(["encode", clip, "-o", str(out), "--model", "rand-a", "-q", "6", "--steps", "1",
+                     "--refine", str(n), "--json"]) == 0
+        capsys.readouterr()
+        with Reader(str(out)) as r:
+            assert r.header.settings["refine"] == n
+            outs[n] = [p.payload for p in r]          # the payloads (the header's stream id is random)
+        assert main(["decode", str(out), "-o", str(tmp_path / f"r{n}.mkv"), "--lossless", "--no-progress"]) == 0
+        capsys.readouterr()
+    assert len(outs[3]) == 3 and all(a != b for a, b in zip(outs[0], outs[3]))
+    assert main(["encode", clip, "-o", str(tmp_path / "x.racv"), "--model", "rand-a", "--refine", "-1"]) == 2
+    assert "refine" in capsys.readouterr().err

@@ -706,7 +706,7 @@ class SequenceEncoder:
 
     def __init__(self, codec, *, gop: int = 1, seed: int = 0, dither_frame: int = 0, steps: int | None = None,
                  rdoq: float | None = None, colour: bool = True, masked: int = 0, keep: int = 1,
-                 skip_tol: float | None = None):
+                 skip_tol: float | None = None, refine: int = 0):
         if isinstance(gop, bool) or not isinstance(gop, int) or gop < 1:
             raise ValueError(f"gop must be a positive integer, got {gop!r}")
         if gop > 1:
@@ -718,6 +718,7 @@ class SequenceEncoder:
         self.codec, self.gop, self.seed, self.dither_frame = codec, gop, int(seed), int(dither_frame)
         self.steps, self.rdoq, self.colour, self.masked, self.keep = steps, rdoq, bool(colour), int(masked), int(keep)
         self.skip_tol = skip_tol
+        self.refine = int(refine)                # latent refinement steps of intra frames (codec.refine)
         self.refs: dict[int, Reference] = {}     # frame index → the decoder's state after it
         self.last = None                         # the index of the last frame coded
         self.since_intra = 0
@@ -750,7 +751,8 @@ class SequenceEncoder:
                 used, self.since_intra = ref, self.since_intra + 1
         if payload is None:
             payload = c.encode_frame(frame, levels_u8, quality, seed=self.seed, dither_frame=self.dither_frame,
-                                     steps=self.steps, rdoq=self.rdoq, colour=self.colour, masked=self.masked)
+                                     steps=self.steps, rdoq=self.rdoq, colour=self.colour, masked=self.masked,
+                                     refine=self.refine)
             self._intra_requested, self.since_intra = False, 1
             if self.gop > 1:             # the decoder's state after this frame: its decoded levels and ẑ
                 k = c.decode_levels(payload, levels_u8, quality, seed=self.seed, dither_frame=self.dither_frame,

@@ -11,6 +11,8 @@ decode:  the same (μ, s) from ẑ ; k = symbol + round(μ/Δ + u) ; ŷ = dequan
 
 RDOQ (encoder only, rac_video.codec.rdoq) may move k toward round(μ/Δ + u) where bits saved
 outweigh the error added; the default strength α is the model's (its record), 0 when absent.
+Latent refinement (encoder only, opt-in, rac_video.codec.refine) may first move y itself by gradient
+steps on rate + weighted distortion through the decoder.
 
 With a checkerboard context (models trained with ``--context``, rac_video.codec.context) the
 y symbols go in two streams: the anchors with the hyperprior's (μ, s), then the rest with (μ, s)
@@ -64,6 +66,7 @@ from ..errors import CorruptStreamError
 from . import colour as _colour
 from . import inter as _inter
 from . import rdoq as _rdoq
+from . import refine as _refine
 from . import transfer
 from .autoencoder import FACTOR
 from .context import anchor_mask
@@ -143,7 +146,7 @@ class Codec:
 
     def __init__(self, name: str = DEFAULT_MODEL, *, device="cpu", steps: int | None = None,
                  rdoq: float | None = None, fusion: float | None = None, masked: bool | int | None = None,
-                 bf16: bool | None = None):
+                 bf16: bool | None = None, refine_beta: float | None = None, refine_kappa: float | None = None):
         modules, arch, state, record = load_modules(name)       # the one model loader (codec.weights)
         self.name, self.record, self.architecture = name, record, arch
         self.weights_hash = record["sha256"]
@@ -163,6 +166,11 @@ class Codec:
             raise ValueError(f"steps must be in 0..{MAX_STEPS}, got {self.steps}")
         # the encoder's default RDOQ α (rac_video.codec.rdoq): the one measured for this model, in its record
         self.rdoq = _rdoq.check_alpha(record.get("rdoq", 0.0) if rdoq is None else rdoq)
+        # the distortion weight β of encode-time latent refinement (rac_video.codec.refine; encoder only)
+        self.refine_beta = _refine.check_beta(record.get("refine_beta", _refine.REFINE_BETA)
+                                              if refine_beta is None else refine_beta)
+        self.refine_kappa = _refine.check_kappa(record.get("refine_kappa", _refine.REFINE_KAPPA)
+                                                if refine_kappa is None else refine_kappa)
         # the decoder's posterior fusion constant c (rac_video.codec.posterior; 0: off): part of the model,
         # from its record, so a file decodes the same way wherever its model does
         self.fusion = check_fusion(record.get("posterior_fusion", 0.0) if fusion is None else fusion)
@@ -360,13 +368,15 @@ class Codec:
     @torch.no_grad()
     def encode_frame(self, frame, levels_u8, quality: int, *, seed: int = 0, dither_frame: int = 0,
                      steps: int | None = None, rdoq: float | None = None, colour: bool = True,
-                     masked: bool | int | None = None) -> bytes:
+                     masked: bool | int | None = None, refine: int = 0) -> bytes:
         """One frame's payload; ``rdoq``: RDOQ's α for this frame (None: the codec's default, 0: off);
         ``colour``: add the colour layer (every 64×64 block's mean colour; rac_video.codec.colour);
         ``masked``: code nothing for the elements of the M = ``masked`` lowest levels (True: 1; module
-        docstring; None: the codec's default)."""
+        docstring; None: the codec's default); ``refine``: N steps of encode-time latent refinement
+        (rac_video.codec.refine; 0: off)."""
         rdoq = self.rdoq if rdoq is None else _rdoq.check_alpha(rdoq)
         masked = self.masked_levels(masked)
+        refine = _refine.check_refine(refine)
         x = self.frame_tensor(frame)
         H, W = np.asarray(frame).shape[:2]
         table = self.level_table(quality)
@@ -376,6 +386,11 @@ class Codec:
             raise ValueError(f"steps must be in 0..{MAX_STEPS}")
         with stage("analysis"):
             y = self.analysis(x, level)
+        if refine:
+            with stage("refine"):
+                y = _refine.refine_latent(self, x, y, level, quality, iterations=refine, steps=K, masked=masked,
+                                          beta=self.refine_beta, kappa=self.refine_kappa, height=H, width=W,
+                                          seed=seed ^ (dither_frame << 8))
         with stage("hyperprior+context"):
             cond, _ = self.condition(level, table)
             z_hat = torch.round(self.hyper.analysis(y, cond))

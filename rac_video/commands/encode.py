@@ -21,6 +21,10 @@ def add_arguments(p):
     p.add_argument("--masked", type=int, default=0, metavar="M",
                    help="masked levels: elements of importance level < M send no symbol and are taken from the "
                         "entropy model's mean (0: off; the background of a gaze map is about level 5)")
+    p.add_argument("--refine", type=int, default=0, metavar="N",
+                   help="encode-time latent refinement: N gradient steps on rate + distortion through the decoder "
+                        "per intra frame (0, the default: off; docs/results.md, 'Latent refinement', for what 50 "
+                        "steps buy and cost; the decoder is unchanged)")
     p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
     p.add_argument("--fps", type=float, default=None, help="frame rate of an image folder (default 30)")
     p.add_argument("--seed", type=int, default=0, help="dither seed")
@@ -66,7 +70,7 @@ def run(args):
     opts = pipeline.EncodeOptions(quality=None if args.bitrate else (8 if args.quality is None else args.quality),
                                   bitrate_kbps=args.bitrate, importance=spec, importance_kw=kw,
                                   steps=args.steps, rdoq=args.rdoq, seed=args.seed, realism=args.realism,
-                                  colour=not args.no_colour_layer, masked=args.masked,
+                                  colour=not args.no_colour_layer, masked=args.masked, refine=args.refine,
                                   model=args.model or DEFAULT_MODEL, device=args.device, max_frames=args.frames,
                                   fps=args.fps, gop=args.gop)
     rep = pipeline.encode_video(args.input, args.output, opts, progress=not (args.no_progress or args.json))
