@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     for k in key:
         s = {"mean_bpp": float(np.mean([r["bpp"] for r in rows if r["setting"] == k])),
              "mean_psnr": float(np.mean([r["psnr"] for r in rows if r["setting"] == k])),
-             "encode_s_per_image": float(np.mean([r["encode_s"] for r in rows if r["setting"] == k]))}
+             "encode_s_per_encode": float(np.mean([r["encode_s"] for r in rows if r["setting"] == k]))}
         for m in ("psnr", "ms_ssim"):
             if k != key[0]:
                 s[f"bd_rate_pct_vs_{key[0]}_{m}"], s[f"per_image_vs_{key[0]}_{m}"] = per_image_bd(rows, key[0], k, m)
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
         summary[k] = s
         print(f"{k:>12}: " + "  ".join(f"{n} {v:+.2f} %" for n, v in s.items()
                                         if n.startswith("bd_rate") and isinstance(v, float))
-              + f"  encode {s['encode_s_per_image']:.1f} s", flush=True)
+              + f"  encode {s['encode_s_per_encode']:.1f} s", flush=True)
     if args.out:
         from rac_video.eval.report import write_report
 
