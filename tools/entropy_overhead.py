@@ -26,12 +26,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _range(spec: str) -> list[int]:
-    out = []
-    for part in spec.split(","):
-        a, _, b = part.partition("-")
-        out += list(range(int(a), int(b or a) + 1))
-    return out
 
 
 def main(argv=None):
@@ -47,16 +41,16 @@ def main(argv=None):
     from PIL import Image
 
     from rac_video.codec import load_model
-    from rac_video.eval.images import centre_gaussian
+    from rac_video.eval.images import centre_gaussian, number_list
     from rac_video.eval.metrics import psnr
     from rac_video.importance import sideinfo
 
     files = {int(f.stem): f for f in sorted(args.data.rglob("*.png"))}
-    images = [files[i] for i in _range(args.images) if i in files]
+    images = [files[i] for i in number_list(args.images) if i in files]
     if not images:
         raise SystemExit(f"no Kodak images under {args.data}")
     models = [load_model(m) for m in args.models.split(",")]
-    qs, pq = _range(args.qualities), set(_range(args.psnr_qualities))
+    qs, pq = number_list(args.qualities), set(number_list(args.psnr_qualities))
     rows, t0 = [], time.time()
     for f in images:
         img = np.asarray(Image.open(f).convert("RGB"))

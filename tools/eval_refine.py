@@ -1,7 +1,8 @@
 """Encode-time latent refinement (rac_video.codec.refine) on Kodak: bits, quality and seconds.
 
     python tools/eval_refine.py --images 1-12 --settings 0,50:0.001:0,50:0.001:1000 --out runs/refine-tune.json
-    python tools/eval_refine.py --images 13-24 --settings 0,100 --x264 --out benchmarks/refine-kodak13-24.json
+    python tools/eval_refine.py --images 13-24 --settings 0,50 --qualities 2,5,8,11,14 --x264
+        --out benchmarks/refine-kodak13-24.json
 
 Every setting N:β:κ (N refinement steps, β the distortion weight, κ the MS-SSIM term's; ``0``: off) codes each image at each
 quality with the importance map ``--map`` (real files, every byte of ``encode_image``), decodes it with
@@ -22,10 +23,9 @@ import numpy as np
 
 def parse_images(spec: str) -> list[int]:
     """'1-12' or '1,3,5' → 1-based Kodak numbers."""
-    out = []
-    for part in spec.split(","):
-        a, _, b = part.partition("-")
-        out += list(range(int(a), int(b or a) + 1))
+    from rac_video.eval.images import number_list
+
+    out = number_list(spec)
     if not out or min(out) < 1:
         raise ValueError(f"--images wants 1-based numbers like 1-12 or 1,3,5, got {spec!r}")
     return out

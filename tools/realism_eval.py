@@ -22,12 +22,6 @@ import numpy as np
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "eval" / "kodak"
 
 
-def _range(spec: str) -> list[int]:
-    out = []
-    for part in spec.split(","):
-        a, _, b = part.partition("-")
-        out += list(range(int(a), int(b or a) + 1))
-    return out
 
 
 def _measure(src, rec, imp, nbytes):
@@ -62,13 +56,13 @@ def main(argv=None) -> int:
 
     from rac_video.codec import load_model
     from rac_video.eval.baselines import BaselineError, make_baseline
-    from rac_video.eval.images import blobs, centre_gaussian
+    from rac_video.eval.images import blobs, centre_gaussian, number_list
     from rac_video.eval.matching import match_baseline
     from rac_video.eval.report import write_report
     from rac_video.importance import sideinfo
 
     files = {int(f.stem): f for f in sorted(args.data.rglob("*.png")) if f.stem.isdigit()}
-    images = [files[i] for i in _range(args.images) if i in files]
+    images = [files[i] for i in number_list(args.images) if i in files]
     if not images:
         raise SystemExit(f"no Kodak images under {args.data}")
     m = load_model(args.model)
@@ -82,7 +76,7 @@ def main(argv=None) -> int:
         for mname in args.maps.split(","):
             imp = maps[mname]
             lv = sideinfo.levels_from_importance(imp, m.latent_hw(H, W), m.levels)
-            for q in _range(args.qualities):
+            for q in number_list(args.qualities):
                 row = {"image": f.name, "map": mname, "quality": q}
                 p_col, p_plain = m.encode_frame(img, lv, q), m.encode_frame(img, lv, q, colour=False)
                 fid = m.decode_frame(p_col, lv, q, height=H, width=W)
@@ -124,7 +118,7 @@ def main(argv=None) -> int:
                                           if meth in ("x264_roi", "jpeg") else None)
     summary["block_colour_max_worst_by_quality"] = {
         meth: {q: max((r[meth]["block_colour_max"] for r in rows if r["quality"] == q), default=None)
-               for q in _range(args.qualities)} for meth in ("fidelity", "realism", "no_colour_layer")}
+               for q in number_list(args.qualities)} for meth in ("fidelity", "realism", "no_colour_layer")}
     summary["bg_swd_realism_vs_x264"] = [r["realism"]["swd_bg"] / r["x264_roi"]["swd_bg"] for r in rows
                                          if r.get("x264_roi", {}).get("swd_bg")]
     summary["roi_psnr_realism_minus_fidelity"] = [r["realism"]["psnr_roi"] - r["fidelity"]["psnr_roi"] for r in rows]

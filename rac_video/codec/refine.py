@@ -33,8 +33,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .. import ops, schedule
+from .. import ops
 from ..entropy.models import FactorizedPrior, GaussianConditional
+from ..ops import _checks
+from .denoiser import denoise
 
 __all__ = ["REFINE_BETA", "REFINE_KAPPA", "REFINE_LR", "MAX_REFINE", "check_refine", "check_beta", "check_kappa",
            "refine_latent"]
@@ -54,29 +56,16 @@ def check_refine(n) -> int:
 
 
 def check_beta(beta) -> float:
-    b = float(beta)
-    if not b > 0 or b != b or b == float("inf"):
-        raise ValueError(f"refinement β must be a finite number > 0, got {beta!r}")
+    """β as a float; a clear error unless it is finite and > 0."""
+    b = _checks.nonnegative(beta, "refinement β")
+    if b == 0:
+        raise ValueError("refinement β must be > 0 (refine=0 turns refinement off)")
     return b
 
 
 def check_kappa(kappa) -> float:
-    k = float(kappa)
-    if not k >= 0 or k == float("inf"):
-        raise ValueError(f"refinement κ must be a finite number >= 0, got {kappa!r}")
-    return k
-
-
-def _decoded(codec, y_tilde_scaled, gamma, steps: int):
-    """x̂ of the dequantized latent Δ·ỹ: K deterministic DDIM steps, then g_s (float32, reference ops)."""
-    y0 = y_tilde_scaled
-    if steps:
-        alpha, _ = schedule.alpha_sigma(gamma)
-        z = alpha * y0
-        for g_from, g_to in ops.ddim_gammas(gamma, steps):
-            z = ops.ddim_step_reference(z, codec.denoiser(z, g_from).float(), g_from, g_to)
-        y0 = z / schedule.alpha_sigma(schedule.gamma_of_t(torch.zeros_like(gamma)))[0]
-    return codec.g_s(y0).float()
+    """κ as a float; a clear error unless it is finite and >= 0 (0: no MS-SSIM term)."""
+    return _checks.nonnegative(kappa, "refinement κ")
 
 
 def refine_latent(codec, x: torch.Tensor, y: torch.Tensor, level: torch.Tensor, quality: int, *,
@@ -114,7 +103,7 @@ def refine_latent(codec, x: torch.Tensor, y: torch.Tensor, level: torch.Tensor, 
     y = y.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([y], lr=float(lr))
     hyper = codec.hyper
-    with torch.enable_grad(), ops.use_backend("torch"):
+    with torch.enable_grad(), ops.use_backend("torch"):       # the reference ops: differentiable
         for _ in range(iterations):
             z = hyper.analysis(y, cond)
             z_tilde = z + noise(z.shape)
@@ -127,7 +116,7 @@ def refine_latent(codec, x: torch.Tensor, y: torch.Tensor, level: torch.Tensor, 
                 bits_y = bits_y * coded
             bits = bits_y.sum() + FactorizedPrior.likelihood(z_tilde, hyper.z_log_scale).sum()
             y_dec = d * y_tilde if coded is None else torch.where(coded.bool(), d * y_tilde, mu)
-            x_hat = _decoded(codec, y_dec, gamma, steps)[..., :H, :W]
+            x_hat = codec.g_s(denoise(codec.denoiser, y_dec, gamma, steps)).float()[..., :H, :W]
             dist = (w_px * (255.0 * (x_hat - target)).pow(2)).sum()
             if kappa:
                 dist = dist + kappa * w_sum * (1 - ms_ssim(x_hat.clamp(0, 1), target, data_range=1.0))

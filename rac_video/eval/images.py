@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["centre_gaussian", "blobs", "image_metrics", "jpeg"]
+__all__ = ["number_list", "centre_gaussian", "blobs", "image_metrics", "jpeg"]
+
+
+def number_list(spec: str) -> list[int]:
+    """'1-12', '1,3,5' or '2,5-7' → the integers (the tools' image-number and quality lists)."""
+    out = []
+    for part in spec.split(","):
+        a, _, b = part.partition("-")
+        out += list(range(int(a), int(b or a) + 1))
+    return out
 
 
 def centre_gaussian(h: int, w: int) -> np.ndarray:
