@@ -153,6 +153,45 @@ def test_an_f16_importance_conditioned_model_trains_exports_and_codes(tmp_path, 
     assert np.abs(recs[0].astype(int) - recs[1]).mean() < 2.0
 
 
+def test_gdn_matches_its_formula_and_an_architecture_trains_from_a_json_record(tmp_path, data_dir):
+    """GDN / inverse GDN against the formula in float64; ``--arch FILE.json`` (an architecture without a
+    name, as tools/arch_experiments.py writes) trains stage 0, the checkpoint records it and the
+    frozen autoencoder has GDN layers; a bad record is refused with the reason."""
+    from rac_video.codec.autoencoder import GDN
+
+    torch.manual_seed(3)
+    g, ig = GDN(4), GDN(4, inverse=True)
+    with torch.no_grad():
+        for m in (g, ig):
+            m.beta_sqrt.uniform_(0.5, 1.5)
+            m.gamma_sqrt.uniform_(0.0, 0.5)
+    x = torch.randn(2, 4, 5, 6)
+    beta, gamma = g.beta_sqrt.double() ** 2, g.gamma_sqrt.double() ** 2
+    norm = (beta.view(1, 4, 1, 1) + torch.einsum("ij,njhw->nihw", gamma, x.double() ** 2)).sqrt()
+    torch.testing.assert_close(g(x).double(), x.double() / norm, rtol=1e-5, atol=1e-6)
+    beta, gamma = ig.beta_sqrt.double() ** 2, ig.gamma_sqrt.double() ** 2
+    norm = (beta.view(1, 4, 1, 1) + torch.einsum("ij,njhw->nihw", gamma, x.double() ** 2)).sqrt()
+    torch.testing.assert_close(ig(x).double(), x.double() * norm, rtol=1e-5, atol=1e-6)
+
+    arch = dataclasses.replace(SMALL, importance_analysis=False, gdn=True)
+    spec = tmp_path / "arch.json"
+    spec.write_text(json.dumps(arch.to_record()))
+    run = tmp_path / "run"
+    common = ["--run", str(run), "--data", str(data_dir), "--steps", "2", "--minutes", "5", "--batch", "2",
+              "--crop", "64", "--threads", "1"]
+    assert train.main(["--stage", "0", "--arch", str(spec), *common]) == 0
+    assert train.run_architecture(run) == arch
+    g_a, g_s = train.frozen_autoencoder(run)
+    assert isinstance(g_a.net[1], GDN) and any(isinstance(m, GDN) and m.inverse for m in g_s.modules())
+    assert not any(isinstance(m, GDN) for m in build_module("g_s", SMALL).modules())
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"latent_channels": 8, "attention": True}))
+    with pytest.raises(SystemExit, match="not an architecture record.*upgrade"):
+        train.main(["--stage", "0", "--arch", str(bad), "--run", str(tmp_path / "r2"), "--data", str(data_dir)])
+    with pytest.raises(SystemExit, match="neither an architecture"):
+        train.main(["--stage", "0", "--arch", "rac-huge", "--run", str(tmp_path / "r3"), "--data", str(data_dir)])
+
+
 def test_unknown_weights_format_is_refused(tmp_path, monkeypatch, random_weights_dir):
     import shutil
 

@@ -5,7 +5,9 @@ mode (ρ = 1 by default), and without the colour layer (what files looked like b
 QP offsets (``x264-roi``, one frame) and JPEG matched to our payload's bytes (``eval.matching``, ±2 %).
 Per reconstruction: bpp, PSNR in the ROI (importance ≥ 0.5) and the background, and ``eval.realism``'s
 region report — Laplacian-pyramid patch SWD, high-frequency energy ratio, 64×64 block colour error.
-Side-by-side PNGs (source | fidelity | realism | x264-roi) go to ``--pictures``.
+Side-by-side PNGs (source | fidelity | realism | x264-roi) go to ``--pictures``; ``--figure FILE`` writes
+the first image × map × quality as one still with zooms into the ROI and into the most detailed
+background window (``eval.sidebyside.zoom_still``: what the README shows).
 
     python tools/realism_eval.py --images 13-24 --qualities 2,5 --maps centre,blobs
         --out benchmarks/realism-kodak13-24.json --pictures /tmp/realism   # report (Kodak 1–12: tuning)
@@ -40,6 +42,30 @@ def _measure(src, rec, imp, nbytes):
             "block_colour_max": rep["all"]["block_colour_max"], "block_colour_mean": rep["all"]["block_colour_mean"]}
 
 
+def _figure(path, width, img, imp, row, pics, rho):
+    """Source | fidelity | realism | x264-roi (what ``pics`` holds) as one still with zooms."""
+    from PIL import Image
+
+    from rac_video.eval import sidebyside as sbs
+
+    H, W = img.shape[:2]
+    side = min(H, W) // 4
+    fovea = sbs.crop_box((W / 2, H / 2), side, (H, W))
+    background = sbs.periphery_box(img, imp, side, below=0.2)
+
+    def lines(name, r):
+        return [name, f"{r['bpp']:.3f} bpp, {r['bytes']} B",
+                f"ROI {r['psnr_roi']:.2f} dB, bg {r['psnr_bg']:.2f} dB" if r.get("psnr_bg") is not None else ""]
+
+    labels = [[f"source {row['image']}", f"{row['map']} map, q {row['quality']}"],
+              lines("ours, fidelity (rho 0)", row["fidelity"]), lines(f"ours, realism (rho {rho:g})", row["realism"])]
+    if len(pics) > 3:
+        labels.append(lines("x264-roi, same bytes", row["x264_roi"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(sbs.zoom_still(pics, labels, fovea, background, width=width)).save(path, optimize=True)
+    print(f"figure: {path}", flush=True)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=DATA)
@@ -51,6 +77,9 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None)
     p.add_argument("--out", type=Path, default=Path("benchmarks/realism-kodak.json"))
     p.add_argument("--pictures", type=Path, default=None, help="write side-by-side PNGs here")
+    p.add_argument("--figure", type=Path, default=None,
+                   help="write the first image x map x quality as a still with ROI and background zooms (PNG)")
+    p.add_argument("--figure-width", type=int, default=384, help="--figure: pixels per column")
     args = p.parse_args(argv)
     from PIL import Image
 
@@ -100,6 +129,8 @@ def main(argv=None) -> int:
                 if args.pictures:
                     args.pictures.mkdir(parents=True, exist_ok=True)
                     Image.fromarray(np.concatenate(pics, 1)).save(args.pictures / f"{f.stem}_{mname}_q{q}.png")
+                if args.figure and not rows:
+                    _figure(args.figure, args.figure_width, img, imp, row, pics, args.realism)
                 rows.append(row)
         print(f"{f.name}: {time.time() - t0:.0f} s", flush=True)
 

@@ -10,6 +10,10 @@ With ``importance=True`` g_a is importance-conditioned (spatial feature transfor
 after every stage a small network of the level map ℓ/(L−1) (at latent resolution, upsampled to the
 stage's) gives a per-pixel scale and shift of the features, h ← h·(1 + a) + b, so the encoder spends
 its capacity where the map asks. Its last layers start at zero (an untrained modulation is the identity).
+
+With ``gdn=True`` the nonlinearity after each stride-2 convolution of g_a is generalised divisive
+normalisation and the one after each upsampling of g_s its inverse (Ballé et al. 2016/2018,
+``GDN``); GELU elsewhere (residual blocks), and everywhere without it.
 """
 from __future__ import annotations
 
@@ -29,6 +33,24 @@ class ResBlock(nn.Module):
 
     def forward(self, x):
         return x + self.body(x)
+
+
+class GDN(nn.Module):
+    """Generalised divisive normalisation over channels, y_i = x_i / sqrt(β_i + Σ_j γ_ij x_j²), or its
+    inverse (``inverse``: multiply). β and γ are kept non-negative by storing their square roots
+    (β ≥ 1e-6 by a clamp); they start at β = 1, γ = 0.1·I (Ballé et al. 2018)."""
+
+    def __init__(self, ch: int, inverse: bool = False):
+        super().__init__()
+        self.inverse = inverse
+        self.beta_sqrt = nn.Parameter(torch.ones(ch))
+        self.gamma_sqrt = nn.Parameter((0.1 * torch.eye(ch)).sqrt())
+
+    def forward(self, x):
+        beta = self.beta_sqrt.square().clamp_min(1e-6)
+        gamma = self.gamma_sqrt.square()
+        norm = F.conv2d(x * x, gamma[:, :, None, None], beta).sqrt()
+        return x * norm if self.inverse else x / norm
 
 
 class Modulation(nn.Module):
@@ -56,12 +78,14 @@ class Analysis(nn.Module):
     """g_a: RGB in [0, 1] (N,3,H,W), H and W multiples of f → latent (N,C,H/f,W/f) of ~unit variance;
     ``importance``: also takes the level map (N,1,H/f,W/f) in [0, 1] (module docstring)."""
 
-    def __init__(self, latent_channels: int = 16, width: int = 64, *, stages=None, importance: bool = False):
+    def __init__(self, latent_channels: int = 16, width: int = 64, *, stages=None, importance: bool = False,
+                 gdn: bool = False):
         super().__init__()
         stages = _check_stages(stages or TINY_ANALYSIS[:-1] + ((width, TINY_ANALYSIS[-1][1]),), "analysis stages")
         layers, cin, self._ends = [], 3, []
         for cout, n_res in stages:
-            layers += [nn.Conv2d(cin, cout, 5, stride=2, padding=2), nn.GELU()] + [ResBlock(cout) for _ in range(n_res)]
+            layers += [nn.Conv2d(cin, cout, 5, stride=2, padding=2), GDN(cout) if gdn else nn.GELU()]
+            layers += [ResBlock(cout) for _ in range(n_res)]
             self._ends.append(len(layers))
             cin = cout
         self.net = nn.Sequential(*layers, nn.Conv2d(cin, latent_channels, 3, padding=1))
@@ -88,12 +112,13 @@ class Analysis(nn.Module):
 class Synthesis(nn.Module):
     """g_s: latent → RGB (unclamped; clamp to [0, 1] for output)."""
 
-    def __init__(self, latent_channels: int = 16, width: int = 64, *, stages=None):
+    def __init__(self, latent_channels: int = 16, width: int = 64, *, stages=None, gdn: bool = False):
         super().__init__()
         stages = _check_stages(stages or ((width, TINY_SYNTHESIS[0][1]),) + TINY_SYNTHESIS[1:], "synthesis stages")
 
         def up(cin, cout):
-            return nn.Sequential(nn.Conv2d(cin, cout * 4, 3, padding=1), nn.PixelShuffle(2), nn.GELU())
+            return nn.Sequential(nn.Conv2d(cin, cout * 4, 3, padding=1), nn.PixelShuffle(2),
+                                 GDN(cout, inverse=True) if gdn else nn.GELU())
 
         c0, r0 = stages[0]
         layers = [nn.Conv2d(latent_channels, c0, 3, padding=1), nn.GELU()] + [ResBlock(c0) for _ in range(r0)]

@@ -241,9 +241,24 @@ def reconstruction_loss(x_hat, x, msssim_weight: float = 0.0):
     return mse + msssim_weight * (1 - ms), out
 
 
+def named_architecture(name: str) -> Architecture:
+    """``--arch``: a name in ARCHITECTURES, or the path of a JSON file holding an architecture record
+    (``Architecture.to_record``: experiments with sizes that have no name, tools/arch_experiments.py)."""
+    if name in ARCHITECTURES:
+        return ARCHITECTURES[name]
+    path = Path(name)
+    if not path.is_file():
+        raise SystemExit(f"--arch {name!r} is neither an architecture ({', '.join(sorted(ARCHITECTURES))}) "
+                         "nor a JSON file of one")
+    try:
+        return Architecture.from_record(json.loads(path.read_text()))
+    except (ValueError, TypeError) as exc:     # bad JSON, unknown fields, bad sizes (ModelMismatchError)
+        raise SystemExit(f"--arch {name}: not an architecture record: {exc}") from None
+
+
 def run_architecture(folder: Path, name: str | None = None) -> Architecture:
     """The architecture of a run: the one its stage-0 checkpoint records (runs from before architectures
-    were recorded: rac-tiny with the checkpoint's latent width), else ``name`` from ARCHITECTURES."""
+    were recorded: rac-tiny with the checkpoint's latent width), else ``name`` (``named_architecture``)."""
     path = folder / "stage0.pt"
     if path.exists():
         ck = torch.load(path, map_location="cpu", weights_only=False)
@@ -252,10 +267,10 @@ def run_architecture(folder: Path, name: str | None = None) -> Architecture:
         else:
             import dataclasses
             arch = dataclasses.replace(Architecture(), latent_channels=int(ck["modules"]["g_a"]["scale"].shape[1]))
-        if name is not None and arch != ARCHITECTURES[name]:
+        if name is not None and arch != named_architecture(name):
             raise SystemExit(f"{folder} holds a {arch} model, not --arch {name}")
         return arch
-    return ARCHITECTURES[name or "rac-tiny"]
+    return named_architecture(name or "rac-tiny")
 
 
 def stage0(args, folder):
@@ -652,9 +667,10 @@ def main(argv=None):
                    "steps instead of minutes); --minutes still caps the wall time")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=64, help="stage-0 crop size (stages 1-2 cache 128x128 crops)")
-    p.add_argument("--arch", choices=sorted(ARCHITECTURES), default=None,
-                   help="stage 0 of a new run: the model's module sizes (rac_video.codec.weights.ARCHITECTURES; "
-                        "default rac-tiny); later stages and resumes take the run's own")
+    p.add_argument("--arch", default=None, metavar="NAME|FILE.json",
+                   help="stage 0 of a new run: the model's module sizes, a name in "
+                        f"rac_video.codec.weights.ARCHITECTURES ({', '.join(sorted(ARCHITECTURES))}; default "
+                        "rac-tiny) or a JSON architecture record; later stages and resumes take the run's own")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--msssim-weight", type=float, default=0.0,
                    help="stages 0, 4: loss = MSE + w·(1 − MS-SSIM) (0: MSE only; needs --crop > 160)")

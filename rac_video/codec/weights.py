@@ -40,7 +40,8 @@ HALF_FORMAT = 2
 class Architecture:
     """The module sizes of one model (docs/design.md §3): ``analysis`` the stride-2 stages of g_a as
     (channels, residual blocks), so f = 2^len(analysis); ``synthesis`` the scales of g_s from the latent
-    up (one more entry); ``importance_analysis``: g_a modulated by the level map (SFT, Song et al. 2021)."""
+    up (one more entry); ``importance_analysis``: g_a modulated by the level map (SFT, Song et al. 2021);
+    ``gdn``: GDN / inverse GDN after the resampling convolutions instead of GELU (autoencoder.GDN)."""
 
     latent_channels: int = 16
     analysis: tuple = ((16, 0), (48, 1), (64, 1))
@@ -50,6 +51,7 @@ class Architecture:
     hyper_width: int = 64
     context_width: int = 64
     importance_analysis: bool = False
+    gdn: bool = False
 
     def __post_init__(self):
         ints = ("latent_channels", "denoiser_width", "hyper_channels", "hyper_width", "context_width")
@@ -120,9 +122,9 @@ def build_module(key: str, arch: Architecture, state_dict: dict | None = None, *
 
     C = arch.latent_channels
     if key == "g_a":
-        m = Analysis(C, stages=arch.analysis, importance=arch.importance_analysis)
+        m = Analysis(C, stages=arch.analysis, importance=arch.importance_analysis, gdn=arch.gdn)
     elif key in ("g_s", "g_s_real"):            # g_s_real: the realism synthesis (rac_video.codec.realism)
-        m = Synthesis(C, stages=arch.synthesis)
+        m = Synthesis(C, stages=arch.synthesis, gdn=arch.gdn)
     elif key == "denoiser":
         m = Denoiser(C, width=arch.denoiser_width)
     elif key == "hyperprior":
