@@ -38,15 +38,19 @@ DELTAS = (0.15, 0.25, 0.4, 0.6, 0.9, 1.3, 1.9, 2.8)
 
 
 def candidates() -> dict:
-    """name → Architecture. Each differs from ``small`` (rac-small without the importance modulation)
-    in one choice: the modulation (SFT), GDN, residual blocks, latent channels, f = 8."""
+    """name → Architecture. Each differs from ``small`` in one choice: the importance modulation (SFT),
+    GDN, residual blocks, latent channels, f = 8. ``small`` is the first rac-small (48 latent channels)
+    without the modulation, fixed here so that the experiment stays what it measured after rac-small
+    took its result (32 channels)."""
     from rac_video.codec.weights import ARCHITECTURES, Architecture
 
-    small = dataclasses.replace(ARCHITECTURES["rac-small"], importance_analysis=False)
+    small = Architecture(latent_channels=48, analysis=((48, 0), (96, 1), (160, 1), (192, 1)),
+                         synthesis=((192, 2), (128, 1), (80, 1), (40, 0), (20, 0)), denoiser_width=160,
+                         hyper_channels=24, hyper_width=128, context_width=128)
     return {
         "tiny": ARCHITECTURES["rac-tiny"],
         "small": small,
-        "small-sft": ARCHITECTURES["rac-small"],
+        "small-sft": dataclasses.replace(small, importance_analysis=True),
         "small-gdn": dataclasses.replace(small, gdn=True),
         "small-nores": dataclasses.replace(small, analysis=tuple((c, 0) for c, _ in small.analysis),
                                            synthesis=tuple((c, 0) for c, _ in small.synthesis)),
@@ -135,7 +139,10 @@ def evaluate(args) -> int:
         mods, arch, _, record = load_modules(name)
         models[f"shipped:{name}"] = (mods["g_a"], mods["g_s"], {"architecture": arch.to_record(),
                                                                 "steps": record.get("stages", {}).get("stage0", {}).get("steps")})
-    out = {"images": args.images, "deltas": list(DELTAS), "rate": "empirical entropy per channel, pooled over "
+    from rac_video.eval.report import machine_record
+
+    out = {"command": " ".join(["python", "tools/arch_experiments.py", *args.argv]),
+           "machine": machine_record(), "images": args.images, "deltas": list(DELTAS), "rate": "empirical entropy per channel, pooled over "
            "the images; side information not counted", "bd": "per image, then averaged; MS-SSIM in dB",
            "models": {}}
     for name, (g_a, g_s, info) in models.items():
@@ -177,6 +184,7 @@ def evaluate(args) -> int:
                         for a, b in zip(anchor["per_image"], m["per_image"])]
                 vals = [v for v in vals if v is not None]
                 m[f"bd_rate_{key}_vs_{args.anchor}"] = float(np.mean(vals)) if vals else None
+                m[f"bd_images_{key}"] = len(vals)  # images whose curves overlap the anchor's
             print(f"{name}: BD-rate vs {args.anchor} PSNR {m[f'bd_rate_psnr_vs_{args.anchor}']}, "
                   f"MS-SSIM(dB) {m[f'bd_rate_ms_ssim_db_vs_{args.anchor}']}", flush=True)
     if args.out:
@@ -202,6 +210,7 @@ def main(argv=None) -> int:
     e.add_argument("--threads", type=int, default=1)
     e.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     return train(args) if args.cmd == "train" else evaluate(args)
 
 
