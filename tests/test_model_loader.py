@@ -62,9 +62,11 @@ def test_shipped_models_build_as_before(name):
             assert torch.equal(a, b)
 
 
-def test_architecture_record_round_trip_and_errors():
+def test_architecture_record_round_trip_and_errors(tmp_path):
     for arch in ARCHITECTURES.values():
         assert Architecture.from_record(json.loads(json.dumps(arch.to_record()))) == arch
+    ARCHITECTURES["rac-small"].save(tmp_path / "small.json")
+    assert Architecture.load(tmp_path / "small.json") == ARCHITECTURES["rac-small"]
     assert ARCHITECTURES["rac-small"].factor == 16
     keys = ("g_a", "g_s", "denoiser", "hyperprior", "context")
     n = sum(p.numel() for k in keys for p in build_module(k, ARCHITECTURES["rac-small"]).parameters())
@@ -175,7 +177,7 @@ def test_gdn_matches_its_formula_and_an_architecture_trains_from_a_json_record(t
 
     arch = dataclasses.replace(SMALL, importance_analysis=False, gdn=True)
     spec = tmp_path / "arch.json"
-    spec.write_text(json.dumps(arch.to_record()))
+    arch.save(spec)
     run = tmp_path / "run"
     common = ["--run", str(run), "--data", str(data_dir), "--steps", "2", "--minutes", "5", "--batch", "2",
               "--crop", "64", "--threads", "1"]

@@ -12,6 +12,7 @@ import arch_experiments  # noqa: E402
 
 from rac_video.codec import train  # noqa: E402
 from rac_video.codec.weights import Architecture, build_module  # noqa: E402
+from rac_video.eval.report import check_record  # noqa: E402
 
 
 def test_candidates_round_trip_and_differ_from_small_in_one_choice():
@@ -45,13 +46,14 @@ def test_eval_measures_each_run_and_rates_fall_with_the_step(tmp_path):
     small = Architecture(latent_channels=4, analysis=((8, 0), (8, 0), (8, 0)), synthesis=((8, 0),) * 4)
     for name, arch in (("tiny", Architecture()), ("mini", small)):
         spec = tmp_path / f"{name}.json"
-        spec.write_text(json.dumps(arch.to_record()))
+        arch.save(spec)
         assert train.main(["--stage", "0", "--run", str(runs / name), "--arch", str(spec), "--data", str(data),
                            "--steps", "2", "--batch", "2", "--crop", "128", "--threads", "1"]) == 0
     out = tmp_path / "eval.json"
     assert arch_experiments.main(["eval", "--runs", str(runs), "--data", str(kodak), "--images", "1-2",
                                   "--out", str(out)]) == 0
-    res = json.loads(out.read_text())
+    res = check_record(json.loads(out.read_text()))
+    assert res["command"].startswith("python tools/arch_experiments.py eval") and res["model"] is None
     assert set(res["models"]) == {"tiny", "mini"}
     for name, m in res["models"].items():
         bpp = m["mean"]["bpp"]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -74,7 +73,7 @@ def train(args) -> int:
         folder = args.runs / n
         folder.mkdir(exist_ok=True)
         spec = folder / "architecture.json"
-        spec.write_text(json.dumps(cands[n].to_record()))
+        cands[n].save(spec)
         queue.append((n, [sys.executable, "-m", "rac_video.codec.train", "--stage", "0", "--run", str(folder),
                           "--arch", str(spec), "--minutes", str(args.minutes), "--batch", "8", "--crop", "128",
                           "--threads", "1", "--seed", "0", "--ckpt-every", "120"]))
@@ -139,10 +138,7 @@ def evaluate(args) -> int:
         mods, arch, _, record = load_modules(name)
         models[f"shipped:{name}"] = (mods["g_a"], mods["g_s"], {"architecture": arch.to_record(),
                                                                 "steps": record.get("stages", {}).get("stage0", {}).get("steps")})
-    from rac_video.eval.report import machine_record
-
-    out = {"command": " ".join(["python", "tools/arch_experiments.py", *args.argv]),
-           "machine": machine_record(), "images": args.images, "deltas": list(DELTAS), "rate": "empirical entropy per channel, pooled over "
+    out = {"images": args.images, "deltas": list(DELTAS), "rate": "empirical entropy per channel, pooled over "
            "the images; side information not counted", "bd": "per image, then averaged; MS-SSIM in dB",
            "models": {}}
     for name, (g_a, g_s, info) in models.items():
@@ -188,8 +184,9 @@ def evaluate(args) -> int:
             print(f"{name}: BD-rate vs {args.anchor} PSNR {m[f'bd_rate_psnr_vs_{args.anchor}']}, "
                   f"MS-SSIM(dB) {m[f'bd_rate_ms_ssim_db_vs_{args.anchor}']}", flush=True)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(out, indent=1))
+        from rac_video.eval.report import write_report
+
+        write_report(args.out, "tools/arch_experiments.py", args.argv, None, **out)
     return 0
 
 

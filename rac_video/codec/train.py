@@ -251,7 +251,7 @@ def named_architecture(name: str) -> Architecture:
         raise SystemExit(f"--arch {name!r} is neither an architecture ({', '.join(sorted(ARCHITECTURES))}) "
                          "nor a JSON file of one")
     try:
-        return Architecture.from_record(json.loads(path.read_text()))
+        return Architecture.load(path)
     except (ValueError, TypeError) as exc:     # bad JSON, unknown fields, bad sizes (ModelMismatchError)
         raise SystemExit(f"--arch {name}: not an architecture record: {exc}") from None
 

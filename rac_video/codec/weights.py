@@ -84,6 +84,16 @@ class Architecture:
                                      "upgrade rac_video")
         return cls(**d)
 
+    def save(self, path) -> None:
+        """Write :meth:`to_record` as JSON (what ``--arch FILE.json`` reads back with :meth:`load`)."""
+        Path(path).write_text(json.dumps(self.to_record(), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path) -> "Architecture":
+        """The architecture a :meth:`save` file holds; ValueError / TypeError / ModelMismatchError if it
+        is not JSON, or not an architecture record."""
+        return cls.from_record(json.loads(Path(path).read_text()))
+
 
 ARCHITECTURES = {
     "rac-tiny": Architecture(),                   # the shipped rac-tiny-v1 … v6 (≈ 1.4 M parameters)
