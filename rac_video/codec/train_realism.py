@@ -173,7 +173,7 @@ def export_realism(run, out_dir, name: str) -> str:
     state = {"g_s_real": {n: t.contiguous() for n, t in ck["modules"]["g_s_real"].items()}}
     torch.save(state, path)
     log = [json.loads(line) for line in open(run / "stagerealism.jsonl")]
-    keep = ("schedule_version", "device_independent", "posterior_fusion", "rdoq", "steps", "architecture")
+    keep = ("schedule_version", "device_independent", "posterior_fusion", "rdoq", "steps", "architecture", "inter")
     record = {"name": name, "sha256": sha256(path), "bytes": path.stat().st_size,
               "parameters": sum(t.numel() for t in state["g_s_real"].values()),
               **{k: base_record[k] for k in keep if k in base_record},
