@@ -153,3 +153,53 @@ def test_payload_with_and_without_colour_layer(random_codec):
     for cut in (5, 7, 9):                                          # inside the colour layer's length or bytes
         with pytest.raises(PayloadError):
             random_codec.decode_frame(with_layer[:cut], lv, 2, height=h, width=w)
+
+
+def test_stage_realism_trains_and_exports_a_model_on_top_of_its_base(random_weights_dir, tmp_path, monkeypatch):
+    """`train --stage realism` then `--export --half`: only g_s_real is stored (float16), the base's modules are
+    inherited by hash, the fidelity decode is the base model's, and ρ = 1 decodes through the trained g_s_real."""
+    import json
+    import shutil
+
+    from PIL import Image
+
+    from rac_video.codec import train
+
+    weights_dir = tmp_path / "weights"
+    shutil.copytree(random_weights_dir, weights_dir)
+    monkeypatch.setenv("RAC_VIDEO_WEIGHTS", str(weights_dir))
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(2):
+        Image.fromarray(_frame(136, 144, i)).save(data / f"{i}.png")
+    small = tmp_path / "small"
+    small.mkdir()
+    Image.fromarray(_frame(96, 112)).save(small / "0.png")
+    with pytest.raises(FileNotFoundError, match="at least 128"):      # too small to crop: said, not a numpy error
+        train.load_images(small)
+    run = tmp_path / "run"
+    assert train.main(["--stage", "realism", "--realism-base", "rand-a", "--run", str(run), "--data", str(data),
+                       "--steps", "2", "--batch", "2", "--crop", "64", "--threads", "1"]) == 0
+    assert train.main(["--stage", "realism", "--run", str(run), "--export", str(weights_dir), "--name", "rand-a-real",
+                       "--half"]) == 0
+    record = json.loads((weights_dir / "rand-a-real.json").read_text())
+    base = json.loads((weights_dir / "rand-a.json").read_text())
+    assert record["weights_format"] == 2 and record["base"]["sha256"] == base["sha256"]
+    assert record["stages"]["stagerealism"]["steps"] == 2 and record["commands"][-1].endswith("--half")
+    stored = torch.load(weights_dir / "rand-a-real.pt", weights_only=True)
+    assert list(stored) == ["g_s_real"] and all(t.dtype == torch.float16 for t in stored["g_s_real"].values())
+
+    plain, real = Codec("rand-a", steps=1), Codec("rand-a-real", steps=1)
+    assert real.g_s_real is not None and plain.g_s_real is None
+    for a, b in zip(plain.g_s.state_dict().values(), real.g_s.state_dict().values()):
+        assert torch.equal(a, b)
+    trained = real.g_s_real.state_dict()
+    assert any(not torch.equal(trained[n], t) for n, t in plain.g_s.state_dict().items())   # it did learn
+    h, w = 48, 64
+    lv = np.zeros(real.latent_hw(h, w), np.uint8)
+    p = real.encode_frame(_frame(h, w, 2), lv, 6, colour=False)
+    assert p == plain.encode_frame(_frame(h, w, 2), lv, 6, colour=False)        # the bitstream does not change
+    fid = real.decode_frame(p, lv, 6, height=h, width=w)
+    assert np.array_equal(fid, plain.decode_frame(p, lv, 6, height=h, width=w))
+    assert not np.array_equal(real.decode_frame(p, lv, 6, height=h, width=w, realism=1.0),
+                              plain.decode_frame(p, lv, 6, height=h, width=w, realism=1.0))

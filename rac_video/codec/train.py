@@ -51,6 +51,8 @@ def load_images(root: Path, limit: int | None = None) -> list[np.ndarray]:
         im = np.asarray(Image.open(p).convert("RGB"))
         if min(im.shape[:2]) >= CROP:
             imgs.append(im)
+    if not imgs:
+        raise FileNotFoundError(f"no training image under {root} is at least {CROP}×{CROP} pixels")
     return imgs
 
 
@@ -744,7 +746,7 @@ def _main(p, args):
     if args.export and args.stage == "realism":          # ships g_s_real on top of the run's base model
         from .train_realism import export_realism
 
-        print(export_realism(args.run, args.export, args.name or "rac-tiny-v7") if dist.is_main() else "")
+        print(export_realism(args.run, args.export, args.name or "rac-tiny-v7", half=args.half) if dist.is_main() else "")
         return 0
     if args.export:
         if not dist.is_main():

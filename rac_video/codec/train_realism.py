@@ -153,14 +153,15 @@ def stage_realism(args, folder):
     _loop(run, step, args.minutes, args.ckpt_every, opt=opt_g, lr=args.lr or 5e-5, max_steps=args.steps)
 
 
-def export_realism(run, out_dir, name: str) -> str:
+def export_realism(run, out_dir, name: str, half: bool = False) -> str:
     """Ship the realism run's g_s_real as model ``name``: a record that builds on the run's base model
-    (every base module inherited, pinned by hash; only g_s_real stored) and keeps the base's decoding keys."""
+    (every base module inherited, pinned by hash; only g_s_real stored) and keeps the base's decoding keys.
+    ``half``: weights format 2 (g_s_real stored as float16, widened at load; the base stays as it is)."""
     import json
     import time
     from pathlib import Path
 
-    from .weights import load_state, sha256
+    from .weights import HALF_FORMAT, half_state, load_state, sha256
 
     run, out_dir = Path(run), Path(out_dir)
     ck = torch.load(run / "stagerealism.pt", map_location="cpu", weights_only=False)
@@ -171,11 +172,14 @@ def export_realism(run, out_dir, name: str) -> str:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.pt"
     state = {"g_s_real": {n: t.contiguous() for n, t in ck["modules"]["g_s_real"].items()}}
+    if half:
+        state = half_state(state)
     torch.save(state, path)
     log = [json.loads(line) for line in open(run / "stagerealism.jsonl")]
     keep = ("schedule_version", "device_independent", "posterior_fusion", "rdoq", "steps", "architecture", "inter")
     record = {"name": name, "sha256": sha256(path), "bytes": path.stat().st_size,
               "parameters": sum(t.numel() for t in state["g_s_real"].values()),
+              **({"weights_format": HALF_FORMAT} if half else {}),
               **{k: base_record[k] for k in keep if k in base_record},
               "base": {"name": base["name"], "sha256": base["sha256"], "modules": sorted(base_state)},
               "exported": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
@@ -184,6 +188,7 @@ def export_realism(run, out_dir, name: str) -> str:
               "data": "../shared/data/train (CID22-512 250 PNG + BSDS500 500 JPEG), random crops + flips",
               "commands": [f"python -m rac_video.codec.train --stage realism --realism-base {base['name']} --run {run} "
                            "--minutes M --batch 4 --crop 256",
-                           f"python -m rac_video.codec.train --stage realism --run {run} --export {out_dir} --name {name}"]}
+                           f"python -m rac_video.codec.train --stage realism --run {run} --export {out_dir} --name {name}"
+                           + (" --half" if half else "")]}
     (out_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     return json.dumps(record, indent=2)
