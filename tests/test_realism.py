@@ -37,9 +37,10 @@ def test_check_realism_rejects(bad):
 
 
 def test_realism_weight_is_zero_in_the_roi_and_rho_at_level_zero():
-    level = torch.tensor([0, 5, 15], dtype=torch.int32).view(1, 1, 1, 3)
+    level = torch.tensor([0, 5, 7, 8, 15], dtype=torch.int32).view(1, 1, 1, 5)
     w = realism_weight(level, 16, 0.8)
-    assert w[0, 0, 0].tolist() == pytest.approx([0.8, 0.8 * (1 - 5 / 15), 0.0])
+    # importance ≥ ½ (levels 8..15 of 16, the metrics' ROI threshold) keeps the fidelity decode
+    assert w[0, 0, 0].tolist() == pytest.approx([0.8, 0.8 * (1 - 10 / 15), 0.8 * (1 - 14 / 15), 0.0, 0.0])
 
 
 def test_stochastic_ddim_with_eta_zero_is_the_deterministic_path():
@@ -203,3 +204,25 @@ def test_stage_realism_trains_and_exports_a_model_on_top_of_its_base(random_weig
     assert np.array_equal(fid, plain.decode_frame(p, lv, 6, height=h, width=w))
     assert not np.array_equal(real.decode_frame(p, lv, 6, height=h, width=w, realism=1.0),
                               plain.decode_frame(p, lv, 6, height=h, width=w, realism=1.0))
+
+
+def test_shipped_realism_model_is_v6p_at_rho_zero():
+    """rac-tiny-v6p-real: v6p's payload and fidelity pixels; its trained g_s_real only where ρ > 0 and importance < ½."""
+    from rac_video.codec import weights
+
+    if "rac-tiny-v6p-real" not in weights.available():
+        pytest.skip("shipped weights not installed")
+    base, real = Codec("rac-tiny-v6p"), Codec("rac-tiny-v6p-real")
+    assert real.g_s_real is not None and real.weights_hash != base.weights_hash
+    h, w = 64, 96
+    f = _frame(h, w, 4)
+    lv = np.zeros(real.latent_hw(h, w), np.uint8)
+    lv[:, 6:] = 15                                                   # right half: ROI
+    p = real.encode_frame(f, lv, 4, colour=False)     # the colour layer's smooth field spans the ROI too
+    assert p == base.encode_frame(f, lv, 4, colour=False)
+    fid = real.decode_frame(p, lv, 4, height=h, width=w)
+    assert np.array_equal(fid, base.decode_frame(p, lv, 4, height=h, width=w))
+    r1 = real.decode_frame(p, lv, 4, height=h, width=w, realism=1.0)
+    assert not np.array_equal(r1[:, :40], fid[:, :40])
+    assert not np.array_equal(r1[:, :40], base.decode_frame(p, lv, 4, height=h, width=w, realism=1.0)[:, :40])
+    assert np.array_equal(r1[:, 56:], fid[:, 56:])                  # the ROI's interior keeps the fidelity pixels

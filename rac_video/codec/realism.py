@@ -6,7 +6,12 @@ every file written before this control existed) takes the deterministic DDIM pat
 mean: close to the MMSE estimate, which is blur where the bits are few. With ρ > 0 the decoder draws a
 *sample* instead, in proportion to how little the importance map asked for:
 
-    w = ρ·(1 − ℓ/(L − 1))          (ℓ the element's importance level; the ROI, ℓ = L − 1, keeps w = 0)
+    w = ρ·max(0, 1 − 2ℓ/(L − 1))   (ℓ the element's importance level)
+
+— ρ at level 0, falling to 0 at importance ½ and 0 above it: the ROI (importance ≥ ½, the threshold the
+realism metrics use) keeps the fidelity decode. An earlier ramp, w = ρ·(1 − ℓ/(L − 1)), reached into the
+ROI: with the trained realism synthesis (rac-tiny-v6p-real, centre map, q 2 and 5, Kodak 1–12) it cost up
+to 0.44 dB of ROI PSNR; the knee costs ≤ 0.03 dB and lowers the background's patch SWD as well (0.222 vs 0.228)
 
 and w is used three times:
 
@@ -51,8 +56,9 @@ def check_realism(rho) -> float:
 
 
 def realism_weight(level: torch.Tensor, levels: int, rho: float) -> torch.Tensor:
-    """w = ρ·(1 − ℓ/(L − 1)) per element: (N,1,h,w) integer levels → float32 weights in [0, ρ]."""
-    return (rho * (1.0 - level.float() / (levels - 1))).clamp_(0.0, 1.0)
+    """w = ρ·max(0, 1 − 2ℓ/(L − 1)) per element: (N,1,h,w) integer levels → float32 weights in [0, ρ]
+    (0 wherever the importance is ½ or more)."""
+    return (rho * (1.0 - 2.0 * level.float() / (levels - 1))).clamp_(0.0, 1.0)
 
 
 def realism_generator(seed: int, dither_frame: int) -> torch.Generator:
