@@ -11,7 +11,8 @@ mean: close to the MMSE estimate, which is blur where the bits are few. With ρ 
 — ρ at level 0, falling to 0 at importance ½ and 0 above it: the ROI (importance ≥ ½, the threshold the
 realism metrics use) keeps the fidelity decode. An earlier ramp, w = ρ·(1 − ℓ/(L − 1)), reached into the
 ROI: with the trained realism synthesis (rac-tiny-v6p-real, centre map, q 2 and 5, Kodak 1–12) it cost up
-to 0.44 dB of ROI PSNR; the knee costs ≤ 0.03 dB and lowers the background's patch SWD as well (0.222 vs 0.228)
+to 0.44 dB of ROI PSNR; the knee costs ≤ 0.03 dB and lowers the background's patch SWD as well (0.222 vs
+0.228). The shipped g_s_real was trained under the ramp (its inputs' w ranged over the same [0, ρ]).
 
 and w is used three times:
 
