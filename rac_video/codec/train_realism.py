@@ -161,34 +161,30 @@ def export_realism(run, out_dir, name: str, half: bool = False) -> str:
     import time
     from pathlib import Path
 
-    from .weights import HALF_FORMAT, half_state, load_state, sha256
+    from .weights import HALF_FORMAT, half_state, load_state, save_model
 
-    run, out_dir = Path(run), Path(out_dir)
+    run = Path(run)
     ck = torch.load(run / "stagerealism.pt", map_location="cpu", weights_only=False)
     base = ck["extra"]["base"]
     base_state, base_record = load_state(base["name"])
     if base_record["sha256"] != base["sha256"]:
         raise ValueError(f"{run} was trained on {base['name']} {base['sha256'][:16]}…, the installed one differs")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}.pt"
     state = {"g_s_real": {n: t.contiguous() for n, t in ck["modules"]["g_s_real"].items()}}
     if half:
         state = half_state(state)
-    torch.save(state, path)
     log = [json.loads(line) for line in open(run / "stagerealism.jsonl")]
     keep = ("schedule_version", "device_independent", "posterior_fusion", "rdoq", "steps", "architecture", "inter")
-    record = {"name": name, "sha256": sha256(path), "bytes": path.stat().st_size,
-              "parameters": sum(t.numel() for t in state["g_s_real"].values()),
-              **({"weights_format": HALF_FORMAT} if half else {}),
-              **{k: base_record[k] for k in keep if k in base_record},
-              "base": {"name": base["name"], "sha256": base["sha256"], "modules": sorted(base_state)},
-              "exported": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-              "stages": {"stagerealism": {"steps": ck["step"], "seconds": round(ck["extra"].get("seconds", 0)),
-                                          "final": {k: v for k, v in log[-1].items() if k not in ("step", "time")}}},
-              "data": "../shared/data/train (CID22-512 250 PNG + BSDS500 500 JPEG), random crops + flips",
-              "commands": [f"python -m rac_video.codec.train --stage realism --realism-base {base['name']} --run {run} "
-                           "--minutes M --batch 4 --crop 256",
-                           f"python -m rac_video.codec.train --stage realism --run {run} --export {out_dir} --name {name}"
-                           + (" --half" if half else "")]}
-    (out_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    record = save_model(
+        state, out_dir, name, parameters=sum(t.numel() for t in state["g_s_real"].values()),
+        **({"weights_format": HALF_FORMAT} if half else {}),
+        **{k: base_record[k] for k in keep if k in base_record},
+        base={"name": base["name"], "sha256": base["sha256"], "modules": sorted(base_state)},
+        exported=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        stages={"stagerealism": {"steps": ck["step"], "seconds": round(ck["extra"].get("seconds", 0)),
+                                 "final": {k: v for k, v in log[-1].items() if k not in ("step", "time")}}},
+        data="../shared/data/train (CID22-512 250 PNG + BSDS500 500 JPEG), random crops + flips",
+        commands=[f"python -m rac_video.codec.train --stage realism --realism-base {base['name']} --run {run} "
+                  "--minutes M --batch 4 --crop 256",
+                  f"python -m rac_video.codec.train --stage realism --run {run} --export {out_dir} --name {name}"
+                  + (" --half" if half else "")])
     return json.dumps(record, indent=2)
